@@ -1,0 +1,70 @@
+import {Command, Errors, Flags, Interfaces} from '@oclif/core'
+
+import {CliError, ExitCode, InterruptedError} from './errors.js'
+import {redact} from './secrets.js'
+
+/**
+ * The base of every command. Commands stay thin: parse flags, call src/lib, render. This class
+ * turns our typed errors into oclif errors (message, "Try this" suggestions, exit code, no stack
+ * trace), redacts secrets from every error message, and gives --json a structured error.
+ */
+export abstract class BaseCommand extends Command {
+  static override baseFlags = {
+    'no-color': Flags.boolean({helpGroup: 'GLOBAL', summary: 'Disable colours (also honoured: NO_COLOR).'}),
+  }
+
+  protected get colorChoice(): {json: boolean; noColor: boolean} {
+    return {json: this.jsonEnabled(), noColor: this.argv.includes('--no-color')}
+  }
+
+  /** Status, hints and warnings: stderr only, never in --json mode. */
+  protected info(message: string): void {
+    if (!this.jsonEnabled()) process.stderr.write(redact(message) + '\n')
+  }
+
+  protected override toErrorJson(err: unknown): unknown {
+    const error = err instanceof CliError ? err : toCliError(err)
+    return {
+      error: {
+        name: error.name,
+        code: error.code,
+        exitCode: error.exitCode,
+        message: redact(error.message),
+        suggestions: error.suggestions.map(redact),
+      },
+    }
+  }
+
+  protected override async catch(err: Error & {exitCode?: number}): Promise<unknown> {
+    if (err instanceof Errors.ExitError) throw err
+    const error = toCliError(err)
+    process.exitCode = error.exitCode
+    if (this.jsonEnabled()) {
+      this.logJson(this.toErrorJson(error))
+      throw new Errors.ExitError(error.exitCode)
+    }
+
+    throw new Errors.CLIError(redact(error.message), {
+      exit: error.exitCode,
+      suggestions: error.suggestions.map(redact),
+    })
+  }
+}
+
+/** Maps anything thrown to a CliError; oclif's own parse errors keep their usage exit code. */
+export function toCliError(err: unknown): CliError {
+  if (err instanceof CliError) return err
+  const e = err as Error & {oclif?: {exit?: number}; code?: string}
+  if (e && typeof e === 'object' && e.oclif?.exit !== undefined) {
+    return new CliError(e.message, {exitCode: e.oclif.exit as ExitCode, code: e.oclif.exit === 2 ? 'USAGE' : 'ERROR'})
+  }
+
+  if (e?.message === 'SIGINT' || e?.name === 'ExitPromptError' || e?.name === 'AbortPromptError') {
+    return new InterruptedError()
+  }
+
+  if (process.env.DEBUG) process.stderr.write(redact(String(e?.stack ?? e)) + '\n')
+  return new CliError(e?.message ?? String(err), {exitCode: ExitCode.Error})
+}
+
+export type InferredFlags<T extends typeof Command> = Interfaces.InferredFlags<T['flags'] & T['baseFlags']>
