@@ -1,0 +1,349 @@
+import {readFileSync} from 'node:fs'
+
+import {registerSecret, redact} from '../secrets.js'
+import {type ResolvedToken, resolveApiToken} from './credentials.js'
+import {
+  ApiError,
+  AuthenticationError,
+  ForbiddenError,
+  InvalidResponseError,
+  NetworkError,
+  RateLimitError,
+  ResourceNotFoundError,
+  ServerError,
+  ValidationError,
+} from './errors.js'
+import {authUrl, type ResolvedRegion} from './regions.js'
+import {JwtCache} from './token-exchange.js'
+
+export type HttpMethod = 'DELETE' | 'GET' | 'HEAD' | 'PATCH' | 'POST' | 'PUT'
+export type Service = 'api' | 'auth'
+
+export interface RequestOptions {
+  /** `api` (regional, the default) or `auth` (auth.scalingo.com). */
+  service?: Service
+  json?: unknown
+  searchParams?: Record<string, string | number | boolean>
+  /** `bearer` (JWT, the default), `basic` (API token, only for the exchange) or `none`. */
+  auth?: 'basic' | 'bearer' | 'none'
+  /** Identifiers for 404 messages, keyed by the body's `resource` (e.g. {app: 'my-app'}). */
+  names?: Record<string, string>
+}
+
+export interface ApiResponse<T> {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: T
+}
+
+export interface ClientOptions {
+  authUrl?: string
+  /** The resolved region (name for messages, API base URL); set later with useRegion() if unknown yet. */
+  region?: ResolvedRegion
+  /** Where the API token comes from; defaults to resolveApiToken(env). Called at most once. */
+  apiToken?: () => Promise<ResolvedToken>
+  timeoutMs?: number
+  retries?: number
+  retryBaseMs?: number
+  userAgent?: string
+  /** Receives --debug lines (already redacted). Libraries never print: the command decides where they go. */
+  log?: (line: string) => void
+  env?: NodeJS.ProcessEnv
+}
+
+const IDEMPOTENT = new Set<HttpMethod>(['DELETE', 'GET', 'HEAD', 'PUT'])
+const UNREACHABLE_CODES = new Set(['EAI_AGAIN', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND'])
+
+export const DEFAULT_TIMEOUT_MS = 30_000
+export const DEFAULT_RETRIES = 3
+export const DEFAULT_RETRY_BASE_MS = 500
+
+function intFromEnv(value: string | undefined, fallback: number): number {
+  const parsed = Number.parseInt(value ?? '', 10)
+  return Number.isFinite(parsed) && parsed >= 0 ? parsed : fallback
+}
+
+let cachedVersion: string | undefined
+export function packageVersion(): string {
+  // src/lib/api and dist/lib/api are both three levels below the package root.
+  cachedVersion ??= JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version as string
+  return cachedVersion
+}
+
+/**
+ * A thin client for the Scalingo auth service and regional API: JSON in and out, a bearer JWT
+ * exchanged from the API token and refreshed before it expires, timeouts, retries with
+ * exponential backoff for idempotent requests, and typed errors.
+ */
+export class ScalingoClient {
+  readonly authUrl: string
+  region: ResolvedRegion | undefined
+  readonly timeoutMs: number
+  readonly retries: number
+  readonly retryBaseMs: number
+  readonly userAgent: string
+  private readonly log?: (line: string) => void
+  private readonly tokenLoader: () => Promise<ResolvedToken>
+  private token: Promise<ResolvedToken> | undefined
+  private readonly jwt: JwtCache
+
+  constructor(options: ClientOptions = {}) {
+    const env = options.env ?? process.env
+    this.authUrl = (options.authUrl ?? authUrl(env)).replace(/\/+$/, '')
+    this.region = options.region
+    this.timeoutMs = options.timeoutMs ?? intFromEnv(env.SCALINGO_TCP_HTTP_TIMEOUT, DEFAULT_TIMEOUT_MS)
+    this.retries = options.retries ?? intFromEnv(env.SCALINGO_TCP_HTTP_RETRIES, DEFAULT_RETRIES)
+    this.retryBaseMs = options.retryBaseMs ?? intFromEnv(env.SCALINGO_TCP_RETRY_BASE_MS, DEFAULT_RETRY_BASE_MS)
+    this.userAgent = options.userAgent ?? `scalingo-tcp/${packageVersion()}`
+    this.log = options.log
+    this.tokenLoader = options.apiToken ?? (() => resolveApiToken(env))
+    this.jwt = new JwtCache(() => this.exchangeToken())
+  }
+
+  useRegion(region: ResolvedRegion): void {
+    this.region = region
+  }
+
+  /** The API token and where it came from (resolved once, lazily). */
+  apiToken(): Promise<ResolvedToken> {
+    this.token ??= this.tokenLoader().then((t) => {
+      registerSecret(t.token)
+      return t
+    })
+    return this.token
+  }
+
+  /** A fresh or cached bearer JWT. */
+  bearer(): Promise<string> {
+    return this.jwt.get()
+  }
+
+  get<T>(path: string, options: RequestOptions = {}): Promise<T> {
+    return this.request<T>('GET', path, options).then((r) => r.body)
+  }
+
+  post<T>(path: string, json?: unknown, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+    return this.request<T>('POST', path, {...options, json})
+  }
+
+  put<T>(path: string, json?: unknown, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+    return this.request<T>('PUT', path, {...options, json})
+  }
+
+  patch<T>(path: string, json?: unknown, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+    return this.request<T>('PATCH', path, {...options, json})
+  }
+
+  delete<T>(path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+    return this.request<T>('DELETE', path, options)
+  }
+
+  async request<T>(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+    const service = options.service ?? 'api'
+    const authMode = options.auth ?? 'bearer'
+    const url = this.url(service, path, options.searchParams)
+    const retryable = IDEMPOTENT.has(method)
+    let refreshedJwt = false
+    for (let attempt = 1; ; attempt++) {
+      const headers: Record<string, string> = {accept: 'application/json', 'user-agent': this.userAgent}
+      if (options.json !== undefined) headers['content-type'] = 'application/json'
+      if (authMode === 'bearer') headers.authorization = `Bearer ${await this.jwt.get()}`
+      if (authMode === 'basic') {
+        headers.authorization = `Basic ${Buffer.from(`:${(await this.apiToken()).token}`).toString('base64')}`
+      }
+
+      let response: {status: number; headers: ApiResponse<T>['headers']; text: string}
+      try {
+        response = await this.send(method, url, headers, options.json)
+      } catch (error) {
+        const networkError = this.networkError(error, method, url, attempt)
+        if (retryable && attempt <= this.retries) {
+          await this.backoff(attempt, networkError.message)
+          continue
+        }
+
+        throw networkError
+      }
+
+      // An old JWT the platform no longer accepts: exchange once more and replay the request.
+      if (response.status === 401 && authMode === 'bearer' && !refreshedJwt) {
+        refreshedJwt = true
+        this.debug(`JWT refused (401), exchanging the API token again`)
+        await this.jwt.refresh()
+        attempt--
+        continue
+      }
+
+      if ((response.status === 429 || response.status >= 500) && retryable && attempt <= this.retries) {
+        await this.backoff(attempt, `HTTP ${response.status}`)
+        continue
+      }
+
+      if (response.status >= 400) throw await this.httpError(response, method, url, service, authMode, options, attempt)
+      return {status: response.status, headers: response.headers, body: this.parse<T>(response, method, url)}
+    }
+  }
+
+  private url(service: Service, path: string, searchParams?: RequestOptions['searchParams']): string {
+    let base = this.authUrl
+    if (service === 'api') {
+      if (!this.region) throw new Error('ScalingoClient: no region resolved before a regional API call')
+      base = this.region.apiUrl
+    }
+
+    const url = new URL(base.replace(/\/+$/, '') + path)
+    for (const [key, value] of Object.entries(searchParams ?? {})) url.searchParams.set(key, String(value))
+    return url.toString()
+  }
+
+  private async send(
+    method: HttpMethod,
+    url: string,
+    headers: Record<string, string>,
+    json: unknown,
+  ): Promise<{status: number; headers: ApiResponse<unknown>['headers']; text: string}> {
+    // got is loaded on first use so commands that never call the API start faster.
+    const {got} = await import('got')
+    const started = Date.now()
+    this.debug(`--> ${method} ${url}\n${Object.entries(headers).map(([k, v]) => `    ${k}: ${v}`).join('\n')}`)
+    if (json !== undefined) this.debug(`    ${JSON.stringify(json)}`)
+    const response = await got(url, {
+      method,
+      headers,
+      body: json === undefined ? undefined : JSON.stringify(json),
+      throwHttpErrors: false,
+      retry: {limit: 0},
+      timeout: {request: this.timeoutMs},
+      followRedirect: false,
+      responseType: 'text',
+    })
+    this.debug(`<-- ${response.statusCode} ${method} ${url} (${Date.now() - started} ms)\n    ${response.body}`)
+    return {status: response.statusCode, headers: response.headers, text: response.body}
+  }
+
+  private parse<T>(response: {status: number; text: string}, method: string, url: string): T {
+    if (response.status === 204 || response.text.trim() === '') return undefined as T
+    try {
+      return JSON.parse(response.text) as T
+    } catch {
+      throw new InvalidResponseError(
+        `The Scalingo API returned a response that is not JSON (HTTP ${response.status}, ${method} ${url}).`,
+        response.status,
+      )
+    }
+  }
+
+  private async backoff(attempt: number, reason: string): Promise<void> {
+    const delay = Math.min(this.retryBaseMs * 2 ** (attempt - 1), 10_000)
+    const jittered = Math.round(delay * (0.75 + Math.random() * 0.5))
+    this.debug(`retrying in ${jittered} ms (attempt ${attempt + 1} of ${this.retries + 1}): ${reason}`)
+    await new Promise((resolve) => setTimeout(resolve, jittered))
+  }
+
+  private debug(message: string): void {
+    this.log?.(redact(message))
+  }
+
+  private networkError(error: unknown, method: string, url: string, attempt: number): NetworkError {
+    const e = error as Error & {code?: string}
+    const host = new URL(url).host
+    const tries = attempt > 1 ? ` after ${attempt} attempts` : ''
+    if (e.name === 'TimeoutError' || e.code === 'ETIMEDOUT') {
+      return new NetworkError(
+        `The Scalingo API at ${host} did not answer within ${this.timeoutMs} ms${tries} (${method} ${new URL(url).pathname}).`,
+        'API_TIMEOUT',
+        ['Check your network, or raise the timeout with SCALINGO_TCP_HTTP_TIMEOUT (milliseconds)'],
+      )
+    }
+
+    if (e.code && UNREACHABLE_CODES.has(e.code)) {
+      return new NetworkError(`Could not reach the Scalingo API at ${host} (${e.code})${tries}.`, 'UNREACHABLE', [
+        'Check your network connection',
+        'Check SCALINGO_API_URL / SCALINGO_AUTH_URL if you set them',
+      ])
+    }
+
+    return new NetworkError(
+      `The connection to the Scalingo API at ${host} failed (${e.code ?? e.message})${tries}.`,
+      'CONNECTION_FAILED',
+      ['Try again; run with --debug to see the requests'],
+    )
+  }
+
+  private async httpError(
+    response: {status: number; text: string},
+    method: string,
+    url: string,
+    service: Service,
+    authMode: RequestOptions['auth'],
+    options: RequestOptions,
+    attempt: number,
+  ): Promise<ApiError> {
+    let body: {error?: string; resource?: string; errors?: Record<string, string[]>; url?: string} = {}
+    try {
+      body = JSON.parse(response.text) ?? {}
+    } catch {
+      // Error bodies are sometimes plain text (a 429 says "Retry later").
+    }
+
+    const status = response.status
+    const platformMessage = typeof body.error === 'string' ? body.error : response.text.trim().slice(0, 200)
+    const tries = attempt > 1 ? ` after ${attempt} attempts` : ''
+    if (status === 401) {
+      const token = await this.apiToken().catch(() => undefined)
+      const from = token ? ` (API token from ${token.origin})` : ''
+      const what = authMode === 'basic' ? 'rejected the API token' : 'refused the credentials'
+      return new AuthenticationError(`The Scalingo API ${what}${from}: it is invalid, expired or revoked.`, 401)
+    }
+
+    if (status === 404) {
+      const resource = body.resource ?? 'resource'
+      const id = options.names?.[resource]
+      const label = resource.charAt(0).toUpperCase() + resource.slice(1).replaceAll('_', ' ')
+      const where = service === 'api' && this.region ? ` in region ${this.region.name} (${new URL(this.region.apiUrl).host})` : ''
+      const suggestions =
+        resource === 'app' && service === 'api'
+          ? [
+              'Check the app name: `scalingo apps` lists the apps you can access',
+              'If the app lives in another region, pass --region (osc-fr1, osc-secnum-fr1)',
+            ]
+          : []
+      return new ResourceNotFoundError(`${label}${id ? ` '${id}'` : ''} not found${where}.`, resource, suggestions)
+    }
+
+    if (status === 422) {
+      const fields = body.errors && typeof body.errors === 'object' ? body.errors : {}
+      const lines = Object.entries(fields).map(([field, messages]) => `  ${field}: ${[messages].flat().join(', ')}`)
+      const detail = lines.length > 0 ? `\n${lines.join('\n')}` : platformMessage ? `: ${platformMessage}` : ''
+      return new ValidationError(`The Scalingo API rejected the request (${method} ${new URL(url).pathname})${detail}`, fields)
+    }
+
+    if (status === 402 || status === 403) {
+      const suggestions = body.url ? [`See ${body.url}`] : []
+      const fallback = status === 402 ? 'Payment required.' : 'You are not allowed to do this.'
+      return new ForbiddenError(platformMessage || fallback, status, suggestions)
+    }
+
+    if (status === 429) {
+      return new RateLimitError(`The Scalingo API is rate limiting requests (HTTP 429)${tries}.`)
+    }
+
+    if (status >= 500) {
+      return new ServerError(
+        `The Scalingo API failed with HTTP ${status}${platformMessage ? `: ${platformMessage}` : ''}${tries} (${method} ${new URL(url).pathname}).`,
+        status,
+      )
+    }
+
+    return new ApiError(`The Scalingo API answered HTTP ${status}${platformMessage ? `: ${platformMessage}` : ''} (${method} ${new URL(url).pathname}).`, {
+      status,
+    })
+  }
+
+  private async exchangeToken(): Promise<string> {
+    const {body} = await this.request<{token?: string}>('POST', '/v1/tokens/exchange', {service: 'auth', auth: 'basic', json: {}})
+    if (!body?.token) throw new InvalidResponseError('The Scalingo token exchange returned no token.', 200)
+    registerSecret(body.token)
+    return body.token
+  }
+}
