@@ -1,6 +1,10 @@
+import {execFileSync} from 'node:child_process'
 import {createHmac, randomBytes} from 'node:crypto'
+import {mkdtempSync} from 'node:fs'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 /**
  * A fake Scalingo platform: ONE real HTTP server on 127.0.0.1 serving the auth service
@@ -486,4 +490,23 @@ function matches(matcher: RequestMatcher, req: RecordedRequest): boolean {
   if (typeof matcher === 'string') return req.path === matcher
   if (matcher instanceof RegExp) return matcher.test(req.path)
   return matcher(req)
+}
+
+/** The Scalingo CLI's auth file (auth_data_version 2.1), keyed by the auth host, as `scalingo login` writes it. */
+export function scalingoCliAuthFile(host: string, token: string): string {
+  return JSON.stringify({
+    auth_data_version: '2.1',
+    last_update: '2026-08-20T10:00:00.123456789+02:00',
+    auth_config_data: {
+      [host]: {tokens: {token}, user: {id: 'us-1', username: 'cli-user', fullname: 'CLI User', email: 'c@example.com', flags: {}}},
+    },
+  })
+}
+
+/** A real git repository in a temp dir with the given remotes (`git init` + `git remote add`). The caller removes it. */
+export function gitRepo(remotes: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-git-'))
+  execFileSync('git', ['init', '-q', dir])
+  for (const [name, url] of Object.entries(remotes)) execFileSync('git', ['-C', dir, 'remote', 'add', name, url])
+  return dir
 }
