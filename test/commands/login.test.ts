@@ -1,0 +1,133 @@
+import {runCommand} from '@oclif/test'
+import {expect} from 'chai'
+import {randomBytes} from 'node:crypto'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {type CliResult, ROOT, runCli} from '../helpers/cli.js'
+import {FakeScalingo, scalingoCliAuthFile} from '../helpers/fake-scalingo.js'
+
+const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
+const OTHER_TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
+const CLI_TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
+
+const unwrap = (stderr: string) => stderr.replaceAll(/\s*\n ›\s+/g, ' ')
+
+describe('login and logout', () => {
+  let fake: FakeScalingo
+  let home: string
+  let cliAuthPath: string
+  const outputs: string[] = []
+
+  before(async () => {
+    fake = new FakeScalingo()
+    await fake.start()
+    fake.addUser(TOKEN, {username: 'jdoe'})
+    fake.addUser(OTHER_TOKEN, {username: 'other'})
+    fake.addUser(CLI_TOKEN, {username: 'cli-user'})
+    fake.addApp('my-app', {variables: {WHO: 'me'}})
+  })
+
+  beforeEach(() => {
+    home = mkdtempSync(join(tmpdir(), 'scalingo-tcp-login-'))
+    // The Scalingo CLI is logged in too: its file must never change.
+    mkdirSync(join(home, '.config', 'scalingo'), {recursive: true})
+    cliAuthPath = join(home, '.config', 'scalingo', 'auth')
+    writeFileSync(cliAuthPath, scalingoCliAuthFile('127.0.0.1', CLI_TOKEN), {mode: 0o700})
+  })
+
+  afterEach(() => rmSync(home, {recursive: true, force: true}))
+  after(() => fake.stop())
+
+  const credentials = () => join(home, '.config', 'scalingo-tcp', 'credentials.json')
+
+  async function cli(args: string[], options: {input?: string; env?: Record<string, string | undefined>} = {}): Promise<CliResult> {
+    const result = await runCli(args, {input: options.input, env: {HOME: home, ...fake.env(), ...options.env}})
+    outputs.push(result.stdout, result.stderr)
+    return result
+  }
+
+  function lastExchangedToken(): string {
+    const [exchange] = fake.requestsTo('POST', '/v1/tokens/exchange').slice(-1)
+    return Buffer.from(exchange.headers.authorization!.replace('Basic ', ''), 'base64').toString().slice(1)
+  }
+
+  it('verifies the token from stdin, stores it 0600 in a 0700 directory and says who is logged in', async () => {
+    const result = await cli(['login', '--api-token-stdin'], {input: `${TOKEN}\n`})
+    expect(result.code, result.stderr).to.equal(0)
+    expect(result.stdout).to.equal('')
+    expect(result.stderr).to.include('Logged in as jdoe\n')
+    expect(fake.requestsTo('GET', '/v1/users/self').slice(-1)[0].status).to.equal(200)
+    expect(statSync(credentials()).mode & 0o777).to.equal(0o600)
+    expect(statSync(join(home, '.config', 'scalingo-tcp')).mode & 0o777).to.equal(0o700)
+    expect(JSON.parse(readFileSync(credentials(), 'utf8')).tokens['127.0.0.1']).to.deep.include({token: TOKEN, username: 'jdoe'})
+  })
+
+  it('then uses the stored token before the Scalingo CLI login, and SCALINGO_API_TOKEN before both', async () => {
+    const before = {content: readFileSync(cliAuthPath, 'utf8'), mtime: statSync(cliAuthPath).mtimeMs}
+    expect((await cli(['env', '-a', 'my-app'])).stdout).to.equal('WHO=me\n')
+    expect(lastExchangedToken()).to.equal(CLI_TOKEN)
+    await cli(['login', '--api-token-stdin'], {input: TOKEN})
+    expect((await cli(['env', '-a', 'my-app'])).stdout).to.equal('WHO=me\n')
+    expect(lastExchangedToken()).to.equal(TOKEN)
+    expect((await cli(['env', '-a', 'my-app'], {env: {SCALINGO_API_TOKEN: OTHER_TOKEN}})).stdout).to.equal('WHO=me\n')
+    expect(lastExchangedToken()).to.equal(OTHER_TOKEN)
+    await cli(['logout'])
+    expect(readFileSync(cliAuthPath, 'utf8')).to.equal(before.content)
+    expect(statSync(cliAuthPath).mtimeMs).to.equal(before.mtime)
+  })
+
+  it('refuses an invalid token with exit 3 and stores nothing', async () => {
+    const result = await cli(['login', '--api-token-stdin'], {input: 'tk-us-wrong-token-value'})
+    expect(result.code).to.equal(3)
+    expect(unwrap(result.stderr)).to.include('The Scalingo API rejected the API token')
+    expect(result.stderr).to.not.match(/\n\s+at /)
+    expect(existsSync(credentials())).to.equal(false)
+  })
+
+  it('exits 2 explaining --api-token-stdin when stdin is not a terminal', async () => {
+    const result = await cli(['login'])
+    expect(result.code).to.equal(2)
+    expect(unwrap(result.stderr)).to.include('stdin is not a terminal').and.include('--api-token-stdin')
+  })
+
+  it('refuses a stored token file readable by group or others (exit 3, says chmod 600)', async () => {
+    await cli(['login', '--api-token-stdin'], {input: TOKEN})
+    chmodSync(credentials(), 0o644)
+    const result = await cli(['env', '-a', 'my-app'])
+    expect(result.code).to.equal(3)
+    expect(unwrap(result.stderr)).to.include(`chmod 600 ${credentials()}`)
+  })
+
+  it('logout removes our token and leaves the Scalingo CLI login alone', async () => {
+    await cli(['login', '--api-token-stdin'], {input: TOKEN})
+    const result = await cli(['logout'])
+    expect(result.code, result.stderr).to.equal(0)
+    expect(result.stderr).to.include(`Logged out: removed the token stored in ${credentials()}.`)
+    expect(result.stderr).to.include("The Scalingo CLI's own login, if any, is untouched")
+    expect(existsSync(credentials())).to.equal(false)
+    expect(existsSync(cliAuthPath)).to.equal(true)
+    const again = await cli(['logout'])
+    expect(again.code).to.equal(0)
+    expect(again.stderr).to.include('nothing to remove')
+  })
+
+  it('logout works in-process', async () => {
+    const saved = {...process.env}
+    Object.assign(process.env, {HOME: home, ...fake.env()})
+    delete process.env.SCALINGO_API_TOKEN
+    try {
+      const {stderr, error} = await runCommand(['logout'], {root: ROOT})
+      expect(error).to.equal(undefined)
+      expect(stderr).to.include('nothing to remove')
+    } finally {
+      process.env = saved
+    }
+  })
+
+  it('never prints a token or a JWT', () => {
+    const all = outputs.join('\n')
+    for (const secret of [TOKEN, OTHER_TOKEN, CLI_TOKEN, ...fake.jwts.keys()]) expect(all).to.not.include(secret)
+  })
+})
