@@ -1,0 +1,309 @@
+import {connect, type Socket} from 'node:net'
+
+import type {Backend} from './backend.js'
+import type {Gateway} from './gateway.js'
+import type {CloseReason, DropMode} from './types.js'
+
+/*
+ * One proxied client connection. The event handlers below are shared module-level functions that find
+ * their Connection through a symbol on the socket: no closures are allocated per connection, and the hot
+ * path ('data' -> write, pause/resume on back-pressure) stays a couple of property reads.
+ */
+
+const CONNECTION = Symbol('gatewayConnection')
+
+interface TaggedSocket extends Socket {
+  [CONNECTION]?: Connection
+}
+
+export const ConnectionState = {Queued: 0, Connecting: 1, Open: 2, Dropped: 3} as const
+export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState]
+
+export class Connection {
+  readonly id: number
+  readonly client: TaggedSocket
+  readonly startedAt = Date.now()
+  upstream: TaggedSocket | null = null
+  target: Backend | null = null
+  state: ConnectionState = ConnectionState.Queued
+  bytesIn = 0
+  bytesOut = 0
+  reason: CloseReason | null = null
+  opened = false
+  finished = false
+  /** Backends that refused this client already, so failover tries each at most once. */
+  private tried: Backend[] | null = null
+  private clientClosed = false
+  private upstreamClosed = true
+  /** Queue timeout while queued; release deadline once dropped (blackhole or close). */
+  timer: NodeJS.Timeout | null = null
+
+  constructor(private readonly gateway: Gateway, id: number, client: Socket) {
+    this.id = id
+    this.client = client as TaggedSocket
+    this.client[CONNECTION] = this
+    this.client.on('error', onClientError).on('close', onClientClose)
+  }
+
+  get clientAddress(): string {
+    const address = this.client.remoteAddress ?? 'unknown'
+    return address.includes(':') ? `[${address}]:${this.client.remotePort}` : `${address}:${this.client.remotePort}`
+  }
+
+  /** Bytes this connection holds in the gateway's memory right now (both sockets, both directions). */
+  get bufferedBytes(): number {
+    let bytes = this.client.writableLength + this.client.readableLength
+    if (this.upstream) bytes += this.upstream.writableLength + this.upstream.readableLength
+    return bytes
+  }
+
+  connect(backend: Backend): void {
+    this.state = ConnectionState.Connecting
+    this.target = backend
+    backend.active++
+    const upstream = connect({host: backend.address, port: backend.port, allowHalfOpen: true, noDelay: true}) as TaggedSocket
+    upstream[CONNECTION] = this
+    this.upstream = upstream
+    this.upstreamClosed = false
+    // The only per-connection timer, and only while connecting.
+    upstream.setTimeout(this.gateway.connectTimeoutMs)
+    upstream.on('connect', onUpstreamConnect).on('timeout', onUpstreamTimeout)
+      .on('error', onUpstreamError).on('close', onUpstreamClose)
+  }
+
+  onUpstreamConnected(): void {
+    const upstream = this.upstream!
+    const client = this.client
+    upstream.setTimeout(0)
+    this.state = ConnectionState.Open
+    this.opened = true
+    this.target!.total++
+    upstream.on('data', onUpstreamData).on('end', onUpstreamEnd).on('drain', onUpstreamDrain)
+    client.on('data', onClientData).on('end', onClientEnd).on('drain', onClientDrain)
+    // The client was paused since accept: what it sent meanwhile waits in the kernel and flows now.
+    client.resume()
+    this.gateway.connectionOpened(this)
+  }
+
+  connectFailed(error: string): void {
+    const backend = this.target!
+    this.detachUpstream()
+    backend.active--
+    backend.failures++
+    this.gateway.backendConnectFailed(backend, error)
+    const tried = this.tried ?? (this.tried = [])
+    tried.push(backend)
+    const next = this.gateway.pick(tried)
+    if (next) {
+      this.connect(next)
+      return
+    }
+
+    this.target = null
+    this.reject(`no ready backend accepted the connection (last error: ${error})`)
+  }
+
+  /** Give up on a client that was never connected to a backend: reset it. */
+  reject(reason: string): void {
+    this.gateway.clientRejected(reason)
+    this.reason = 'error'
+    this.finish()
+    resetSocket(this.client)
+  }
+
+  /** Ends the connection's accounting (once); the sockets may outlive it when dropped. */
+  finish(): void {
+    if (this.finished) return
+    this.finished = true
+    if (this.target) this.target.active--
+    this.gateway.connectionFinished(this)
+  }
+
+  maybeFinish(): void {
+    if (this.clientClosed && this.upstreamClosed) this.finish()
+  }
+
+  onClientClosed(hadError: boolean): void {
+    this.clientClosed = true
+    switch (this.state) {
+      case ConnectionState.Queued: {
+        this.gateway.unqueue(this)
+        break
+      }
+
+      case ConnectionState.Connecting: {
+        this.detachUpstream()
+        break
+      }
+
+      case ConnectionState.Open: {
+        const upstream = this.upstream
+        if (upstream && !upstream.destroyed) {
+          if (hadError) resetSocket(upstream)
+          else upstream.end()
+        }
+
+        break
+      }
+
+      case ConnectionState.Dropped: {
+        this.gateway.release(this)
+        return
+      }
+    }
+
+    this.maybeFinish()
+  }
+
+  onUpstreamClosed(hadError: boolean): void {
+    this.upstreamClosed = true
+    if (this.state === ConnectionState.Open && !this.client.destroyed) {
+      if (hadError) resetSocket(this.client)
+      else this.client.end()
+    }
+
+    this.maybeFinish()
+  }
+
+  /** Ends the connection the way the platform would; see DropMode. Returns false when already gone. */
+  drop(mode: DropMode): boolean {
+    if (this.finished) return false
+    if (this.state === ConnectionState.Queued) this.gateway.unqueue(this)
+    this.detachUpstream()
+    const client = this.client
+    client.off('data', onClientData).off('end', onClientEnd).off('drain', onClientDrain)
+    this.state = ConnectionState.Dropped
+    this.reason = 'dropped'
+    this.finish()
+    if (this.clientClosed || client.destroyed) return true
+    switch (mode) {
+      case 'reset': {
+        resetSocket(client)
+        break
+      }
+
+      case 'close': {
+        // Keep reading (and discarding) so that unread bytes do not turn our FIN into a RST.
+        client.on('data', discard)
+        client.resume()
+        if (client.writableFinished) client.destroy()
+        else client.end().once('finish', destroySelf)
+        this.gateway.hold(this)
+        break
+      }
+
+      case 'blackhole': {
+        // Send nothing at all: no FIN, no RST, and stop reading so the client's writes go nowhere.
+        client.pause()
+        this.gateway.hold(this)
+        break
+      }
+    }
+
+    return true
+  }
+
+  /** Shutdown: destroy both sockets now. */
+  destroy(): void {
+    this.reason ??= 'closed'
+    this.detachUpstream()
+    this.finish()
+    this.client[CONNECTION] = undefined
+    this.client.destroy()
+  }
+
+  private detachUpstream(): void {
+    const upstream = this.upstream
+    if (!upstream) return
+    upstream[CONNECTION] = undefined
+    upstream.destroy()
+    this.upstream = null
+    this.upstreamClosed = true
+  }
+}
+
+function isResetError(error: NodeJS.ErrnoException): boolean {
+  return error.code === 'ECONNRESET' || error.code === 'EPIPE'
+}
+
+/** RST when a connection exists, a plain destroy otherwise (resetAndDestroy needs a connected handle). */
+export function resetSocket(socket: Socket): void {
+  if (socket.destroyed) return
+  if (socket.connecting) socket.destroy()
+  else socket.resetAndDestroy()
+}
+
+function discard(): void {}
+
+function destroySelf(this: Socket): void {
+  this.destroy()
+}
+
+function onClientData(this: TaggedSocket, chunk: Buffer): void {
+  const connection = this[CONNECTION]!
+  connection.bytesIn += chunk.length
+  connection.target!.bytesIn += chunk.length
+  if (!connection.upstream!.write(chunk)) this.pause()
+}
+
+function onUpstreamData(this: TaggedSocket, chunk: Buffer): void {
+  const connection = this[CONNECTION]!
+  connection.bytesOut += chunk.length
+  connection.target!.bytesOut += chunk.length
+  if (!connection.client.write(chunk)) this.pause()
+}
+
+function onClientDrain(this: TaggedSocket): void {
+  this[CONNECTION]?.upstream?.resume()
+}
+
+function onUpstreamDrain(this: TaggedSocket): void {
+  const connection = this[CONNECTION]
+  if (connection?.state === ConnectionState.Open) connection.client.resume()
+}
+
+function onClientEnd(this: TaggedSocket): void {
+  this[CONNECTION]?.upstream?.end()
+}
+
+function onUpstreamEnd(this: TaggedSocket): void {
+  const connection = this[CONNECTION]
+  if (connection?.state === ConnectionState.Open) connection.client.end()
+}
+
+function onClientError(this: TaggedSocket, error: NodeJS.ErrnoException): void {
+  const connection = this[CONNECTION]
+  if (!connection || connection.state === ConnectionState.Dropped) return
+  connection.reason ??= isResetError(error) ? 'client-reset' : 'error'
+  const upstream = connection.upstream
+  if (upstream) resetSocket(upstream)
+}
+
+function onClientClose(this: TaggedSocket, hadError: boolean): void {
+  this[CONNECTION]?.onClientClosed(hadError)
+}
+
+function onUpstreamConnect(this: TaggedSocket): void {
+  this[CONNECTION]?.onUpstreamConnected()
+}
+
+function onUpstreamTimeout(this: TaggedSocket): void {
+  const connection = this[CONNECTION]
+  if (connection?.state === ConnectionState.Connecting) connection.connectFailed('ETIMEDOUT')
+}
+
+function onUpstreamError(this: TaggedSocket, error: NodeJS.ErrnoException): void {
+  const connection = this[CONNECTION]
+  if (!connection) return
+  if (connection.state === ConnectionState.Connecting) {
+    connection.connectFailed(error.code ?? error.message)
+    return
+  }
+
+  connection.reason ??= isResetError(error) ? 'backend-reset' : 'error'
+  resetSocket(connection.client)
+}
+
+function onUpstreamClose(this: TaggedSocket, hadError: boolean): void {
+  this[CONNECTION]?.onUpstreamClosed(hadError)
+}

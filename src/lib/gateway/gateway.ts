@@ -1,0 +1,346 @@
+import {EventEmitter} from 'node:events'
+import {type AddressInfo, createServer, type Server, type Socket} from 'node:net'
+
+import {CliError} from '../errors.js'
+import {Backend} from './backend.js'
+import {Connection, resetSocket} from './connection.js'
+import {
+  type BackendInfo, type BackendSpec, type BalanceMode, type DropMode, GATEWAY_DEFAULTS, type GatewayEvent,
+  type GatewayOptions,
+} from './types.js'
+
+const LISTEN_BACKLOG = 1024
+
+/**
+ * The local TCP gateway: accepts clients on one address and forwards each connection, for its whole life,
+ * to the backend chosen at accept time. Never prints; everything worth telling is an 'event'.
+ */
+export class Gateway extends EventEmitter {
+  readonly host: string
+  readonly port: number
+  readonly balance: BalanceMode
+  readonly queueTimeoutMs: number
+  readonly connectTimeoutMs: number
+  readonly blackholeTimeoutMs: number
+
+  private readonly server: Server
+  private readonly registry = new Map<string, Backend>()
+  /** The backends eligible for new connections, in the order they were added. */
+  private ready: Backend[] = []
+  private cursor = 0
+  private readonly queue: Connection[] = []
+  private readonly live = new Set<Connection>()
+  /** Dropped connections whose client socket is kept (blackhole) or still closing, until released. */
+  private readonly held = new Set<Connection>()
+  private nextId = 1
+  private activeCount = 0
+  private totalCount = 0
+  private acceptErrorReported = false
+
+  constructor(options: GatewayOptions) {
+    super()
+    this.host = options.host
+    this.port = options.port
+    this.balance = options.balance ?? GATEWAY_DEFAULTS.balance
+    this.queueTimeoutMs = options.queueTimeoutMs ?? GATEWAY_DEFAULTS.queueTimeoutMs
+    this.connectTimeoutMs = options.connectTimeoutMs ?? GATEWAY_DEFAULTS.connectTimeoutMs
+    this.blackholeTimeoutMs = options.blackholeTimeoutMs ?? GATEWAY_DEFAULTS.blackholeTimeoutMs
+    // pauseOnConnect: not one client byte is read before its backend connection exists.
+    this.server = createServer({allowHalfOpen: true, pauseOnConnect: true, noDelay: true}, socket => {
+      this.accept(socket)
+    })
+  }
+
+  get connections(): {active: number; total: number} {
+    return {active: this.activeCount, total: this.totalCount}
+  }
+
+  /** Clients waiting for a ready backend. */
+  get waiting(): number {
+    return this.queue.length
+  }
+
+  listen(): Promise<{host: string; port: number}> {
+    const {server} = this
+    return new Promise((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException) => {
+        server.off('listening', onListening)
+        reject(listenError(error, this.host, this.port))
+      }
+
+      const onListening = () => {
+        server.off('error', onError)
+        // After listening, errors come from accept() (EMFILE, ENFILE...): report them, keep serving.
+        server.on('error', error => this.acceptFailed(error))
+        const address = server.address() as AddressInfo
+        this.emitEvent({type: 'listening', host: address.address, port: address.port})
+        resolve({host: address.address, port: address.port})
+      }
+
+      server.once('error', onError)
+      server.once('listening', onListening)
+      server.listen({host: this.host, port: this.port, backlog: LISTEN_BACKLOG})
+    })
+  }
+
+  addBackend(spec: BackendSpec): void {
+    if (this.registry.has(spec.id)) throw new Error(`Backend ${spec.id} is already registered.`)
+    this.registry.set(spec.id, new Backend(spec))
+  }
+
+  setReady(id: string): void {
+    if (!this.setState(id, 'ready')) return
+    this.serveQueue()
+  }
+
+  drain(id: string): void {
+    this.setState(id, 'draining')
+  }
+
+  markDown(id: string): void {
+    this.setState(id, 'down')
+  }
+
+  dropConnections(id: string, mode: DropMode): number {
+    const backend = this.registry.get(id)
+    if (!backend) return 0
+    let dropped = 0
+    for (const connection of [...this.live]) {
+      if (connection.target === backend && connection.drop(mode)) dropped++
+    }
+
+    return dropped
+  }
+
+  removeBackend(id: string): void {
+    const backend = this.registry.get(id)
+    if (!backend) return
+    this.registry.delete(id)
+    if (backend.state === 'ready') this.refreshReady()
+  }
+
+  backends(): BackendInfo[] {
+    return [...this.registry.values()].map(backend => backend.info())
+  }
+
+  /** Bytes held in the gateway's memory for all connections right now (socket buffers, both directions). */
+  bufferedBytes(): number {
+    let bytes = 0
+    for (const connection of this.live) bytes += connection.bufferedBytes
+    return bytes
+  }
+
+  /** Stops accepting; connections already accepted (queued ones included) carry on. */
+  async close(): Promise<void> {
+    if (!this.server.listening) return
+    // server.close()'s callback waits for every connection to end; the listening socket itself is
+    // closed synchronously, which is all "stop accepting" needs.
+    this.server.close()
+    await new Promise(resolve => {
+      setImmediate(resolve)
+    })
+  }
+
+  /** Stops accepting and destroys every connection, held ones included (shutdown). */
+  destroy(): void {
+    if (this.server.listening) this.server.close()
+    for (const connection of this.queue) clearTimeout(connection.timer!)
+    this.queue.length = 0
+    for (const connection of [...this.live]) connection.destroy()
+    for (const connection of this.held) {
+      clearTimeout(connection.timer!)
+      connection.client.destroy()
+    }
+
+    this.held.clear()
+  }
+
+  // Below: called by Connection only.
+
+  /** The backend for a new connection, skipping `exclude` (backends that already refused this client). */
+  pick(exclude: Backend[] | null): Backend | null {
+    const {ready} = this
+    const count = ready.length
+    if (count === 0) return null
+    if (this.balance === 'round-robin') {
+      for (let offset = 0; offset < count; offset++) {
+        const index = (this.cursor + offset) % count
+        const backend = ready[index]
+        if (exclude === null || !exclude.includes(backend)) {
+          // A failover pick leaves the rotation alone, so a refusing backend does not skew the split.
+          if (exclude === null) this.cursor = (index + 1) % count
+          return backend
+        }
+      }
+
+      return null
+    }
+
+    // least-conn: fewest active connections; ties go round-robin from the cursor.
+    let best: Backend | null = null
+    let bestIndex = 0
+    for (let offset = 0; offset < count; offset++) {
+      const index = (this.cursor + offset) % count
+      const backend = ready[index]
+      if ((exclude === null || !exclude.includes(backend)) && (best === null || backend.active < best.active)) {
+        best = backend
+        bestIndex = index
+      }
+    }
+
+    if (best && exclude === null) this.cursor = (bestIndex + 1) % count
+    return best
+  }
+
+  connectionOpened(connection: Connection): void {
+    if (this.listenerCount('event') === 0) return
+    this.emit('event', {
+      type: 'connection-opened', id: connection.id, backend: connection.target!.id, client: connection.clientAddress,
+    } satisfies GatewayEvent)
+  }
+
+  connectionFinished(connection: Connection): void {
+    this.activeCount--
+    this.live.delete(connection)
+    if (!connection.opened || this.listenerCount('event') === 0) return
+    this.emit('event', {
+      type: 'connection-closed',
+      id: connection.id,
+      backend: connection.target!.id,
+      bytesIn: connection.bytesIn,
+      bytesOut: connection.bytesOut,
+      durationMs: Date.now() - connection.startedAt,
+      reason: connection.reason ?? 'closed',
+    } satisfies GatewayEvent)
+  }
+
+  backendConnectFailed(backend: Backend, error: string): void {
+    this.emitEvent({type: 'backend-connect-failed', backend: backend.id, error})
+  }
+
+  clientRejected(reason: string): void {
+    this.emitEvent({type: 'client-rejected', reason})
+  }
+
+  unqueue(connection: Connection): void {
+    const index = this.queue.indexOf(connection)
+    if (index === -1) return
+    this.queue.splice(index, 1)
+    clearTimeout(connection.timer!)
+    connection.timer = null
+  }
+
+  /**
+   * Keeps a dropped client socket until it closes or blackholeTimeoutMs passes, then resets it. A black
+   * hole must send nothing, but holding sockets forever would leak them; by then any client has long
+   * given up on the silent connection (that is what a black hole does to it), so the reset reaches no one
+   * who still waits.
+   */
+  hold(connection: Connection): void {
+    this.held.add(connection)
+    connection.timer = setTimeout(releaseHeld, this.blackholeTimeoutMs, this, connection)
+    connection.timer.unref()
+  }
+
+  release(connection: Connection): void {
+    if (!this.held.delete(connection)) return
+    clearTimeout(connection.timer!)
+    connection.timer = null
+  }
+
+  private accept(socket: Socket): void {
+    this.acceptErrorReported = false
+    const connection = new Connection(this, this.nextId++, socket)
+    this.activeCount++
+    this.totalCount++
+    this.live.add(connection)
+    const backend = this.pick(null)
+    if (backend) connection.connect(backend)
+    else this.enqueue(connection)
+  }
+
+  private enqueue(connection: Connection): void {
+    this.queue.push(connection)
+    connection.timer = setTimeout(queueExpired, this.queueTimeoutMs, this, connection)
+    this.emitEvent({type: 'client-queued', waiting: this.queue.length})
+  }
+
+  private serveQueue(): void {
+    while (this.queue.length > 0) {
+      const backend = this.pick(null)
+      if (!backend) return
+      const connection = this.queue.shift()!
+      clearTimeout(connection.timer!)
+      connection.timer = null
+      connection.connect(backend)
+    }
+  }
+
+  private setState(id: string, state: Backend['state']): boolean {
+    const backend = this.registry.get(id)
+    if (!backend) return false
+    if (backend.state === state) return true
+    const wasReady = backend.state === 'ready'
+    backend.state = state
+    if (wasReady || state === 'ready') this.refreshReady()
+    return true
+  }
+
+  private refreshReady(): void {
+    this.ready = [...this.registry.values()].filter(backend => backend.state === 'ready')
+    if (this.cursor >= this.ready.length) this.cursor = 0
+  }
+
+  private acceptFailed(error: NodeJS.ErrnoException): void {
+    // One report per burst: EMFILE repeats for every pending client until descriptors free up.
+    if (this.acceptErrorReported) return
+    this.acceptErrorReported = true
+    this.emitEvent({type: 'accept-error', error: error.code ?? error.message})
+  }
+
+  private emitEvent(event: GatewayEvent): void {
+    if (this.listenerCount('event') > 0) this.emit('event', event)
+  }
+}
+
+function queueExpired(gateway: Gateway, connection: Connection): void {
+  gateway.unqueue(connection)
+  connection.reject(`no backend became ready within ${gateway.queueTimeoutMs} ms`)
+}
+
+function releaseHeld(gateway: Gateway, connection: Connection): void {
+  gateway.release(connection)
+  resetSocket(connection.client)
+}
+
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {
+  switch (error.code) {
+    case 'EADDRINUSE': {
+      return new CliError(`Port ${port} on ${host} is already in use.`, {
+        suggestions: ['Pass --port <another port>, or stop the program using it.'], code: 'EADDRINUSE',
+      })
+    }
+
+    case 'EACCES': {
+      return new CliError(`Not allowed to listen on port ${port} on ${host}.`, {
+        suggestions: ['Pass --port with a port above 1023, or run with the privileges that port needs.'],
+        code: 'EACCES',
+      })
+    }
+
+    case 'EADDRNOTAVAIL': {
+      return new CliError(`Address ${host} does not belong to this machine.`, {
+        suggestions: ['Pass --host 127.0.0.1 (this machine only) or --host 0.0.0.0 (every interface).'],
+        code: 'EADDRNOTAVAIL',
+      })
+    }
+
+    default: {
+      return new CliError(`Cannot listen on ${host}:${port}: ${error.message}`, {code: error.code ?? 'ERROR'})
+    }
+  }
+}
+
+export type {
+  BackendInfo, BackendSpec, BackendState, BalanceMode, CloseReason, DropMode, GatewayEvent, GatewayOptions,
+} from './types.js'

@@ -1,0 +1,59 @@
+export type BalanceMode = 'round-robin' | 'least-conn'
+export type DropMode = 'blackhole' | 'reset' | 'close'
+export type BackendState = 'booting' | 'ready' | 'draining' | 'down'
+
+export const BALANCE_MODES: readonly BalanceMode[] = ['round-robin', 'least-conn']
+export const DROP_MODES: readonly DropMode[] = ['blackhole', 'reset', 'close']
+
+export interface BackendSpec {
+  /** 'tcp-1#2' for a started instance, 'upstream-1' for a server the gateway does not start. */
+  id: string
+  host: string
+  port: number
+  generation: number
+}
+
+export interface BackendInfo extends BackendSpec {
+  state: BackendState
+  /** Connections assigned to it right now, including those still connecting. */
+  active: number
+  /** Connections it accepted since it was added. */
+  total: number
+  /** Bytes forwarded client -> backend. */
+  bytesIn: number
+  /** Bytes forwarded backend -> client. */
+  bytesOut: number
+  /** Connection attempts that were refused or timed out. */
+  failures: number
+}
+
+export interface GatewayOptions {
+  host: string
+  port: number
+  balance?: BalanceMode
+  /** How long a client may wait for a ready backend before it is reset. */
+  queueTimeoutMs?: number
+  /** Per backend connect attempt. */
+  connectTimeoutMs?: number
+  /** When a black-holed (or closing) client socket is finally freed with a reset. */
+  blackholeTimeoutMs?: number
+}
+
+export const GATEWAY_DEFAULTS = {
+  balance: 'round-robin' as BalanceMode,
+  queueTimeoutMs: 30_000,
+  connectTimeoutMs: 5000,
+  blackholeTimeoutMs: 120_000,
+}
+
+export type CloseReason = 'closed' | 'client-reset' | 'backend-reset' | 'dropped' | 'error'
+
+export type GatewayEvent =
+  | {type: 'listening'; host: string; port: number}
+  | {type: 'connection-opened'; id: number; backend: string; client: string}
+  | {type: 'connection-closed'; id: number; backend: string; bytesIn: number; bytesOut: number; durationMs: number;
+     reason: CloseReason}
+  | {type: 'backend-connect-failed'; backend: string; error: string}
+  | {type: 'client-queued'; waiting: number}
+  | {type: 'client-rejected'; reason: string}
+  | {type: 'accept-error'; error: string}
