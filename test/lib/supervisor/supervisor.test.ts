@@ -1,0 +1,239 @@
+import {expect} from 'chai'
+import {realpathSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+
+import {
+  type ManagedProcess,
+  type ProcessSpec,
+  Supervisor,
+  type SupervisorEvent,
+  killProcessGroup,
+} from '../../../src/lib/supervisor/supervisor.js'
+import {exists, fixture, outputMatching, waitForEvent, waitUntilGone, waitUntilNoLiveMembers} from './helpers.js'
+
+type OutputEvent = Extract<SupervisorEvent, {type: 'output'}>
+
+describe('Supervisor', function () {
+  this.timeout(20_000)
+  let supervisor: Supervisor
+  let events: SupervisorEvent[]
+  const leftovers: number[] = []
+
+  beforeEach(() => {
+    supervisor = new Supervisor()
+    events = []
+    supervisor.on('event', (event) => events.push(event))
+  })
+
+  afterEach(async () => {
+    supervisor.killAll()
+    await Promise.all(supervisor.processes().map((managed) => managed.exited))
+    for (const pid of leftovers.splice(0)) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {}
+    }
+  })
+
+  function spec(id: string, command: string, env: Record<string, string> = {}): ProcessSpec {
+    return {id, type: id.split('-')[0], command, cwd: tmpdir(), env: {PATH: process.env.PATH ?? '/usr/bin:/bin', ...env}}
+  }
+
+  const linesOf = (id: string) => events.filter((e): e is OutputEvent => e.type === 'output' && e.id === id).map((e) => e.line)
+
+  async function startListening(id: string, command: string, env: Record<string, string> = {}): Promise<ManagedProcess> {
+    const listening = waitForEvent(supervisor, outputMatching(id, /^listening on \d+$/))
+    const managed = supervisor.start(spec(id, command, {PORT: '0', HOST: '127.0.0.1', ...env}))
+    await listening
+    return managed
+  }
+
+  it('gives the child exactly the environment of its spec and reports spawned, output, exited in order', async () => {
+    const managed = supervisor.start(spec('tcp-1', fixture('env-dump.mjs', '--exit'), {CONTAINER: 'tcp-1', TRICKY: 'a b "c" $HOME \n d'}))
+    expect(managed.pid).to.be.a('number').above(1)
+    expect(managed.running).to.equal(true)
+    const info = await managed.exited
+    expect(info).to.deep.equal({code: 0, signal: null, expected: false})
+
+    const dump = linesOf('tcp-1').find((line) => line.startsWith('ENV '))
+    const env = JSON.parse(dump!.slice(4))
+    expect(env.CONTAINER).to.equal('tcp-1')
+    expect(env.TRICKY).to.equal('a b "c" $HOME \n d')
+    expect(env).to.not.have.property('HOME') // nothing is inherited from the parent
+    expect(events.map((e) => e.type)).to.deep.equal(['spawned', 'output', 'exited'])
+    expect(events[0]).to.deep.equal({type: 'spawned', id: 'tcp-1', pid: managed.pid})
+    expect(events[2]).to.deep.equal({type: 'exited', id: 'tcp-1', pid: managed.pid, code: 0, signal: null, expected: false})
+    expect(managed.running).to.equal(false)
+    expect(supervisor.processes()).to.deep.equal([])
+  })
+
+  it('runs the command through /bin/sh in the given cwd, as the leader of its own process group', async () => {
+    const managed = supervisor.start(spec('web-1', 'echo "cwd=$(pwd)"; ps -o pgid= -p $$'))
+    await managed.exited
+    const [cwd, pgid] = linesOf('web-1')
+    expect(cwd).to.equal(`cwd=${realpathSync(tmpdir())}`)
+    expect(Number(pgid.trim())).to.equal(managed.pid)
+  })
+
+  it('stop() sends SIGTERM to the group; a process that exits on it is expected', async () => {
+    const managed = await startListening('tcp-1', `exec ${fixture('echo-server.mjs')}`)
+    expect(supervisor.processes()).to.deep.equal([managed])
+    const started = Date.now()
+    const info = await managed.stop(10_000)
+    expect(info).to.deep.equal({code: 0, signal: null, expected: true})
+    expect(Date.now() - started).to.be.below(5000)
+    expect(linesOf('tcp-1')).to.include('SIGTERM received')
+    expect(managed.stop(10_000)).to.equal(managed.stop(1)) // idempotent: the same promise
+    expect(await managed.stop(1)).to.deep.equal(info)
+  })
+
+  it('SIGKILLs a process that ignores SIGTERM once the grace period is over', async () => {
+    const managed = await startListening('tcp-1', `exec ${fixture('ignore-sigterm.mjs')}`)
+    const ignored = waitForEvent(supervisor, outputMatching('tcp-1', /^ignoring SIGTERM$/))
+    const started = Date.now()
+    const info = await managed.stop(400)
+    const elapsed = Date.now() - started
+    await ignored
+    expect(info).to.deep.equal({code: null, signal: 'SIGKILL', expected: true})
+    expect(elapsed).to.be.at.least(390).and.below(4000)
+  })
+
+  it('leaves no orphan after stop(): sh -c "sleep 1000 & exec node echo-server.mjs"', async () => {
+    const sleepLine = waitForEvent(supervisor, outputMatching('tcp-1', /^SLEEP \d+$/))
+    const managed = await startListening('tcp-1', `sleep 1000 & echo "SLEEP $!"; exec ${fixture('echo-server.mjs')}`)
+    const sleepPid = Number((await sleepLine).line.split(' ')[1])
+    leftovers.push(sleepPid)
+    expect(exists(sleepPid)).to.equal(true)
+
+    const info = await managed.stop(5000)
+    expect(info.expected).to.equal(true)
+    await waitUntilNoLiveMembers(managed.pid)
+    await waitUntilGone(-managed.pid)
+    expect(() => process.kill(-managed.pid, 0)).to.throw().with.property('code', 'ESRCH')
+    await waitUntilGone(sleepPid)
+  })
+
+  it('kills a grandchild that ignores SIGTERM when the grace period ends, though the leader exited', async () => {
+    const sleepLine = waitForEvent(supervisor, outputMatching('tcp-1', /^SLEEP \d+$/))
+    const managed = await startListening('tcp-1', `trap '' TERM; sleep 1000 & echo "SLEEP $!"; exec ${fixture('echo-server.mjs')}`)
+    const sleepPid = Number((await sleepLine).line.split(' ')[1])
+    leftovers.push(sleepPid)
+
+    const started = Date.now()
+    const info = await managed.stop(500)
+    expect(Date.now() - started).to.be.at.least(490)
+    expect(linesOf('tcp-1')).to.include('SIGTERM received')
+    expect(info).to.deep.equal({code: 0, signal: null, expected: true}) // the leader's own exit
+    await waitUntilNoLiveMembers(managed.pid)
+    await waitUntilGone(sleepPid)
+  })
+
+  it('reports a process that exits on its own as unexpected and kills its grandchildren too', async () => {
+    const sleepLine = waitForEvent(supervisor, outputMatching('tcp-1', /^SLEEP \d+$/))
+    const exited = waitForEvent(supervisor, (e): e is Extract<SupervisorEvent, {type: 'exited'}> => e.type === 'exited')
+    // the grandchild holds no pipe of ours: only the group kill can find it
+    const managed = supervisor.start(spec('tcp-1', `sleep 1000 >/dev/null 2>&1 & echo "SLEEP $!"; exec ${fixture('crash.mjs')}`))
+    const sleepPid = Number((await sleepLine).line.split(' ')[1])
+    leftovers.push(sleepPid)
+
+    const event = await exited
+    expect(event).to.deep.equal({type: 'exited', id: 'tcp-1', pid: managed.pid, code: 1, signal: null, expected: false})
+    expect(managed.recentOutput()).to.have.members([`SLEEP ${sleepPid}`, 'crashing', 'fatal error'])
+    expect(managed.recentOutput(1)).to.have.length(1)
+    await waitUntilNoLiveMembers(managed.pid)
+    await waitUntilGone(sleepPid)
+    await waitUntilGone(-managed.pid)
+  })
+
+  it('splits stdout and stderr into whole lines, never interleaved mid-line, in order', async () => {
+    const lineLength = 1000
+    const bytes = 2 * 1024 * 1024
+    const managed = supervisor.start(spec('tcp-1', fixture('flood.mjs', `--bytes ${bytes} --line-length ${lineLength} --stderr`)))
+    await managed.exited
+    const expectedCount = Math.ceil(bytes / lineLength)
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const tag = stream === 'stdout' ? 'out' : 'err'
+      const lines = events.filter((e): e is OutputEvent => e.type === 'output' && e.stream === stream).map((e) => e.line)
+      expect(lines).to.have.length(expectedCount)
+      for (const [n, line] of lines.entries()) {
+        if (line.length !== lineLength - 1 || !line.startsWith(`${tag}:${n}:x`) || !/^[a-z]+:\d+:x+$/.test(line)) {
+          expect.fail(`${stream} line ${n} is damaged: ${line.slice(0, 80)}`)
+        }
+      }
+    }
+  })
+
+  it('keeps memory bounded when a process floods without newlines, keeping every byte', async () => {
+    const bytes = 48 * 1024 * 1024
+    let total = 0
+    let longest = 0
+    let peakHeap = 0
+    let count = 0
+    const baseline = process.memoryUsage().heapUsed
+    // count instead of keeping the events, as a real consumer would
+    supervisor.removeAllListeners('event')
+    supervisor.on('event', (event) => {
+      if (event.type !== 'output') return
+      total += event.line.length
+      longest = Math.max(longest, event.line.length)
+      if (++count % 64 === 0) peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed)
+    })
+    const managed = supervisor.start(spec('tcp-1', fixture('flood.mjs', `--bytes ${bytes} --no-newlines --line-length 4096`)))
+    await managed.exited
+    expect(total).to.equal(bytes)
+    expect(longest).to.equal(64 * 1024)
+    expect(peakHeap - baseline).to.be.below(40 * 1024 * 1024)
+    expect(managed.recentOutput(1000).length).to.be.at.most(50)
+  })
+
+  it('replaces invalid UTF-8 instead of throwing', async () => {
+    const managed = supervisor.start(spec('tcp-1', fixture('flood.mjs', '--bytes 100000 --line-length 100 --invalid-utf8 --stderr')))
+    const info = await managed.exited
+    expect(info.code).to.equal(0)
+    const lines = linesOf('tcp-1')
+    expect(lines).to.have.length(2000)
+    expect(lines.every((line) => line.includes('\uFFFD') && line.length < 100)).to.equal(true)
+  })
+
+  it('flushes a last line without a newline when the process exits', async () => {
+    const managed = supervisor.start(spec('web-1', "printf 'one\\r\\ntwo'; printf 'err' >&2"))
+    await managed.exited
+    expect(linesOf('web-1')).to.have.members(['one', 'two', 'err'])
+    expect(events.at(-1)?.type).to.equal('exited')
+  })
+
+  it('reports a spawn error (missing cwd) then an exit, and resolves exited', async () => {
+    const managed = supervisor.start({...spec('tcp-1', 'true'), cwd: '/definitely/not/here'})
+    expect(managed.pid).to.equal(0)
+    expect(managed.running).to.equal(false)
+    const info = await managed.exited
+    expect(info).to.deep.equal({code: null, signal: null, expected: false})
+    expect(events.map((e) => e.type)).to.deep.equal(['spawn-error', 'exited'])
+    expect(events[0]).to.have.property('error').that.includes('/definitely/not/here')
+    expect(await managed.stop(100)).to.deep.equal(info)
+  })
+
+  it('signal() reaches the whole group', async () => {
+    const managed = await startListening('tcp-1', `exec ${fixture('echo-server.mjs')}`)
+    managed.signal('SIGUSR2')
+    expect(await managed.exited).to.deep.equal({code: null, signal: 'SIGUSR2', expected: false})
+  })
+
+  it('stopAll() stops everything in parallel; killAll() cuts the grace period short', async () => {
+    const polite = await startListening('tcp-1', `exec ${fixture('echo-server.mjs')}`)
+    const stubborn = await Promise.all([1, 2].map((n) => startListening(`tcp-${n + 1}`, `exec ${fixture('ignore-sigterm.mjs')}`)))
+    const started = Date.now()
+    const stopping = supervisor.stopAll(60_000)
+    expect((await polite.exited).expected).to.equal(true)
+    supervisor.killAll()
+    await stopping
+    expect(Date.now() - started).to.be.below(5000)
+    for (const managed of stubborn) expect(await managed.exited).to.deep.equal({code: null, signal: 'SIGKILL', expected: true})
+    expect(supervisor.processes()).to.deep.equal([])
+  })
+
+  it('killProcessGroup refuses dangerous pids and reports a missing group', () => {
+    for (const pid of [0, 1, -1, 1.5, Number.NaN]) expect(killProcessGroup(pid, 'SIGKILL')).to.equal(false)
+    expect(killProcessGroup(2 ** 22 + 12_345, 'SIGTERM')).to.equal(false)
+  })
+})
