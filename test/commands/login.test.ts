@@ -1,11 +1,10 @@
-import {runCommand} from '@oclif/test'
 import {expect} from 'chai'
 import {randomBytes} from 'node:crypto'
 import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {type CliResult, ROOT, runCli} from '../helpers/cli.js'
+import {type CliResult, runCli} from '../helpers/cli.js'
 import {FakeScalingo, scalingoCliAuthFile} from '../helpers/fake-scalingo.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
@@ -14,7 +13,7 @@ const CLI_TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 
 const unwrap = (stderr: string) => stderr.replaceAll(/\s*\n ›\s+/g, ' ')
 
-describe('login and logout', () => {
+describe('login', () => {
   let fake: FakeScalingo
   let home: string
   let cliAuthPath: string
@@ -98,32 +97,6 @@ describe('login and logout', () => {
     const result = await cli(['env', '-a', 'my-app'])
     expect(result.code).to.equal(3)
     expect(unwrap(result.stderr)).to.include(`chmod 600 ${credentials()}`)
-  })
-
-  it('logout removes our token and leaves the Scalingo CLI login alone', async () => {
-    await cli(['login', '--api-token-stdin'], {input: TOKEN})
-    const result = await cli(['logout'])
-    expect(result.code, result.stderr).to.equal(0)
-    expect(result.stderr).to.include(`Logged out: removed the token stored in ${credentials()}.`)
-    expect(result.stderr).to.include("The Scalingo CLI's own login, if any, is untouched")
-    expect(existsSync(credentials())).to.equal(false)
-    expect(existsSync(cliAuthPath)).to.equal(true)
-    const again = await cli(['logout'])
-    expect(again.code).to.equal(0)
-    expect(again.stderr).to.include('nothing to remove')
-  })
-
-  it('logout works in-process', async () => {
-    const saved = {...process.env}
-    Object.assign(process.env, {HOME: home, ...fake.env()})
-    delete process.env.SCALINGO_API_TOKEN
-    try {
-      const {stderr, error} = await runCommand(['logout'], {root: ROOT})
-      expect(error).to.equal(undefined)
-      expect(stderr).to.include('nothing to remove')
-    } finally {
-      process.env = saved
-    }
   })
 
   it('never prints a token or a JWT', () => {
