@@ -46,6 +46,7 @@ class Broker {
       subscriptions: new Map(),
       will: undefined,
       closeReason: undefined,
+      refusal: undefined,
     }
     this.sessions.add(session)
     socket.setNoDelay(true)
@@ -108,14 +109,14 @@ class Broker {
   connect(session, packet) {
     if (session.connected) return this.drop(session, 'second CONNECT')
     if (packet.unsupported) {
-      session.closeReason = `unsupported protocol ${packet.protocolName} level ${packet.protocolLevel}`
+      session.refusal = `unsupported protocol ${packet.protocolName} level ${packet.protocolLevel}`
       this.send(session, {type: 'connack', returnCode: ConnackCode.UnacceptableProtocolVersion})
       return session.socket.end()
     }
 
     // Sessions are never persisted, so an empty id is fine for a clean session only (3.1.3-7/8).
     if (packet.clientId === '' && !packet.cleanSession) {
-      session.closeReason = 'empty client id without clean session'
+      session.refusal = 'empty client id without clean session'
       this.send(session, {type: 'connack', returnCode: ConnackCode.IdentifierRejected})
       return session.socket.end()
     }
@@ -192,6 +193,7 @@ class Broker {
 
   closed(session) {
     this.sessions.delete(session)
+    if (session.refusal) return log(`connection refused: ${session.refusal}`)
     if (!session.connected) {
       // A connection closed quietly before CONNECT is a readiness probe (the gateway's): not worth a line.
       const quiet = !session.closeReason || session.closeReason === 'connection reset' || this.shuttingDown

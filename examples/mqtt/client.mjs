@@ -13,7 +13,7 @@ const USAGE = `usage: node client.mjs sub [--id ID] <topic-filter>
         --retries N: reconnection attempts before giving up (default 5)
 
 Connects to $TCP_URL (default ${DEFAULT_TCP_URL}) and reconnects with backoff when the connection drops.
-Exit codes: 0 ok, 1 could not connect or publish, 2 usage error, 130 interrupted.`
+Exit codes: 0 ok (sub: stopped by SIGTERM), 1 could not connect or publish, 2 usage error, 130 interrupted.`
 
 function usageError(message) {
   process.stderr.write(`error: ${message}\n\n${USAGE}\n`)
@@ -62,10 +62,10 @@ function parseCommandLine(argv) {
   }
 }
 
-function createClient(prefix, options) {
+function createClient(prefix, {id, ...options}) {
   const url = process.env.TCP_URL || DEFAULT_TCP_URL
   try {
-    return new MqttClient({url, clientId: options.id ?? `${prefix}-${process.pid}`, ...options})
+    return new MqttClient({url, clientId: id ?? `${prefix}-${process.pid}`, ...options})
   } catch (error) {
     process.stderr.write(`error: ${error.message}\n`)
     process.exit(2)

@@ -381,6 +381,7 @@ describe('examples/mqtt', () => {
     })
 
     it('answers protocol levels other than 4 with return code 1, then closes', async () => {
+      const from = broker.proc.output.stdout.length
       const raw = await new RawClient(broker.port).ready()
       raw.send({type: 'connect', protocolName: 'MQIsdp', protocolLevel: 3, clientId: 'old-client'})
       expect(await raw.nextPacket('connack')).to.include({returnCode: 1})
@@ -389,6 +390,7 @@ describe('examples/mqtt', () => {
       mqtt5.send({type: 'connect', protocolLevel: 5, clientId: 'new-client'})
       expect(await mqtt5.nextPacket('connack')).to.include({returnCode: 1})
       await mqtt5.closed
+      await broker.proc.waitFor('stdout', /connection refused: unsupported protocol MQTT level 5/, from)
     })
 
     it('answers PINGREQ, UNSUBSCRIBE and lets a new connection take over a client id', async () => {
