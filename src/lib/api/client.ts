@@ -91,7 +91,8 @@ export class ScalingoClient {
     const env = options.env ?? process.env
     this.authUrl = (options.authUrl ?? authUrl(env)).replace(/\/+$/, '')
     this.region = options.region
-    this.timeoutMs = options.timeoutMs ?? intFromEnv(env.SCALINGO_TCP_HTTP_TIMEOUT, DEFAULT_TIMEOUT_MS)
+    // A zero timeout would fail every request: treat it as unset.
+    this.timeoutMs = options.timeoutMs ?? (intFromEnv(env.SCALINGO_TCP_HTTP_TIMEOUT, DEFAULT_TIMEOUT_MS) || DEFAULT_TIMEOUT_MS)
     this.retries = options.retries ?? intFromEnv(env.SCALINGO_TCP_HTTP_RETRIES, DEFAULT_RETRIES)
     this.retryBaseMs = options.retryBaseMs ?? intFromEnv(env.SCALINGO_TCP_RETRY_BASE_MS, DEFAULT_RETRY_BASE_MS)
     this.userAgent = options.userAgent ?? `scalingo-tcp/${packageVersion()}`
