@@ -9,7 +9,7 @@ import {
   type SupervisorEvent,
   killProcessGroup,
 } from '../../../src/lib/supervisor/supervisor.js'
-import {exists, fixture, outputMatching, waitForEvent, waitUntilGone, waitUntilNoLiveMembers} from './helpers.js'
+import {NODE, exists, fixture, outputMatching, waitForEvent, waitUntilGone, waitUntilNoLiveMembers} from './helpers.js'
 
 type OutputEvent = Extract<SupervisorEvent, {type: 'output'}>
 
@@ -85,6 +85,17 @@ describe('Supervisor', function () {
     expect(linesOf('tcp-1')).to.include('SIGTERM received')
     expect(managed.stop(10_000)).to.equal(managed.stop(1)) // idempotent: the same promise
     expect(await managed.stop(1)).to.deep.equal(info)
+  })
+
+  it('lets the rest of the group finish its graceful shutdown when the shell leader dies first', async () => {
+    // `; echo` keeps sh from exec-ing node: SIGTERM kills sh at once while node is still closing
+    const slowShutdown = `process.on('SIGTERM', () => setTimeout(() => { console.log('cleaned up'); process.exit(0) }, 300)); setInterval(() => {}, 1e6); console.log('listening on 1')`
+    const managed = await startListening('tcp-1', `${NODE} -e "${slowShutdown}"; echo after`)
+    const info = await managed.stop(10_000)
+    expect(info.expected).to.equal(true)
+    expect(linesOf('tcp-1')).to.include('cleaned up')
+    expect(linesOf('tcp-1')).to.not.include('after')
+    await waitUntilNoLiveMembers(managed.pid)
   })
 
   it('SIGKILLs a process that ignores SIGTERM once the grace period is over', async () => {
