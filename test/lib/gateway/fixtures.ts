@@ -10,20 +10,20 @@ export class Resources {
   private readonly sockets = new Set<Socket>()
   private readonly gateways = new Set<Gateway>()
 
-  async server(onConnection: (socket: Socket) => void): Promise<{server: Server; port: number}> {
+  async server(onConnection: (socket: Socket) => void, host = '127.0.0.1'): Promise<{server: Server; port: number}> {
     const server = createServer({allowHalfOpen: true}, socket => {
       this.track(socket)
       socket.on('error', () => {})
       onConnection(socket)
     })
     this.servers.add(server)
-    server.listen({host: '127.0.0.1', port: 0})
+    server.listen({host, port: 0})
     await once(server, 'listening')
     return {server, port: (server.address() as AddressInfo).port}
   }
 
   /** A backend that answers every line with its own id: tells the test where a connection landed. */
-  idServer(id: string): Promise<{server: Server; port: number}> {
+  idServer(id: string, host?: string): Promise<{server: Server; port: number}> {
     return this.server(socket => {
       let pending = ''
       socket.setEncoding('utf8')
@@ -37,7 +37,7 @@ export class Resources {
         }
       })
       socket.on('end', () => socket.end())
-    })
+    }, host)
   }
 
   echoServer(): Promise<{server: Server; port: number}> {
