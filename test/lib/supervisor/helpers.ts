@@ -1,6 +1,6 @@
-import {readdirSync, readFileSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 
+export {exists, liveGroupMembers, waitUntilGone, waitUntilNoLiveMembers} from '../../helpers/processes.js'
 import type {Supervisor, SupervisorEvent} from '../../../src/lib/supervisor/supervisor.js'
 
 export const FIXTURES = fileURLToPath(new URL('../../fixtures/servers/', import.meta.url))
@@ -36,56 +36,4 @@ export function waitForEvent<T extends SupervisorEvent>(
 export function outputMatching(id: string, pattern: RegExp) {
   return (event: SupervisorEvent): event is Extract<SupervisorEvent, {type: 'output'}> =>
     event.type === 'output' && event.id === id && pattern.test(event.line)
-}
-
-/** Members of a process group that are still alive (zombies waiting for init to reap them count as dead). */
-export function liveGroupMembers(pgid: number): number[] {
-  const members: number[] = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    let stat: string
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-    } catch {
-      continue
-    }
-
-    // pid (comm) state ppid pgrp ...: comm may contain spaces and parentheses
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') members.push(Number(entry))
-  }
-
-  return members
-}
-
-export function exists(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false
-    throw error
-  }
-}
-
-/**
- * Polls (there is no event for another process's reaping) until kill(pid, 0) fails with ESRCH.
- * Dead processes stay visible as zombies until init reaps them, which can take a couple of seconds
- * in some containers.
- */
-export async function waitUntilGone(pid: number, timeoutMs = 8000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (exists(pid)) {
-    if (Date.now() > deadline) throw new Error(`process (group) ${pid} still exists after ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
-/** Polls until no live member is left in the group (a SIGKILLed process takes a moment to die). */
-export async function waitUntilNoLiveMembers(pgid: number, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (liveGroupMembers(pgid).length > 0) {
-    if (Date.now() > deadline) throw new Error(`process group ${pgid} still has live members: ${liveGroupMembers(pgid).join(', ')}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
 }

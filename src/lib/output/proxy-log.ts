@@ -1,0 +1,72 @@
+import type {ProxyEvent} from '../proxy/events.js'
+import type {LogPrinter} from './log-lines.js'
+
+function bytes(n: number): string {
+  if (n < 1024) return `${n} B`
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`
+  return `${(n / 1024 ** 2).toFixed(1)} MiB`
+}
+
+/** Human rendering of tcp:proxy events as prefixed log lines. */
+export function printProxyEvent(printer: LogPrinter, e: ProxyEvent, options: {connections: boolean}): void {
+  const g = (text: string) => printer.line('gateway', text, 'gateway')
+  switch (e.event) {
+    case 'output':
+      printer.line(e.instance, e.line, e.stream === 'stderr' ? 'err' : 'out')
+      break
+    case 'gateway-listening':
+      g(`listening on ${e.host}:${e.port}  TCP_URL=${e.tcpUrl}`)
+      break
+    case 'instance-starting':
+      g(`starting ${e.instance} (generation ${e.generation}, pid ${e.pid}${e.port === undefined ? '' : `, PORT=${e.port}`})`)
+      break
+    case 'instance-ready':
+      g(`${e.instance} is ready on port ${e.port} after ${e.bootMs} ms: new connections go to it`)
+      break
+    case 'instance-boot-failed':
+      g(`${e.instance} ${e.reason}`)
+      for (const line of e.lastLines) g(`  ${e.instance} last output: ${line}`)
+      break
+    case 'instance-exited':
+      g(`${e.instance} exited (${e.signal ? `signal ${e.signal}` : `code ${e.code}`})${e.expected ? '' : ': crashed'}`)
+      break
+    case 'instance-restarting':
+      g(`restarting ${e.instance} ${e.inMs === 0 ? 'now' : `in ${(e.inMs / 1000).toFixed(1)} s`} (crash ${e.crashes})`)
+      break
+    case 'instance-gave-up':
+      g(`${e.instance} crashed ${e.crashes} times: giving up on it`)
+      break
+    case 'connections-dropped':
+      g(`dropped ${e.count} connection(s) left on ${e.instance} (--drop ${e.mode})`)
+      break
+    case 'upstream-ready':
+      g(`${e.instance} ${e.host}:${e.port} is ready`)
+      break
+    case 'backend-connect-failed':
+      g(`could not connect to ${e.instance}: ${e.error}; trying another instance`)
+      break
+    case 'client-rejected':
+      g(`client refused: ${e.reason}`)
+      break
+    case 'accept-error':
+      g(`cannot accept new connections: ${e.error}`)
+      break
+    case 'shutdown':
+      g(`shutting down (${e.reason}): SIGTERM sent to every process`)
+      break
+    case 'stopped':
+      g('stopped')
+      break
+    case 'connection-opened':
+      if (options.connections) g(`connection #${e.id} from ${e.client} -> ${e.instance}`)
+      break
+    case 'connection-closed':
+      if (options.connections) {
+        g(`connection #${e.id} on ${e.instance} closed (${e.reason}) after ${e.durationMs} ms, in ${bytes(e.bytesIn)}, out ${bytes(e.bytesOut)}`)
+      }
+
+      break
+    default:
+      break
+  }
+}

@@ -1,0 +1,54 @@
+import {execFile} from 'node:child_process'
+import {basename} from 'node:path'
+
+/** What every container of the app shares, as the platform computes it once per deployment. */
+export interface AppIdentity {
+  app: string
+  /** The git commit when in a git repository, as CONTAINER_VERSION is on the platform. */
+  version?: string
+  tcpUrl: string
+}
+
+export function defaultAppName(cwd: string): string {
+  return basename(cwd).toLowerCase().replaceAll(/[^a-z0-9-]/g, '-') || 'app'
+}
+
+export function gitCommit(cwd: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    execFile('git', ['rev-parse', 'HEAD'], {cwd, timeout: 5000}, (error, stdout) =>
+      resolve(error ? undefined : stdout.trim() || undefined),
+    )
+  })
+}
+
+/**
+ * The environment one container gets: the parent environment, the .env values, then what the
+ * platform injects (PORT, CONTAINER, HOSTNAME...). TCP_URL comes last so a stale TCP_URL in .env can
+ * never point clients at the wrong place.
+ */
+export function containerEnv(
+  identity: AppIdentity,
+  container: {type: string; index: number; port?: number},
+  parentEnv: Record<string, string | undefined>,
+  dotenv: Record<string, string>,
+): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(parentEnv)) if (v !== undefined) env[k] = v
+  Object.assign(env, dotenv)
+  const name = `${container.type}-${container.index}`
+  Object.assign(env, {
+    APP: identity.app,
+    CONTAINER: name,
+    CONTAINER_VERSION: identity.version ?? 'local',
+    CONTAINER_SIZE: 'M',
+    CONTAINER_MEMORY: String(512 * 1024 * 1024),
+    HOSTNAME: `${identity.app}-${name}`,
+    REGION_NAME: 'local',
+    SCALINGO_APPLICATION_ID: `ap-local-${identity.app}`,
+    STACK: 'scalingo-22',
+    TCP_URL: identity.tcpUrl,
+  })
+  if (container.port === undefined) delete env.PORT
+  else env.PORT = String(container.port)
+  return env
+}

@@ -1,0 +1,123 @@
+import {expect} from 'chai'
+import net from 'node:net'
+import {join} from 'node:path'
+
+import {runCli} from '../../helpers/cli.js'
+import {liveGroupMembers, waitUntilNoLiveMembers} from '../../helpers/processes.js'
+import {type Event, ProxyProcess, SERVERS, exchange, makeApp} from '../../helpers/proxy.js'
+
+const echo = `node ${join(SERVERS, 'echo-server.mjs')}`
+const envDump = `node ${join(SERVERS, 'env-dump.mjs')}`
+
+describe('tcp:proxy', function () {
+  this.timeout(30_000)
+  let proxy: ProxyProcess | undefined
+
+  afterEach(async () => {
+    if (proxy) await proxy.cleanup()
+    proxy = undefined
+  })
+
+  it('starts the tcp instances, balances connections round-robin and pins each one', async () => {
+    const dir = makeApp(`tcp: ${echo}\n`)
+    proxy = ProxyProcess.start(['-m', 'tcp=2', '--grace', '5s'], {cwd: dir})
+    const port = await proxy.port()
+    await proxy.waitForEvent('instance-ready', {instance: 'tcp-1'})
+    await proxy.waitForEvent('instance-ready', {instance: 'tcp-2'})
+
+    for (let i = 0; i < 4; i++) expect(await exchange(port, `hello ${i}\n`)).to.equal(`hello ${i}\n`)
+    const opened: Event[] = []
+    for (let id = 1; id <= 4; id++) opened.push(await proxy.waitFor((e) => e.event === 'connection-opened' && e.id === opened.length + 1))
+    expect(opened.map((e) => e.instance)).to.have.members(['tcp-1', 'tcp-2', 'tcp-1', 'tcp-2'])
+    expect(opened[0].instance).to.not.equal(opened[1].instance)
+    const closed = await proxy.waitFor((e) => e.event === 'connection-closed' && e.id === 1)
+    expect(closed.bytesIn).to.equal('hello 0\n'.length)
+    expect(closed.bytesOut).to.equal('hello 0\n'.length)
+  })
+
+  it('gives every process the platform environment, TCP_URL overriding .env', async () => {
+    const dir = makeApp(`tcp: ${echo}\nweb: ${envDump}\nworker: ${envDump}\n`, {'.env': 'TCP_URL=tcp://stale:1\nGREETING="hi there"\n'})
+    proxy = ProxyProcess.start(['--app', 'my-app', '--web-port', '5123'], {cwd: dir})
+    const port = await proxy.port()
+    const dumps = new Map<string, Record<string, string>>()
+    for (const instance of ['web-1', 'worker-1']) {
+      const line = await proxy.waitFor((e) => e.event === 'output' && e.instance === instance && e.line.startsWith('ENV '))
+      dumps.set(instance, JSON.parse(line.line.slice(4)))
+    }
+
+    const web = dumps.get('web-1')!
+    expect(web).to.include({
+      TCP_URL: `tcp://127.0.0.1:${port}`,
+      PORT: '5123',
+      CONTAINER: 'web-1',
+      APP: 'my-app',
+      HOSTNAME: 'my-app-web-1',
+      GREETING: 'hi there',
+    })
+    expect(web.CONTAINER_VERSION).to.be.a('string')
+    const worker = dumps.get('worker-1')!
+    expect(worker.TCP_URL).to.equal(`tcp://127.0.0.1:${port}`)
+    expect(worker.CONTAINER).to.equal('worker-1')
+    expect(worker).to.not.have.property('PORT')
+  })
+
+  it('stops gracefully on SIGTERM, exits 0 and leaves no process behind, grandchildren included', async () => {
+    const dir = makeApp(`tcp: sh -c "sleep 1000 & exec ${echo}"\n`)
+    proxy = ProxyProcess.start([], {cwd: dir})
+    const started = await proxy.waitForEvent('instance-starting', {instance: 'tcp-1'})
+    await proxy.waitForEvent('instance-ready', {instance: 'tcp-1'})
+    expect(liveGroupMembers(started.pid)).to.have.length.greaterThan(1)
+    const exit = await proxy.stop('SIGTERM')
+    expect(exit.code).to.equal(0)
+    expect(proxy.events.some((e) => e.event === 'stopped')).to.equal(true)
+    await waitUntilNoLiveMembers(started.pid, 8000)
+  })
+
+  it('balances to --upstream servers without any Procfile', async () => {
+    const upstream = net.createServer((s) => s.end('from upstream\n'))
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+    const dir = makeApp('')
+    try {
+      proxy = ProxyProcess.start(['--upstream', `127.0.0.1:${(upstream.address() as net.AddressInfo).port}`], {cwd: join(dir, '..')})
+      const port = await proxy.port()
+      await proxy.waitForEvent('upstream-ready')
+      expect(await exchange(port, 'x')).to.equal('from upstream\n')
+    } finally {
+      upstream.close()
+    }
+  })
+
+  it('refuses a port already in use, suggesting --port', async () => {
+    const blocker = net.createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+    try {
+      const dir = makeApp(`tcp: ${echo}\n`)
+      const result = await runCli(['tcp:proxy', '--port', String((blocker.address() as net.AddressInfo).port)], {cwd: dir})
+      expect(result.code).to.equal(1)
+      expect(result.stderr).to.match(/in use/)
+      expect(result.stderr).to.contain('--port')
+      expect(result.stderr).to.not.match(/\n\s+at /)
+    } finally {
+      blocker.close()
+    }
+  })
+
+  it('explains a missing Procfile and a Procfile without a tcp type', async () => {
+    const missing = await runCli(['tcp:proxy', '-f', 'nope/Procfile'])
+    expect(missing.code).to.equal(1)
+    expect(missing.stderr).to.match(/Procfile/)
+    const noTcp = await runCli(['tcp:proxy', '--port', '0'], {cwd: makeApp(`web: ${echo}\n`)})
+    expect(noTcp.code).to.equal(1)
+    expect(noTcp.stderr).to.match(/tcp/)
+  })
+
+  it('reports an instance that never listens, with its last output, and exits non-zero', async () => {
+    const dir = makeApp(`tcp: node ${join(SERVERS, 'never-listens.mjs')}\n`)
+    proxy = ProxyProcess.start(['--boot-timeout', '1s', '--grace', '1s'], {cwd: dir})
+    const failed = await proxy.waitForEvent('instance-boot-failed', {instance: 'tcp-1'})
+    expect(failed.reason).to.match(/did not accept/)
+    const exit = await proxy.exited
+    expect(exit.code).to.equal(1)
+    expect(proxy.stderr).to.match(/No tcp instance became ready/)
+  })
+})
