@@ -1,5 +1,7 @@
 import {expect} from 'chai'
+import {mkdtempSync} from 'node:fs'
 import net from 'node:net'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {runCli} from '../../helpers/cli.js'
@@ -76,9 +78,9 @@ describe('tcp:proxy', function () {
   it('balances to --upstream servers without any Procfile', async () => {
     const upstream = net.createServer((s) => s.end('from upstream\n'))
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
-    const dir = makeApp('')
+    const emptyDir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-empty-'))
     try {
-      proxy = ProxyProcess.start(['--upstream', `127.0.0.1:${(upstream.address() as net.AddressInfo).port}`], {cwd: join(dir, '..')})
+      proxy = ProxyProcess.start(['--upstream', `127.0.0.1:${(upstream.address() as net.AddressInfo).port}`], {cwd: emptyDir})
       const port = await proxy.port()
       await proxy.waitForEvent('upstream-ready')
       expect(await exchange(port, 'x')).to.equal('from upstream\n')
