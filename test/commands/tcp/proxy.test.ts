@@ -76,7 +76,7 @@ describe('tcp:proxy', function () {
   })
 
   it('balances to --upstream servers without any Procfile', async () => {
-    const upstream = net.createServer((s) => s.end('from upstream\n'))
+    const upstream = net.createServer((s) => s.once('data', () => s.end('from upstream\n')))
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
     const emptyDir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-empty-'))
     try {
