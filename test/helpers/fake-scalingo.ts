@@ -157,8 +157,9 @@ const now = () => new Date().toISOString()
 const hexId = () => randomBytes(12).toString('hex')
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
 
+/** The TCP Gateway's plan; its id is random per run, as plan ids are opaque and must be looked up. */
 export const TCP_GATEWAY_PLAN: FakePlan = {
-  id: '5f9a1b2c3d4e5f6a7b8c9d0e',
+  id: hexId(),
   name: 'tcplb',
   display_name: 'TCP Gateway',
   price: 0,
@@ -168,6 +169,20 @@ export const TCP_GATEWAY_PLAN: FakePlan = {
   disabled: false,
   disabled_alternative_plan_id: null,
   sku: 'osc-fr1-tcp-gateway-tcplb',
+}
+
+/** A plan of any provider, e.g. a second TCP Gateway plan for the plan-picking paths. */
+export function fakePlan(name: string, overrides: Partial<FakePlan> = {}): FakePlan {
+  return {...TCP_GATEWAY_PLAN, id: hexId(), name, display_name: name, sku: `osc-fr1-tcp-gateway-${name}`, ...overrides}
+}
+
+export interface AddonBehaviour {
+  /** How many GETs of a new addon answer `provisioning` before it is `running` (Infinity: never). */
+  pollsUntilRunning: number
+  /** Whether provisioning a tcp-gateway addon sets TCP_URL on the app. */
+  setsTcpUrl: boolean
+  /** The body of a 201 on provisioning: GOSC's `{addon, message, variables}`, `{addon}` only, or none. */
+  response: 'addon' | 'empty' | 'full'
 }
 
 export class FakeScalingo {
@@ -190,6 +205,18 @@ export class FakeScalingo {
       plans: [TCP_GATEWAY_PLAN],
     },
   ]
+
+  addonBehaviour: AddonBehaviour = {pollsUntilRunning: 2, setsTcpUrl: true, response: 'full'}
+  /** The statuses successive GETs of a new operation return, by operation type (`restart`, `scale`); the last one sticks. */
+  operationStatuses: Record<string, Array<FakeOperation['status']>> = {}
+  defaultOperationStatuses: Array<FakeOperation['status']> = ['pending', 'running', 'done']
+  /** The `error` of an operation that ends in `error`. */
+  operationError = 'container tcp-1 failed to restart'
+  /** Scale answers 200 without Location, as before the first deployment. */
+  scaleWithoutOperation = false
+  private readonly addonPolls = new Map<string, number>()
+  private readonly operationSteps = new Map<string, {statuses: Array<FakeOperation['status']>; step: number}>()
+  private tcpPorts = 0
 
   /** Lifetime of issued JWTs in seconds (the real platform: one hour). */
   jwtLifetimeSeconds = 3600
@@ -216,6 +243,7 @@ export class FakeScalingo {
     {method: 'GET', pattern: /^\/v1\/apps\/(?<app>[^/]+)$/, auth: 'bearer', handler: (c) => this.withApp(c, (app) => c.send(200, {app: this.appJson(app)}))},
     {method: 'GET', pattern: /^\/v1\/apps\/(?<app>[^/]+)\/variables$/, auth: 'bearer', handler: (c) => this.withApp(c, (app) => this.listVariables(c, app))},
     {method: 'GET', pattern: /^\/v1\/apps\/(?<app>[^/]+)\/addons$/, auth: 'bearer', handler: (c) => this.withApp(c, (app) => c.send(200, {addons: app.addons}))},
+    {method: 'POST', pattern: /^\/v1\/apps\/(?<app>[^/]+)\/addons$/, auth: 'bearer', handler: (c) => this.withApp(c, (app) => this.provision(c, app))},
     {
       method: 'GET',
       pattern: /^\/v1\/apps\/(?<app>[^/]+)\/addons\/(?<addon>[^/]+)$/,
@@ -224,7 +252,21 @@ export class FakeScalingo {
         this.withApp(c, (app) => {
           const addon = app.addons.find((a) => a.id === c.params.addon)
           if (!addon) return c.send(404, {resource: 'addon', error: 'not found'})
+          this.advanceAddon(addon)
           c.send(200, {addon})
+        }),
+    },
+    {
+      method: 'DELETE',
+      pattern: /^\/v1\/apps\/(?<app>[^/]+)\/addons\/(?<addon>[^/]+)$/,
+      auth: 'bearer',
+      handler: (c) =>
+        this.withApp(c, (app) => {
+          const addon = app.addons.find((a) => a.id === c.params.addon)
+          if (!addon) return c.send(404, {resource: 'addon', error: 'not found'})
+          app.addons = app.addons.filter((a) => a !== addon)
+          if (addon.addon_provider.id === 'tcp-gateway') app.variables = app.variables.filter((v) => v.name !== 'TCP_URL')
+          c.send(204)
         }),
     },
     {method: 'GET', pattern: /^\/v1\/apps\/(?<app>[^/]+)\/containers$/, auth: 'bearer', handler: (c) => this.withApp(c, (app) => c.send(200, {containers: app.formation}))},
@@ -239,6 +281,7 @@ export class FakeScalingo {
         this.withApp(c, (app) => {
           const operation = app.operations.find((o) => o.id === c.params.operation)
           if (!operation) return c.send(404, {resource: 'operation', error: 'not found'})
+          this.advanceOperation(operation)
           c.send(200, {operation})
         }),
     },
@@ -296,6 +339,34 @@ export class FakeScalingo {
       operations: [],
     }
     this.apps.set(name, app)
+    return app
+  }
+
+  /** Gives a provider its plans (several plans exercise the plan picking). */
+  setPlans(providerId: string, plans: FakePlan[]): void {
+    const provider = this.providers.find((p) => p.id === providerId)
+    if (!provider) throw new Error(`fake: no provider ${providerId}`)
+    provider.plans = plans
+  }
+
+  /** Replaces the app's formation (process types, amounts and sizes). */
+  setFormation(appName: string, formation: Array<{name: string; amount: number; size?: string}>): void {
+    this.app(appName).formation = formation.map((f) => ({id: hexId(), size: 'M', ...f}))
+  }
+
+  /** An already provisioned TCP Gateway addon (running, TCP_URL set unless told otherwise). */
+  addTcpAddon(appName: string, options: {status?: FakeAddon['status']; plan?: FakePlan; tcpUrl?: string | null} = {}): FakeAddon {
+    const app = this.app(appName)
+    const addon = this.newAddon(app, options.plan ?? TCP_GATEWAY_PLAN, options.status ?? 'running')
+    app.addons.push(addon)
+    const tcpUrl = options.tcpUrl === undefined ? this.nextTcpUrl() : options.tcpUrl
+    if (tcpUrl) this.setVariable(app, 'TCP_URL', tcpUrl)
+    return addon
+  }
+
+  app(name: string): FakeApp {
+    const app = this.apps.get(name)
+    if (!app) throw new Error(`fake: no app ${name}`)
     return app
   }
 
@@ -466,8 +537,70 @@ export class FakeScalingo {
     )
   }
 
+  private provision(c: RouteContext, app: FakeApp): void {
+    const {addon: wanted} = c.json<{addon?: {addon_provider_id?: string; plan_id?: string}}>()
+    const provider = this.providers.find((p) => p.id === wanted?.addon_provider_id)
+    if (!provider) return c.send(404, {resource: 'addon_provider', error: 'not found'})
+    const plan = provider.plans.find((p) => p.id === wanted?.plan_id)
+    if (!plan) return c.send(422, {errors: {plan_id: ['is invalid']}})
+    const addon = this.newAddon(app, plan, 'provisioning', provider)
+    app.addons.push(addon)
+    this.addonPolls.set(addon.id, this.addonBehaviour.pollsUntilRunning)
+    const variables: string[] = []
+    if (provider.id === 'tcp-gateway' && this.addonBehaviour.setsTcpUrl) {
+      this.setVariable(app, 'TCP_URL', this.nextTcpUrl())
+      variables.push('TCP_URL')
+    }
+
+    const response = this.addonBehaviour.response
+    if (response === 'empty') return c.send(201)
+    c.send(201, response === 'full' ? {addon, message: 'Your TCP gateway is being provisioned.', variables} : {addon})
+  }
+
+  private newAddon(app: FakeApp, plan: FakePlan, status: FakeAddon['status'], provider = this.providers[0]): FakeAddon {
+    return {
+      id: hexId(),
+      app_id: app.id,
+      provisioned_at: '2026-08-20T10:00:00.000+02:00',
+      deprovisioned_at: null,
+      status,
+      plan,
+      resource_id: `${app.name}-tcp-${hexId().slice(0, 4)}`,
+      addon_provider: {id: provider.id, name: provider.name, logo_url: provider.logo_url},
+      updated_at: now(),
+    }
+  }
+
+  /** Counts one poll of a provisioning addon; it turns `running` once its polls are used up. */
+  private advanceAddon(addon: FakeAddon): void {
+    const left = this.addonPolls.get(addon.id)
+    if (left === undefined) return
+    if (left > 0) return void this.addonPolls.set(addon.id, left - 1)
+    addon.status = 'running'
+    this.addonPolls.delete(addon.id)
+  }
+
+  private nextTcpUrl(): string {
+    return `tcp://tcp-1.osc-fr1.scalingo.com:${20_000 + ++this.tcpPorts}`
+  }
+
+  private setVariable(app: FakeApp, name: string, value: string): void {
+    app.variables = [...app.variables.filter((v) => v.name !== name), {id: hexId(), name, value}]
+  }
+
+  private advanceOperation(operation: FakeOperation): void {
+    const script = this.operationSteps.get(operation.id)
+    if (!script) return
+    const status = script.statuses[Math.min(script.step, script.statuses.length - 1)]
+    script.step++
+    operation.status = status
+    if (status === 'done' || status === 'error') operation.finished_at = now()
+    if (status === 'error') operation.error = this.operationError
+  }
+
   private startOperation(c: RouteContext, app: FakeApp, type: string, body?: unknown): void {
-    const operation: FakeOperation = {id: hexId(), created_at: now(), finished_at: now(), status: 'done', type}
+    const operation: FakeOperation = {id: hexId(), created_at: now(), finished_at: null, status: 'pending', type}
+    this.operationSteps.set(operation.id, {statuses: this.operationStatuses[type] ?? this.defaultOperationStatuses, step: 0})
     app.operations.push(operation)
     const base = c.req.region ? `${this.url}/_region/${c.req.region}` : this.url
     c.send(202, body, {location: `${base}/v1/apps/${app.name}/operations/${operation.id}`})
@@ -482,6 +615,7 @@ export class FakeScalingo {
       if (wanted.size) existing.size = wanted.size
     }
 
+    if (this.scaleWithoutOperation) return c.send(200, {containers: app.formation})
     this.startOperation(c, app, 'scale', {containers: app.formation})
   }
 }

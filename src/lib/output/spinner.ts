@@ -14,7 +14,8 @@ export interface Spinner {
 export async function startSpinner(text: string, options: {json?: boolean} = {}): Promise<Spinner> {
   const stream = process.stderr
   if (options.json) return {update() {}, succeed() {}, fail() {}, stop() {}}
-  if (!stream.isTTY) {
+  // A terminal that reports 0 columns (a pty nobody sized) would send ora's line counting into an endless loop.
+  if (!stream.isTTY || !stream.columns) {
     let last = ''
     const line = (t: string) => {
       if (t !== last) stream.write(redact(t) + '\n')
