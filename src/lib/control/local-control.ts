@@ -1,0 +1,44 @@
+import {type ControlServer, type ControlTarget, startControlServer} from './server.js'
+import {STATE_FILE_NAME, type StateFileHandle, writeStateFile} from './state-file.js'
+
+export interface LocalControl {
+  server: ControlServer
+  /** The control interface's address, without the token (safe to log). */
+  url: string
+  /** Undefined when the directory is not writable: the gateway still runs, the --local commands cannot find it. */
+  stateFile?: StateFileHandle
+  stateFileError?: string
+  close(): Promise<void>
+}
+
+/** The control interface of a running `tcp:proxy`, and the state file in the app directory that points to it. */
+export async function startLocalControl(target: ControlTarget, options: {dir: string; version: string}): Promise<LocalControl> {
+  const server = await startControlServer(target)
+  const {app, tcpUrl} = target.status()
+  let stateFile: StateFileHandle | undefined
+  let stateFileError: string | undefined
+  try {
+    stateFile = writeStateFile(options.dir, {
+      pid: process.pid,
+      url: server.url,
+      token: server.token,
+      tcpUrl,
+      app,
+      startedAt: new Date().toISOString(),
+      version: options.version,
+    })
+  } catch (error) {
+    stateFileError = `Could not write ${STATE_FILE_NAME} in ${options.dir} (${(error as Error).message}): the --local commands will not find this gateway.`
+  }
+
+  return {
+    server,
+    url: server.url,
+    stateFile,
+    stateFileError,
+    async close() {
+      stateFile?.remove()
+      await server.close()
+    },
+  }
+}

@@ -1,0 +1,115 @@
+import {expect} from 'chai'
+import {spawn} from 'node:child_process'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {findStateFile, type GatewayState, readState, STATE_FILE_NAME, writeStateFile} from '../../../src/lib/control/state-file.js'
+
+const STATE_FILE_MODULE = fileURLToPath(new URL('../../../src/lib/control/state-file.ts', import.meta.url))
+
+const state = (overrides: Partial<GatewayState> = {}): GatewayState => ({
+  pid: process.pid,
+  url: 'http://127.0.0.1:1234',
+  token: 'the-token',
+  tcpUrl: 'tcp://127.0.0.1:20003',
+  app: 'my-app',
+  startedAt: new Date().toISOString(),
+  version: '0.1.0',
+  ...overrides,
+})
+
+/** A pid that is certainly not running: a child that has already exited. */
+function deadPid(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', ''], {stdio: 'ignore'})
+    child.on('error', reject)
+    child.on('exit', () => resolve(child.pid!))
+  })
+}
+
+describe('state file', () => {
+  let dir: string
+  const handles: Array<{remove(): void}> = []
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-state-'))
+  })
+
+  afterEach(() => {
+    for (const handle of handles.splice(0)) handle.remove()
+    rmSync(dir, {recursive: true, force: true})
+  })
+
+  it('is written with mode 0600, complete, and leaves no temp file behind', () => {
+    const handle = writeStateFile(dir, state())
+    handles.push(handle)
+    expect(handle.path).to.equal(join(dir, STATE_FILE_NAME))
+    expect(statSync(handle.path).mode & 0o777).to.equal(0o600)
+    expect(JSON.parse(readFileSync(handle.path, 'utf8'))).to.deep.equal(state({startedAt: readState(handle.path)!.startedAt}))
+    expect(readdirSync(dir)).to.deep.equal([STATE_FILE_NAME])
+  })
+
+  it('replaces an existing file by rename (a reader holding the old one never sees a mix)', () => {
+    handles.push(writeStateFile(dir, state({token: 'first'})))
+    const before = statSync(join(dir, STATE_FILE_NAME)).ino
+    handles.push(writeStateFile(dir, state({token: 'second'})))
+    expect(statSync(join(dir, STATE_FILE_NAME)).ino).to.not.equal(before)
+    expect(readState(join(dir, STATE_FILE_NAME))!.token).to.equal('second')
+    expect(readdirSync(dir)).to.deep.equal([STATE_FILE_NAME])
+  })
+
+  it('remove() deletes it, but not a file another gateway wrote since', () => {
+    const ours = writeStateFile(dir, state({token: 'ours'}))
+    ours.remove()
+    expect(existsSync(ours.path)).to.equal(false)
+
+    const old = writeStateFile(dir, state({token: 'old'}))
+    handles.push(writeStateFile(dir, state({token: 'newer'})))
+    old.remove()
+    expect(readState(old.path)!.token).to.equal('newer')
+  })
+
+  it('is removed when the process exits, even without a clean stop', async () => {
+    const script = `import {writeStateFile} from ${JSON.stringify(STATE_FILE_MODULE)}
+writeStateFile(process.argv[1], {pid: process.pid, url: 'u', token: 't', tcpUrl: 'tcp://x:1', app: 'a', startedAt: '', version: ''})
+console.log('written')
+setTimeout(() => { throw new Error('crash') }, 0)`
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, dir], {stdio: ['ignore', 'pipe', 'pipe']})
+    let stdout = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+    expect(stdout).to.equal('written\n')
+    expect(code).to.equal(1)
+    expect(existsSync(join(dir, STATE_FILE_NAME))).to.equal(false)
+  })
+
+  describe('finding it', () => {
+    it('walks up from a subdirectory to the app directory', () => {
+      handles.push(writeStateFile(dir, state()))
+      const sub = join(dir, 'src', 'deep')
+      mkdirSync(sub, {recursive: true})
+      const found = findStateFile(sub)
+      expect(found?.dir).to.equal(dir)
+      expect(found?.state.token).to.equal('the-token')
+    })
+
+    it('finds nothing where there is no file', () => {
+      expect(findStateFile(dir)).to.equal(undefined)
+    })
+
+    it('ignores and removes a stale file whose pid is not running', async () => {
+      writeFileSync(join(dir, STATE_FILE_NAME), JSON.stringify(state({pid: await deadPid()})), {mode: 0o600})
+      expect(findStateFile(dir)).to.equal(undefined)
+      expect(existsSync(join(dir, STATE_FILE_NAME))).to.equal(false)
+    })
+
+    it('ignores a file that is not a state file', () => {
+      writeFileSync(join(dir, STATE_FILE_NAME), '{"pid": "nope"')
+      expect(findStateFile(dir)).to.equal(undefined)
+      writeFileSync(join(dir, STATE_FILE_NAME), '{"pid": 1}')
+      expect(findStateFile(dir)).to.equal(undefined)
+    })
+  })
+})
