@@ -6,6 +6,8 @@ export default class Logout extends BaseCommand {
   static override description =
     "Only scalingo-tcp's own stored token is removed; the Scalingo CLI's login (~/.config/scalingo/auth) is left untouched."
 
+  static override examples = ['<%= config.bin %> <%= command.id %>']
+
   async run(): Promise<void> {
     await this.parse(Logout)
     const {removed, path} = await logout()
