@@ -57,6 +57,25 @@ export function printProxyEvent(printer: LogPrinter, e: ProxyEvent, options: {co
     case 'stopped':
       g('stopped')
       break
+    case 'restart-started':
+      g(`rolling restart to generation ${e.generation} (${e.reason}${e.files ? `: ${e.files.slice(0, 3).join(', ')}${e.files.length > 3 ? '...' : ''}` : ''}): ${e.instances.join(', ') || 'no tcp instance'}`)
+      break
+    case 'restart-retrying':
+      g(`${e.instance} generation ${e.generation} attempt ${e.attempt}/${e.attempts} failed: ${e.reason}; retrying in ${(e.inMs / 1000).toFixed(1)} s`)
+      break
+    case 'restart-switched':
+      g(`${e.instance}: new connections go to generation ${e.to} (port ${e.port}); generation ${e.from} drains`)
+      break
+    case 'restart-completed':
+      g(`rolling restart to generation ${e.generation} done in ${(e.durationMs / 1000).toFixed(1)} s` +
+        (e.failed.length > 0 ? `; FAILED for ${e.failed.join(', ')} (their previous generation keeps serving)` : ''))
+      break
+    case 'instance-stopping':
+      g(`SIGTERM to ${e.instance} generation ${e.generation} (pid ${e.pid}); SIGKILL in ${(e.graceMs / 1000).toFixed(1)} s if still running`)
+      break
+    case 'chaos-restart':
+      g(`chaos: restarting ${e.instance} (generation ${e.generation}) as the platform's scheduler may at any moment`)
+      break
     case 'connection-opened':
       if (options.connections) g(`connection #${e.id} from ${e.client} -> ${e.instance}`)
       break

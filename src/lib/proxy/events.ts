@@ -21,3 +21,9 @@ export type ProxyEvent =
   | {event: 'client-queued'; waiting: number}
   | {event: 'client-rejected'; reason: string}
   | {event: 'accept-error'; error: string}
+  | {event: 'restart-started'; generation: number; reason: string; instances: string[]; files?: string[]}
+  | {event: 'restart-retrying'; instance: string; generation: number; attempt: number; attempts: number; inMs: number; reason: string}
+  | {event: 'restart-switched'; instance: string; from: number | null; to: number; port: number; switchMs: number}
+  | {event: 'restart-completed'; generation: number; reason: string; durationMs: number; restarted: string[]; failed: string[]}
+  | {event: 'instance-stopping'; instance: string; generation: number; pid: number; graceMs: number}
+  | {event: 'chaos-restart'; instance: string; generation: number}
