@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# CLI start-up with hyperfine: `node -e 0`, a minimal oclif v4 CLI (only @oclif/core, with a manifest),
+# `scalingo-tcp --version` and `scalingo-tcp env -a APP` against the fake platform (bench/fake-platform.ts).
+#   bench/startup.sh            # RUNS=30 WARMUP=3 by default; needs `npm run build` and hyperfine
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RUNS=${RUNS:-30}
+WARMUP=${WARMUP:-3}
+command -v hyperfine >/dev/null || { echo "hyperfine is not installed (apt-get install hyperfine)" >&2; exit 1; }
+[[ -f $ROOT/dist/commands/env.js ]] || { echo "run npm run build first" >&2; exit 1; }
+
+# A minimal oclif v4 ESM CLI in a temp dir, using this checkout's @oclif/core (no install).
+MINI=$(mktemp -d /tmp/minimal-oclif-XXXXXX)
+FAKE_PID=
+cleanup() { [[ -n $FAKE_PID ]] && kill "$FAKE_PID" 2>/dev/null; rm -rf "$MINI"; }
+trap cleanup EXIT
+mkdir -p "$MINI/bin" "$MINI/commands"
+ln -s "$ROOT/node_modules" "$MINI/node_modules"
+cat >"$MINI/package.json" <<'JSON'
+{"name": "mini", "version": "1.0.0", "type": "module", "bin": {"mini": "./bin/run.js"},
+ "files": ["bin", "commands"], "oclif": {"bin": "mini", "dirname": "mini", "commands": "./commands"}}
+JSON
+printf '%s\n' "import {execute} from '@oclif/core'" "await execute({dir: import.meta.url})" >"$MINI/bin/run.js"
+printf '%s\n' "import {Command} from '@oclif/core'" \
+  "export default class Hello extends Command { static description = 'Say hello'; async run() { this.log('hello') } }" \
+  >"$MINI/commands/hello.js"
+(cd "$MINI" && "$ROOT/node_modules/.bin/oclif" manifest >/dev/null 2>&1) || echo "note: no manifest for the minimal CLI" >&2
+
+# The fake platform, for `env -a APP`.
+FIFO=$MINI/fake.env
+mkfifo "$FIFO"
+node --import tsx "$ROOT/bench/fake-platform.ts" >"$FIFO" &
+FAKE_PID=$!
+ENV_ARGS=()
+while IFS= read -r line; do ENV_ARGS+=("$line"); [[ $line == APP=* ]] && break; done <"$FIFO"
+APP=${ENV_ARGS[-1]#APP=}
+HOME_DIR=$MINI/home; mkdir -p "$HOME_DIR"
+export HOME=$HOME_DIR SCALINGO_TCP_NO_UPDATE=1
+for kv in "${ENV_ARGS[@]}"; do export "${kv?}"; done
+node "$ROOT/bin/run.js" env -a "$APP" >/dev/null || { echo "env -a $APP failed against the fake platform" >&2; exit 1; }
+
+hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --export-markdown "${OUT:-/dev/stdout}" \
+  -n 'node -e 0' 'node -e 0' \
+  -n 'minimal oclif CLI' "node $MINI/bin/run.js hello" \
+  -n 'scalingo-tcp --version' "node $ROOT/bin/run.js --version" \
+  -n "scalingo-tcp env -a $APP" "node $ROOT/bin/run.js env -a $APP"
