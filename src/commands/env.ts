@@ -1,9 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 
-import {connectToApp} from '../lib/api/context.js'
+import {type ConnectFlags, connectToApp} from '../lib/api/context.js'
 import {appFlags} from '../lib/api/flags.js'
 import {listVariables} from '../lib/api/resources.js'
 import {BaseCommand} from '../lib/command.js'
+import {connectToLocalGateway} from '../lib/control/client.js'
 import {debugLogger} from '../lib/debug-log.js'
 import {type EnvVars, formatEnv, sortedEntries, toEnvVars} from '../lib/env-format.js'
 import {NotFoundError} from '../lib/errors.js'
@@ -12,12 +13,14 @@ export default class Env extends BaseCommand {
   static override summary = "Print the app's environment variables, or the value of one."
   static override description = `Without NAME, prints every variable as NAME=value, one per line, sorted by name, exactly as \`scalingo env\` does (alias values such as $SCALINGO_MONGO_URL are shown as stored).
 With NAME, prints only its value (aliases resolved, like \`scalingo env-get\`) and exits with code 4 when it is not set.
-Nothing but the data is written to stdout, so the output can be piped or evaluated.`
+Nothing but the data is written to stdout, so the output can be piped or evaluated.
+With --local, prints instead the environment the instances of the local gateway (\`tcp:proxy\`, running in this directory or a parent) get, TCP_URL included, without any API call or token. PORT is left out: every instance gets its own.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> -a my-app | grep TCP_URL',
     '<%= config.bin %> <%= command.id %> TCP_URL -a my-app',
     'eval "$(<%= config.bin %> <%= command.id %> -a my-app --shell)"',
+    '<%= config.bin %> <%= command.id %> --local TCP_URL',
   ]
 
   static override args = {
@@ -26,6 +29,8 @@ Nothing but the data is written to stdout, so the output can be piped or evaluat
 
   static override flags = {
     ...appFlags,
+    local: Flags.boolean({summary: 'Read the environment of the local gateway started by tcp:proxy in this directory, not the platform.'}),
+    type: Flags.string({summary: 'With --local: the process type whose environment to print (default: tcp).', dependsOn: ['local']}),
     shell: Flags.boolean({summary: "Print `export NAME='value'` lines, safely quoted for POSIX shells.", exclusive: ['json']}),
   }
 
@@ -33,27 +38,42 @@ Nothing but the data is written to stdout, so the output can be piped or evaluat
 
   async run(): Promise<EnvVars> {
     const {args, flags} = await this.parse(Env)
-    const {client, app, region} = await connectToApp(flags, {log: debugLogger(flags.debug)})
-    let vars: EnvVars
-    if (args.name) {
-      const variables = await listVariables(client, app.name, {aliases: false})
-      const found = variables.find((v) => v.name === args.name)
-      if (!found) {
-        throw new NotFoundError(`Variable ${args.name} is not set on app ${app.name} (region ${region.name}).`, [
-          `List the app's variables with \`${this.config.bin} env -a ${app.name}\``,
-        ])
-      }
-
-      vars = {[found.name]: found.value}
-    } else {
-      vars = toEnvVars(await listVariables(client, app.name, {aliases: true}))
-    }
-
+    const vars = flags.local ? await this.localVariables(args.name, flags.type ?? 'tcp') : await this.platformVariables(args.name, flags)
     const sorted = Object.fromEntries(sortedEntries(vars))
     if (this.jsonEnabled()) return sorted
     if (flags.shell) process.stdout.write(formatEnv(sorted, 'shell'))
     else if (args.name) process.stdout.write(`${sorted[args.name]}\n`)
     else process.stdout.write(formatEnv(sorted, 'lines'))
     return sorted
+  }
+
+  private async localVariables(name: string | undefined, type: string): Promise<EnvVars> {
+    const gateway = await connectToLocalGateway({cwd: process.cwd()})
+    const vars = toEnvVars(await gateway.env(type))
+    if (name === undefined) return vars
+    if (!Object.hasOwn(vars, name)) {
+      throw new NotFoundError(`Variable ${name} is not set in the environment of the local ${type} instances.`, [
+        `List them with \`${this.config.bin} env --local${type === 'tcp' ? '' : ` --type ${type}`}\``,
+      ])
+    }
+
+    return {[name]: vars[name]}
+  }
+
+  private async platformVariables(name: string | undefined, flags: ConnectFlags & {debug?: boolean}): Promise<EnvVars> {
+    const {client, app, region} = await connectToApp(flags, {log: debugLogger(flags.debug)})
+    if (name) {
+      const variables = await listVariables(client, app.name, {aliases: false})
+      const found = variables.find((v) => v.name === name)
+      if (!found) {
+        throw new NotFoundError(`Variable ${name} is not set on app ${app.name} (region ${region.name}).`, [
+          `List the app's variables with \`${this.config.bin} env -a ${app.name}\``,
+        ])
+      }
+
+      return {[found.name]: found.value}
+    }
+
+    return toEnvVars(await listVariables(client, app.name, {aliases: true}))
   }
 }

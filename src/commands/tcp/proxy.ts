@@ -1,6 +1,8 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../lib/command.js'
+import {type LocalControl, startLocalControl} from '../../lib/control/local-control.js'
+import {STATE_FILE_NAME} from '../../lib/control/state-file.js'
 import {parseDuration} from '../../lib/duration.js'
 import {LogPrinter} from '../../lib/output/log-lines.js'
 import {printProxyEvent} from '../../lib/output/proxy-log.js'
@@ -81,11 +83,23 @@ export default class TcpProxy extends BaseCommand {
     }
 
     printer.register(source.formation.flatMap((p) => Array.from({length: p.count}, (_, i) => `${p.type}-${i + 1}`)))
-    await this.runUntilStopped(app)
+    const announceControl = (url: string) =>
+      flags.json
+        ? process.stdout.write(JSON.stringify({time: new Date().toISOString(), event: 'control-listening', url}) + '\n')
+        : printer.line('gateway', `control interface on ${url} (its token is in ${STATE_FILE_NAME})`, 'gateway')
+    await this.runUntilStopped(app, () => this.startControl(app, source.dir, announceControl))
+  }
+
+  /** For the --local commands (and the status page): the token stays in the 0600 state file, never in the log. */
+  private async startControl(app: LocalApp, dir: string, announce: (url: string) => void): Promise<LocalControl> {
+    const control = await startLocalControl(app, {dir, version: this.config.version})
+    if (control.stateFileError) this.warn(control.stateFileError)
+    announce(control.url)
+    return control
   }
 
   /** Resolves after a graceful stop; a second signal forces it (exit 130). */
-  private async runUntilStopped(app: LocalApp): Promise<void> {
+  private async runUntilStopped(app: LocalApp, startControl: () => Promise<LocalControl>): Promise<void> {
     let signals = 0
     const stopped = new Promise<void>((resolve, reject) => {
       const onSignal = (signal: NodeJS.Signals) => {
@@ -110,6 +124,11 @@ export default class TcpProxy extends BaseCommand {
       throw error
     }
 
-    await stopped
+    const control = await startControl()
+    try {
+      await stopped
+    } finally {
+      await control.close()
+    }
   }
 }

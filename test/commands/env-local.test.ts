@@ -1,0 +1,123 @@
+import {expect} from 'chai'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {runCli} from '../helpers/cli.js'
+import {ProxyProcess, SERVERS, makeApp} from '../helpers/proxy.js'
+
+const echo = `node ${join(SERVERS, 'echo-server.mjs')}`
+const STATE_FILE = '.scalingo-tcp.json'
+/** oclif wraps error messages to the terminal width, prefixing continuation lines with ›. */
+const unwrapped = (stderr: string) => stderr.replaceAll(/\s*\n\s*›?\s*/g, ' ')
+
+describe('env --local against a running tcp:proxy', function () {
+  this.timeout(30_000)
+  let dir: string
+  let proxy: ProxyProcess
+  let port: number
+  let controlUrl: string
+
+  before(async () => {
+    dir = makeApp(`tcp: ${echo}\nworker: ${echo}\n`, {'.env': 'GREETING="hi there"\nTCP_URL=tcp://stale:1\n'})
+    mkdirSync(join(dir, 'lib', 'deep'), {recursive: true})
+    proxy = ProxyProcess.start(['--app', 'my-app'], {cwd: dir})
+    port = await proxy.port()
+    controlUrl = (await proxy.waitForEvent('control-listening')).url as string
+  })
+
+  after(async () => {
+    await proxy.cleanup()
+    rmSync(dir, {recursive: true, force: true})
+  })
+
+  it('announces the control interface on 127.0.0.1 and writes a 0600 state file holding its token (never logged)', async () => {
+    expect(controlUrl).to.match(/^http:\/\/127\.0\.0\.1:\d+$/)
+    const path = join(dir, STATE_FILE)
+    expect(statSync(path).mode & 0o777).to.equal(0o600)
+    const state = JSON.parse(readFileSync(path, 'utf8'))
+    expect(state).to.include({pid: proxy.child.pid, url: controlUrl, tcpUrl: `tcp://127.0.0.1:${port}`, app: 'my-app'})
+    expect(state.token).to.match(/^[\w-]{43}$/)
+    expect(JSON.stringify(proxy.events) + proxy.stderr).to.not.include(state.token)
+
+    expect((await fetch(`${controlUrl}/v1/status`)).status).to.equal(401)
+    const res = await fetch(`${controlUrl}/v1/env`, {headers: {Authorization: `Bearer ${state.token}`}})
+    expect(res.status).to.equal(200)
+  })
+
+  it('prints the tcp instances\' environment as NAME=value lines, from a subdirectory, with no token', async () => {
+    const {code, stdout, stderr} = await runCli(['env', '--local'], {cwd: join(dir, 'lib', 'deep')})
+    expect(stderr).to.equal('')
+    expect(code).to.equal(0)
+    const lines = stdout.trimEnd().split('\n')
+    expect(lines).to.include.members([`TCP_URL=tcp://127.0.0.1:${port}`, 'GREETING=hi there', 'CONTAINER=tcp-1', 'APP=my-app'])
+    expect(lines.some((l) => l.startsWith('PORT='))).to.equal(false)
+    const names = lines.map((l) => l.slice(0, l.indexOf('=')))
+    expect(names).to.deep.equal([...names].sort())
+  })
+
+  it('prints a single value, --shell, --json and another --type', async () => {
+    const single = await runCli(['env', '--local', 'TCP_URL'], {cwd: dir})
+    expect(single.stdout).to.equal(`tcp://127.0.0.1:${port}\n`)
+    const shell = await runCli(['env', '--local', '--shell'], {cwd: dir})
+    expect(shell.stdout).to.include("export GREETING='hi there'\n")
+    const json = await runCli(['env', '--local', '--json', '--type', 'worker'], {cwd: dir})
+    expect(json.code).to.equal(0)
+    expect(JSON.parse(json.stdout)).to.include({CONTAINER: 'worker-1', TCP_URL: `tcp://127.0.0.1:${port}`})
+  })
+
+  it('exits 4 for a variable that is not set', async () => {
+    const {code, stdout, stderr} = await runCli(['env', '--local', 'NOT_SET_ANYWHERE'], {cwd: dir})
+    expect(code).to.equal(4)
+    expect(stdout).to.equal('')
+    expect(unwrapped(stderr)).to.include('Variable NOT_SET_ANYWHERE is not set in the environment of the local tcp instances.')
+  })
+})
+
+describe('env --local without a running gateway', function () {
+  this.timeout(30_000)
+  let dir: string
+  let proxy: ProxyProcess | undefined
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-nogw-'))
+  })
+
+  afterEach(async () => {
+    await proxy?.cleanup()
+    proxy = undefined
+    rmSync(dir, {recursive: true, force: true})
+  })
+
+  it('says so with exit 1 and how to start one', async () => {
+    const {code, stdout, stderr} = await runCli(['env', '--local'], {cwd: dir})
+    expect(code).to.equal(1)
+    expect(stdout).to.equal('')
+    expect(unwrapped(stderr)).to.include(`No local gateway is running in ${dir}.`)
+    expect(unwrapped(stderr)).to.include('scalingo-tcp tcp:proxy')
+  })
+
+  it('the state file disappears when tcp:proxy stops, and env --local then fails', async () => {
+    const app = makeApp(`tcp: ${echo}\n`)
+    dir = app
+    proxy = ProxyProcess.start(['--grace', '5s'], {cwd: app})
+    await proxy.waitForEvent('control-listening')
+    expect(existsSync(join(app, STATE_FILE))).to.equal(true)
+    expect((await proxy.stop('SIGTERM')).code).to.equal(0)
+    expect(existsSync(join(app, STATE_FILE))).to.equal(false)
+    expect((await runCli(['env', '--local'], {cwd: app})).code).to.equal(1)
+  })
+
+  it('ignores and cleans the state file a killed gateway left behind', async () => {
+    const app = makeApp(`tcp: ${echo}\n`)
+    dir = app
+    proxy = ProxyProcess.start([], {cwd: app})
+    await proxy.waitForEvent('control-listening')
+    await proxy.stop('SIGKILL')
+    expect(existsSync(join(app, STATE_FILE))).to.equal(true)
+    const {code, stderr} = await runCli(['env', '--local'], {cwd: app})
+    expect(code).to.equal(1)
+    expect(unwrapped(stderr)).to.include(`No local gateway is running in ${app}.`)
+    expect(existsSync(join(app, STATE_FILE))).to.equal(false)
+  })
+})
