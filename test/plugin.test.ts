@@ -1,19 +1,22 @@
 import {expect} from 'chai'
-import {spawn} from 'node:child_process'
+import {execFile, spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync} from 'node:fs'
+import {homedir, tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {promisify} from 'node:util'
 
 import {baseEnv, ROOT} from './helpers/cli.js'
 import {FakeScalingo} from './helpers/fake-scalingo.js'
 
+const execFileP = promisify(execFile)
 const HOST_BIN = join(ROOT, 'test', 'fixtures', 'host-cli', 'bin', 'run.js')
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 
 /** Runs the fixture host CLI with its data, config and cache isolated under `dir`. */
 function host(args: string[], dir: string, env: Record<string, string> = {}) {
-  return new Promise<{code: number | null; stdout: string; stderr: string}>((resolve, reject) => {
+  return new Promise<{code: number | null; stdout: string; stderr: string; ms: number}>((resolve, reject) => {
+    const started = performance.now()
     const child = spawn(process.execPath, [HOST_BIN, ...args], {
       cwd: dir,
       env: {
@@ -31,7 +34,7 @@ function host(args: string[], dir: string, env: Record<string, string> = {}) {
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
     child.on('error', reject)
-    child.on('close', (code) => resolve({code, stdout, stderr}))
+    child.on('close', (code) => resolve({code, stdout, stderr, ms: performance.now() - started}))
   })
 }
 
@@ -76,5 +79,97 @@ describe('as an oclif plugin linked into another CLI', () => {
     const result = await host(['login', '--help'], dir)
     expect(result.code, result.stderr).to.equal(0)
     expect(result.stdout).to.include('$ host login').and.include('--api-token-stdin')
+  })
+})
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)]
+}
+
+describe('as an oclif plugin, cost for the host', () => {
+  let linked: string
+  let bare: string
+
+  before(async () => {
+    linked = mkdtempSync(join(tmpdir(), 'scalingo-tcp-host-linked-'))
+    bare = mkdtempSync(join(tmpdir(), 'scalingo-tcp-host-bare-'))
+    const result = await host(['plugins:link', ROOT, '--no-install'], linked)
+    expect(result.code, result.stderr).to.equal(0)
+  })
+
+  after(() => {
+    for (const dir of [linked, bare]) if (dir) rmSync(dir, {recursive: true, force: true})
+  })
+
+  it('declares no init hook (nothing of ours runs when the host starts)', () => {
+    const pjson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
+    expect(pjson.oclif.hooks?.init, 'an init hook would run on every host command').to.equal(undefined)
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8'))
+    expect(Object.keys(manifest.commands)).to.include('env')
+  })
+
+  it('barely changes `host --version` time (figures printed)', async function () {
+    this.timeout(30_000)
+    const times: {linked: number[]; bare: number[]} = {linked: [], bare: []}
+    // Interleaved, so load on the machine hits both alike.
+    for (let i = 0; i < 7; i++) {
+      const withPlugin = await host(['--version'], linked)
+      const without = await host(['--version'], bare)
+      expect(withPlugin.code).to.equal(0)
+      expect(withPlugin.stdout).to.equal(without.stdout)
+      times.linked.push(withPlugin.ms)
+      times.bare.push(without.ms)
+    }
+
+    const figures = {linkedMs: Math.round(median(times.linked)), bareMs: Math.round(median(times.bare))}
+    console.log(`      host --version, median of 7: ${figures.bareMs} ms without the plugin, ${figures.linkedMs} ms with it linked`)
+    expect(figures.linkedMs - figures.bareMs, JSON.stringify(times)).to.be.lessThan(250)
+  })
+})
+
+describe('as an oclif plugin installed from a packed tarball (plugins:install)', () => {
+  let dir: string
+  let fake: FakeScalingo
+  let tarball: string
+
+  before(async function () {
+    this.timeout(60_000)
+    dir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-host-install-'))
+    // --ignore-scripts: pack the dist/ already built instead of rebuilding it under other tests' feet.
+    const {stdout} = await execFileP('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], {cwd: ROOT})
+    tarball = join(dir, stdout.trim().split('\n').pop()!)
+    fake = new FakeScalingo()
+    await fake.start()
+    fake.addUser(TOKEN)
+    fake.addApp('my-app', {variables: {TCP_URL: 'tcp://tcp-1.osc-fr1.scalingo.com:20003'}})
+  })
+
+  after(async () => {
+    await fake?.stop()
+    if (dir) rmSync(dir, {recursive: true, force: true})
+  })
+
+  it('installs with `host plugins:install file:<tgz>` (dependencies from the npm cache or registry)', async function () {
+    this.timeout(60_000)
+    expect(existsSync(tarball), tarball).to.equal(true)
+    // HOME is isolated, so point npm at the usual cache: dependencies come from it when it is warm.
+    const npmCache = process.env.npm_config_cache ?? join(homedir(), '.npm')
+    const result = await host(['plugins:install', `file:${tarball}`], dir, {npm_config_cache: npmCache, npm_config_prefer_offline: 'true'})
+    expect(result.code, result.stderr).to.equal(0)
+    const installed = join(dir, 'data', 'host-cli', 'node_modules', 'scalingo-tcp')
+    expect(readdirSync(installed)).to.include.members(['dist', 'bin', 'oclif.manifest.json', 'package.json'])
+    expect(realpathSync(installed).startsWith(realpathSync(ROOT))).to.equal(false)
+    const list = await host(['plugins'], dir)
+    expect(list.stdout).to.match(/^scalingo-tcp 0\.1\.0/m)
+    expect(list.stdout).not.to.include('(link)')
+  })
+
+  it('runs the installed copy under the host name: `host env -a my-app`, `host tcp:proxy --help`', async () => {
+    const result = await host(['env', '-a', 'my-app'], dir, {...fake.env(), SCALINGO_API_TOKEN: TOKEN})
+    expect(result.code, result.stderr).to.equal(0)
+    expect(result.stdout).to.equal('TCP_URL=tcp://tcp-1.osc-fr1.scalingo.com:20003\n')
+    const help = await host(['tcp:proxy', '--help'], dir)
+    expect(help.stdout).to.include('$ host tcp:proxy')
   })
 })
