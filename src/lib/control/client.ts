@@ -1,5 +1,6 @@
 import {request} from 'node:http'
 
+import {waitFor, type WaitOptions} from '../api/wait.js'
 import {CliError} from '../errors.js'
 import type {LocalStatus} from '../proxy/status.js'
 import type {LocalOperation} from './operations.js'
@@ -90,4 +91,17 @@ export async function connectToLocalGateway(options: {cwd: string}): Promise<Loc
       return (await call('GET', `/v1/env?type=${encodeURIComponent(type)}`)).body.variables as Array<{name: string; value: string}>
     },
   }
+}
+
+/**
+ * Follows a local restart like `waitForOperation` follows a platform one (same timeout, Ctrl-C and
+ * progress handling); resolves with the operation whether it is `done` or `error`.
+ */
+export function waitForLocalOperation(gateway: LocalGatewayClient, operationId: string, options: WaitOptions): Promise<LocalOperation> {
+  return waitFor(async () => {
+    const operation = await gateway.operation(operationId)
+    return operation.status === 'done' || operation.status === 'error'
+      ? {done: true, value: operation}
+      : {done: false, status: operation.status}
+  }, options)
 }
