@@ -22,6 +22,12 @@ export function gitCommit(cwd: string): Promise<string | undefined> {
 }
 
 /**
+ * The user's own credentials never reach a container on the platform, so they do not reach local
+ * instances either (nor `env --local`).
+ */
+const HOST_ONLY = new Set(['SCALINGO_API_TOKEN'])
+
+/**
  * The environment one container gets: the parent environment, the .env values, then what the
  * platform injects (PORT, CONTAINER, HOSTNAME...). TCP_URL comes last so a stale TCP_URL in .env can
  * never point clients at the wrong place.
@@ -33,7 +39,7 @@ export function containerEnv(
   dotenv: Record<string, string>,
 ): Record<string, string> {
   const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries(parentEnv)) if (v !== undefined) env[k] = v
+  for (const [k, v] of Object.entries(parentEnv)) if (v !== undefined && !HOST_ONLY.has(k)) env[k] = v
   Object.assign(env, dotenv)
   const name = `${container.type}-${container.index}`
   Object.assign(env, {

@@ -37,9 +37,9 @@ describe('tcp:proxy', function () {
     expect(closed.bytesOut).to.equal('hello 0\n'.length)
   })
 
-  it('gives every process the platform environment, TCP_URL overriding .env', async () => {
+  it('gives every process the platform environment, TCP_URL overriding .env, never the user\'s API token', async () => {
     const dir = makeApp(`tcp: ${echo}\nweb: ${envDump}\nworker: ${envDump}\n`, {'.env': 'TCP_URL=tcp://stale:1\nGREETING="hi there"\n'})
-    proxy = ProxyProcess.start(['--app', 'my-app', '--web-port', '5123'], {cwd: dir})
+    proxy = ProxyProcess.start(['--app', 'my-app', '--web-port', '5123'], {cwd: dir, env: {SCALINGO_API_TOKEN: 'tk-us-secret-never-in-containers', FROM_PARENT: 'yes'}})
     const port = await proxy.port()
     const dumps = new Map<string, Record<string, string>>()
     for (const instance of ['web-1', 'worker-1']) {
@@ -57,6 +57,8 @@ describe('tcp:proxy', function () {
       GREETING: 'hi there',
     })
     expect(web.CONTAINER_VERSION).to.be.a('string')
+    expect(web.FROM_PARENT).to.equal('yes')
+    expect(web).to.not.have.property('SCALINGO_API_TOKEN')
     const worker = dumps.get('worker-1')!
     expect(worker.TCP_URL).to.equal(`tcp://127.0.0.1:${port}`)
     expect(worker.CONTAINER).to.equal('worker-1')
