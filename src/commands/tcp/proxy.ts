@@ -39,6 +39,9 @@ export default class TcpProxy extends BaseCommand {
     'boot-timeout': Flags.string({summary: 'Time a tcp instance has to accept its first connection.', default: '60s'}),
     'queue-timeout': Flags.string({summary: 'How long a client waits while no instance is ready.', default: '30s'}),
     'max-crashes': Flags.integer({summary: 'Crashes after which an instance is given up.', default: 13, min: 0}),
+    'max-connections': Flags.integer({summary: 'Connections open at once through the gateway (default: no limit).', min: 1}),
+    'max-connections-mode': Flags.string({summary: 'What a client beyond --max-connections gets: wait for a free slot (up to --queue-timeout) or an immediate reset.', options: ['queue', 'refuse'], default: 'queue'}),
+    'idle-timeout': Flags.string({summary: 'Close a connection after this long without traffic (default: never, as on the platform).'}),
     timestamps: Flags.boolean({char: 't', summary: 'Prefix every log line with the time.'}),
     'log-connections': Flags.boolean({summary: 'Log every connection opened and closed (always in --json).'}),
     json: Flags.boolean({summary: 'Print events as NDJSON on stdout instead of log lines.'}),
@@ -70,6 +73,9 @@ export default class TcpProxy extends BaseCommand {
       bootTimeoutMs: parseDuration(flags['boot-timeout']),
       queueTimeoutMs: parseDuration(flags['queue-timeout']),
       maxCrashes: flags['max-crashes'],
+      maxConnections: flags['max-connections'],
+      maxConnectionsMode: flags['max-connections-mode'] as 'queue' | 'refuse',
+      idleTimeoutMs: flags['idle-timeout'] === undefined ? 0 : parseDuration(flags['idle-timeout']),
     })
 
     const printer = new LogPrinter(process.stdout, theme(process.stdout, {noColor: flags['no-color'], json: flags.json}), {timestamps: flags.timestamps})

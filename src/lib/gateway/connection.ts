@@ -80,6 +80,10 @@ export class Connection {
     this.target!.total++
     upstream.on('data', onUpstreamData).on('end', onUpstreamEnd).on('drain', onUpstreamDrain)
     client.on('data', onClientData).on('end', onClientEnd).on('drain', onClientDrain)
+    // Every byte either way passes through the client socket (read or written), so its inactivity
+    // timer is the connection's idle timer.
+    const idleTimeoutMs = this.gateway.idleTimeoutMs
+    if (idleTimeoutMs > 0) client.setTimeout(idleTimeoutMs, onClientIdle)
     // The client was paused since accept: what it sent meanwhile waits in the kernel and flows now.
     client.resume()
     this.gateway.connectionOpened(this)
@@ -89,6 +93,16 @@ export class Connection {
     const backend = this.target!
     this.detachUpstream()
     backend.active--
+    if (error === 'EMFILE' || error === 'ENFILE') {
+      // Out of descriptors here, not a failing backend: no failover (it would fail the same way).
+      this.target = null
+      this.gateway.resourceExhausted(error)
+      this.reason = 'error'
+      this.finish()
+      resetSocket(this.client)
+      return
+    }
+
     backend.failures++
     this.gateway.backendConnectFailed(backend, error)
     const tried = this.tried ?? (this.tried = [])
@@ -302,6 +316,15 @@ function onUpstreamError(this: TaggedSocket, error: NodeJS.ErrnoException): void
 
   connection.reason ??= isResetError(error) ? 'backend-reset' : 'error'
   resetSocket(connection.client)
+}
+
+function onClientIdle(this: TaggedSocket): void {
+  const connection = this[CONNECTION]
+  if (connection?.state !== ConnectionState.Open) return
+  connection.reason = 'idle-timeout'
+  // Nothing is in flight (that is what idle means), so a plain close sends both peers a FIN.
+  connection.upstream?.destroy()
+  this.destroy()
 }
 
 function onUpstreamClose(this: TaggedSocket, hadError: boolean): void {

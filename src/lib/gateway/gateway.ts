@@ -6,7 +6,7 @@ import {Backend} from './backend.js'
 import {Connection, resetSocket} from './connection.js'
 import {
   type BackendInfo, type BackendSpec, type BalanceMode, type DropMode, GATEWAY_DEFAULTS, type GatewayEvent,
-  type GatewayOptions,
+  type GatewayOptions, type MaxConnectionsMode,
 } from './types.js'
 
 const LISTEN_BACKLOG = 1024
@@ -22,6 +22,9 @@ export class Gateway extends EventEmitter {
   readonly queueTimeoutMs: number
   readonly connectTimeoutMs: number
   readonly blackholeTimeoutMs: number
+  readonly maxConnections: number
+  readonly maxConnectionsMode: MaxConnectionsMode
+  readonly idleTimeoutMs: number
 
   private readonly server: Server
   private readonly registry = new Map<string, Backend>()
@@ -35,7 +38,8 @@ export class Gateway extends EventEmitter {
   private nextId = 1
   private activeCount = 0
   private totalCount = 0
-  private acceptErrorReported = false
+  /** While an accept-error burst lasts: the id the next accepted connection gets when it was reported. */
+  private acceptErrorReportedAt = 0
 
   constructor(options: GatewayOptions) {
     super()
@@ -45,6 +49,9 @@ export class Gateway extends EventEmitter {
     this.queueTimeoutMs = options.queueTimeoutMs ?? GATEWAY_DEFAULTS.queueTimeoutMs
     this.connectTimeoutMs = options.connectTimeoutMs ?? GATEWAY_DEFAULTS.connectTimeoutMs
     this.blackholeTimeoutMs = options.blackholeTimeoutMs ?? GATEWAY_DEFAULTS.blackholeTimeoutMs
+    this.maxConnections = options.maxConnections ?? GATEWAY_DEFAULTS.maxConnections
+    this.maxConnectionsMode = options.maxConnectionsMode ?? GATEWAY_DEFAULTS.maxConnectionsMode
+    this.idleTimeoutMs = options.idleTimeoutMs ?? GATEWAY_DEFAULTS.idleTimeoutMs
     // pauseOnConnect: not one client byte is read before its backend connection exists.
     this.server = createServer({allowHalfOpen: true, pauseOnConnect: true, noDelay: true}, socket => {
       this.accept(socket)
@@ -193,6 +200,8 @@ export class Gateway extends EventEmitter {
   }
 
   connectionOpened(connection: Connection): void {
+    // A client accepted after the report got through: descriptors are back, the next failure is a new burst.
+    if (this.acceptErrorReportedAt > 0 && connection.id >= this.acceptErrorReportedAt) this.acceptErrorReportedAt = 0
     if (this.listenerCount('event') === 0) return
     this.emit('event', {
       type: 'connection-opened', id: connection.id, backend: connection.target!.id, client: connection.clientAddress,
@@ -202,6 +211,8 @@ export class Gateway extends EventEmitter {
   connectionFinished(connection: Connection): void {
     this.activeCount--
     this.live.delete(connection)
+    // A slot freed up for a client waiting on --max-connections.
+    if (this.maxConnections > 0 && this.queue.length > 0) this.serveQueue()
     if (!connection.opened || this.listenerCount('event') === 0) return
     this.emit('event', {
       type: 'connection-closed',
@@ -248,12 +259,29 @@ export class Gateway extends EventEmitter {
     connection.timer = null
   }
 
+  /**
+   * The gateway itself ran out of something (EMFILE/ENFILE on a backend socket): not the backend's fault,
+   * so no failover; reported like accept errors, once per burst.
+   */
+  resourceExhausted(code: string): void {
+    this.acceptFailed(Object.assign(new Error(code), {code}))
+  }
+
   private accept(socket: Socket): void {
-    this.acceptErrorReported = false
     const connection = new Connection(this, this.nextId++, socket)
     this.activeCount++
     this.totalCount++
     this.live.add(connection)
+    if (this.maxConnections > 0 && this.activeCount - this.queue.length > this.maxConnections) {
+      if (this.maxConnectionsMode === 'refuse') {
+        connection.reject(`${this.maxConnections} connections already open (--max-connections)`)
+        return
+      }
+
+      this.enqueue(connection)
+      return
+    }
+
     const backend = this.pick(null)
     if (backend) connection.connect(backend)
     else this.enqueue(connection)
@@ -267,6 +295,7 @@ export class Gateway extends EventEmitter {
 
   private serveQueue(): void {
     while (this.queue.length > 0) {
+      if (this.maxConnections > 0 && this.activeCount - this.queue.length >= this.maxConnections) return
       const backend = this.pick(null)
       if (!backend) return
       const connection = this.queue.shift()!
@@ -293,8 +322,8 @@ export class Gateway extends EventEmitter {
 
   private acceptFailed(error: NodeJS.ErrnoException): void {
     // One report per burst: EMFILE repeats for every pending client until descriptors free up.
-    if (this.acceptErrorReported) return
-    this.acceptErrorReported = true
+    if (this.acceptErrorReportedAt > 0) return
+    this.acceptErrorReportedAt = this.nextId
     this.emitEvent({type: 'accept-error', error: error.code ?? error.message})
   }
 
@@ -305,7 +334,10 @@ export class Gateway extends EventEmitter {
 
 function queueExpired(gateway: Gateway, connection: Connection): void {
   gateway.unqueue(connection)
-  connection.reject(`no backend became ready within ${gateway.queueTimeoutMs} ms`)
+  const waitedFor = gateway.maxConnections > 0 && gateway.backends().some(backend => backend.state === 'ready')
+    ? `no connection slot freed up (--max-connections ${gateway.maxConnections})`
+    : 'no backend became ready'
+  connection.reject(`${waitedFor} within ${gateway.queueTimeoutMs} ms`)
 }
 
 function releaseHeld(gateway: Gateway, connection: Connection): void {
@@ -343,4 +375,5 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
 
 export type {
   BackendInfo, BackendSpec, BackendState, BalanceMode, CloseReason, DropMode, GatewayEvent, GatewayOptions,
+  MaxConnectionsMode,
 } from './types.js'

@@ -4,6 +4,9 @@ export type BackendState = 'booting' | 'ready' | 'draining' | 'down'
 
 export const BALANCE_MODES: readonly BalanceMode[] = ['round-robin', 'least-conn']
 export const DROP_MODES: readonly DropMode[] = ['blackhole', 'reset', 'close']
+/** What happens to a client beyond maxConnections: reset at once, or wait (queueTimeoutMs) for a free slot. */
+export type MaxConnectionsMode = 'refuse' | 'queue'
+export const MAX_CONNECTIONS_MODES: readonly MaxConnectionsMode[] = ['queue', 'refuse']
 
 export interface BackendSpec {
   /** 'tcp-1#2' for a started instance, 'upstream-1' for a server the gateway does not start. */
@@ -37,6 +40,11 @@ export interface GatewayOptions {
   connectTimeoutMs?: number
   /** When a black-holed (or closing) client socket is finally freed with a reset. */
   blackholeTimeoutMs?: number
+  /** Connections connecting or open at once; 0 or unset: no limit. */
+  maxConnections?: number
+  maxConnectionsMode?: MaxConnectionsMode
+  /** Closes a connection after this long without a byte in either direction; 0 or unset: never. */
+  idleTimeoutMs?: number
 }
 
 export const GATEWAY_DEFAULTS = {
@@ -44,9 +52,12 @@ export const GATEWAY_DEFAULTS = {
   queueTimeoutMs: 30_000,
   connectTimeoutMs: 5000,
   blackholeTimeoutMs: 120_000,
+  maxConnections: 0,
+  maxConnectionsMode: 'queue' as MaxConnectionsMode,
+  idleTimeoutMs: 0,
 }
 
-export type CloseReason = 'closed' | 'client-reset' | 'backend-reset' | 'dropped' | 'error'
+export type CloseReason = 'closed' | 'client-reset' | 'backend-reset' | 'dropped' | 'error' | 'idle-timeout'
 
 export type GatewayEvent =
   | {type: 'listening'; host: string; port: number}

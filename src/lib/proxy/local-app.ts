@@ -120,6 +120,9 @@ export class LocalApp extends EventEmitter {
       queueTimeoutMs: options.queueTimeoutMs,
       connectTimeoutMs: 5000,
       blackholeTimeoutMs: 120_000,
+      maxConnections: options.maxConnections,
+      maxConnectionsMode: options.maxConnectionsMode,
+      idleTimeoutMs: options.idleTimeoutMs,
     })
     this.gateway.on('event', (e: GatewayEvent) => this.onGatewayEvent(e))
     this.supervisor.on('event', (e: SupervisorEvent) => this.onSupervisorEvent(e))
