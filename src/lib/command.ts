@@ -1,6 +1,7 @@
 import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
 import {CliError, ExitCode, InterruptedError} from './errors.js'
+import {whenOutputCloses} from './output/epipe.js'
 import {redact} from './secrets.js'
 
 /**
@@ -11,6 +12,20 @@ import {redact} from './secrets.js'
 export abstract class BaseCommand extends Command {
   static override baseFlags = {
     'no-color': Flags.boolean({helpGroup: 'GLOBAL', summary: 'Disable colours (also honoured: NO_COLOR).'}),
+  }
+
+  protected override async init(): Promise<void> {
+    await super.init()
+    whenOutputCloses(process.stdout, () => this.onOutputClosed())
+  }
+
+  /**
+   * stdout's reader is gone (`| head`). A command that stops gracefully on SIGTERM (tcp:proxy) is
+   * stopped that way, as a supervisor would stop it; any other command has nothing left worth doing.
+   */
+  protected onOutputClosed(): void {
+    if (process.listenerCount('SIGTERM') > 0) process.kill(process.pid, 'SIGTERM')
+    else process.exit(process.exitCode ?? 0)
   }
 
   protected get colorChoice(): {json: boolean; noColor: boolean} {

@@ -1,0 +1,178 @@
+import {expect} from 'chai'
+import {spawn} from 'node:child_process'
+import {randomBytes} from 'node:crypto'
+import {rmSync} from 'node:fs'
+
+import {baseEnv, BIN, ROOT} from './helpers/cli.js'
+import {FakeScalingo} from './helpers/fake-scalingo.js'
+import {makeApp, SERVERS} from './helpers/proxy.js'
+import {stripAnsi, TtyCli} from './helpers/tty.js'
+
+const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
+
+/** Runs a bash pipeline; resolves with its output and the exit code of each command (PIPESTATUS). */
+function pipeline(script: string, env: Record<string, string>, cwd = ROOT) {
+  return new Promise<{stdout: string; stderr: string; statuses: number[]}>((resolve, reject) => {
+    const child = spawn('bash', ['-c', `${script}; echo "PIPESTATUS=\${PIPESTATUS[*]}" >&2`], {cwd, env: {...baseEnv(), ...env}})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', () => {
+      const statuses = /PIPESTATUS=([\d ]+)/.exec(stderr)?.[1].split(' ').map(Number) ?? []
+      resolve({stdout, stderr: stderr.replace(/PIPESTATUS=.*\n/, ''), statuses})
+    })
+  })
+}
+
+async function groupGone(pgid: number, deadlineMs: number): Promise<boolean> {
+  const deadline = Date.now() + deadlineMs
+  for (;;) {
+    try {
+      process.kill(-pgid, 0)
+    } catch {
+      return true
+    }
+
+    if (Date.now() > deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+describe('terminal manners', () => {
+  let fake: FakeScalingo
+  let env: Record<string, string>
+
+  before(async () => {
+    fake = new FakeScalingo()
+    await fake.start()
+    fake.addUser(TOKEN)
+    const variables: Record<string, string> = {}
+    // Far more than a pipe buffer (64 KiB), so `head` closes the pipe while env is still writing.
+    for (let i = 0; i < 20_000; i++) variables[`VAR_${String(i).padStart(5, '0')}`] = 'x'.repeat(40)
+    fake.addApp('big-app', {variables})
+    env = {...fake.env(), SCALINGO_API_TOKEN: TOKEN}
+  })
+
+  const dirs: string[] = []
+
+  after(async () => {
+    await fake?.stop()
+    for (const dir of dirs) rmSync(dir, {recursive: true, force: true})
+  })
+
+  describe('piped into head', () => {
+    for (const [flags, first] of [
+      ['', `VAR_00000=${'x'.repeat(40)}`],
+      ['--shell', `export VAR_00000='${'x'.repeat(40)}'`],
+      ['--json', '{'],
+    ] as const) {
+      it(`env -a big-app ${flags} | head -1: prints the first line, exits 0 without an EPIPE trace`, async () => {
+        const result = await pipeline(`"${process.execPath}" "${BIN}" env -a big-app ${flags} | head -1`, env)
+        expect(result.stdout).to.equal(`${first}\n`)
+        expect(result.stderr).to.equal('')
+        expect(result.statuses).to.deep.equal([0, 0])
+      })
+    }
+
+    it('tcp:proxy --json | head -3: stops gracefully (instances stopped, exit 0, nothing on stderr)', async function () {
+      this.timeout(30_000)
+      const dir = makeApp(`tcp: node ${SERVERS}echo-server.mjs\n`)
+      dirs.push(dir)
+      const result = await pipeline(`"${process.execPath}" "${BIN}" tcp:proxy --json --port 0 --grace 5s | head -3`, {HOME: dir}, dir)
+      const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line))
+      expect(events.map((e) => e.event)).to.deep.equal(['gateway-listening', 'instance-starting', 'output'])
+      expect(result.stderr).to.equal('')
+      expect(result.statuses).to.deep.equal([0, 0])
+      // The instance's process group is gone: stopped, not orphaned. Polled (no event to wait on):
+      // the exited leader may linger a moment as a zombie until init reaps it.
+      expect(await groupGone(events[1].pid, 3000), `process group ${events[1].pid} still alive`).to.equal(true)
+    })
+  })
+
+  describe('colours and Ctrl-C', () => {
+    const ttys: TtyCli[] = []
+    let app: string
+
+    before(() => {
+      app = makeApp(`tcp: node ${SERVERS}echo-server.mjs\n`)
+      dirs.push(app)
+    })
+
+    afterEach(() => {
+      for (const tty of ttys.splice(0)) tty.kill()
+    })
+
+    const proxyOnTty = (args: string[], extraEnv: Record<string, string> = {}) => {
+      const tty = new TtyCli(['tcp:proxy', '--port', '0', '--grace', '5s', ...args], {cwd: app, env: {HOME: app, ...extraEnv}})
+      ttys.push(tty)
+      return tty
+    }
+
+    const STARTED = /tcp-1 is ready[^]*control interface on/
+    // A coloured instance prefix: an SGR colour code right before "tcp-1".
+    const COLOURED_PREFIX = /\u001B\[3\dm(\u001B\[\d+m)*tcp-1/
+
+    it('on a terminal: coloured prefixes; Ctrl-C stops gracefully with exit 0', async () => {
+      const tty = proxyOnTty([])
+      // Once started (the control interface is its last step): a Ctrl-C during start-up is an
+      // interruption (130), not a normal stop.
+      await tty.waitFor(STARTED)
+      expect(tty.output).to.match(COLOURED_PREFIX)
+      tty.type('\u0003')
+      expect(await tty.exited).to.equal(0)
+      expect(stripAnsi(tty.output)).to.include('SIGTERM received')
+    })
+
+    it('on a terminal with NO_COLOR=1, or with --no-color: no colour codes', async () => {
+      for (const tty of [proxyOnTty([], {NO_COLOR: '1'}), proxyOnTty(['--no-color'])]) {
+        await tty.waitFor(STARTED)
+        expect(tty.output).not.to.match(COLOURED_PREFIX)
+        tty.type('\u0003')
+        expect(await tty.exited).to.equal(0)
+      }
+    })
+
+    it('a second Ctrl-C forces the stop: exit 130', async () => {
+      const stubborn = makeApp(`tcp: node ${SERVERS}ignore-sigterm.mjs\n`)
+      dirs.push(stubborn)
+      const tty = new TtyCli(['tcp:proxy', '--port', '0', '--grace', '30s'], {cwd: stubborn, env: {HOME: stubborn}})
+      ttys.push(tty)
+      await tty.waitFor(STARTED)
+      tty.type('\u0003')
+      await tty.waitFor(/ignoring SIGTERM/)
+      tty.type('\u0003')
+      expect(await tty.exited).to.equal(130)
+    })
+
+    it('login: Ctrl-C at the token prompt exits 130 without a stack trace', async () => {
+      const tty = new TtyCli(['login'], {cwd: app, env: {HOME: app, ...env}})
+      ttys.push(tty)
+      await tty.waitFor(/Scalingo API token/)
+      tty.type('\u0003')
+      expect(await tty.exited).to.equal(130)
+      expect(stripAnsi(tty.output)).not.to.match(/\n\s+at /)
+    })
+
+    it('env: Ctrl-C while waiting for the API ends it as interrupted (130 for the shell), no stack trace', async () => {
+      let arrived!: () => void
+      const requestArrived = new Promise<void>((resolve) => (arrived = resolve))
+      fake.failNext((req) => {
+        if (req.path !== '/v1/apps/big-app/variables') return false
+        arrived()
+        return true
+      }, {delayMs: 15_000})
+      const child = spawn(process.execPath, [BIN, 'env', '-a', 'big-app'], {env: {...baseEnv(), ...env}, detached: true})
+      let stderr = ''
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+      const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve) => child.on('close', (code, signal) => resolve({code, signal})))
+      await requestArrived
+      process.kill(-child.pid!, 'SIGINT') // what Ctrl-C does: SIGINT to the foreground process group
+      const {code, signal} = await exited
+      expect(code === 130 || signal === 'SIGINT', `code ${code}, signal ${signal}`).to.equal(true)
+      expect(stderr).not.to.match(/\n\s+at /)
+      fake.clearFailures()
+    })
+  })
+})
