@@ -3,14 +3,17 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../../lib/command.js'
 import {type LocalControl, startLocalControl} from '../../lib/control/local-control.js'
 import {STATE_FILE_NAME} from '../../lib/control/state-file.js'
-import {parseDuration} from '../../lib/duration.js'
+import {parseDuration, parseDurationRange} from '../../lib/duration.js'
+import {UsageError} from '../../lib/errors.js'
 import {LogPrinter} from '../../lib/output/log-lines.js'
 import {printProxyEvent} from '../../lib/output/proxy-log.js'
+import {renderProxyStatus} from '../../lib/output/proxy-status.js'
 import {theme} from '../../lib/output/theme.js'
 import {defaultAppName, gitCommit} from '../../lib/proxy/container-env.js'
 import type {ProxyEvent} from '../../lib/proxy/events.js'
 import {LocalApp} from '../../lib/proxy/local-app.js'
 import {loadAppSource, parseUpstream} from '../../lib/proxy/options.js'
+import {installRestartTriggers} from '../../lib/proxy/triggers.js'
 
 export default class TcpProxy extends BaseCommand {
   static override summary = 'Run the app locally behind a gateway that behaves like the TCP Gateway addon.'
@@ -39,6 +42,10 @@ export default class TcpProxy extends BaseCommand {
     'boot-timeout': Flags.string({summary: 'Time a tcp instance has to accept its first connection.', default: '60s'}),
     'queue-timeout': Flags.string({summary: 'How long a client waits while no instance is ready.', default: '30s'}),
     'max-crashes': Flags.integer({summary: 'Crashes after which an instance is given up.', default: 13, min: 0}),
+    watch: Flags.boolean({char: 'w', summary: 'Rolling restart when files in the app directory change (node_modules, .git, dist, dotfiles ignored).'}),
+    chaos: Flags.string({summary: 'Restart one random tcp instance at random times, as the platform\'s scheduler may: 5m, or a range 30s..2m.'}),
+    'backoff-base': Flags.string({summary: 'First delay of the exponential backoff of crash restarts and restart retries.', default: '1s', hidden: true}),
+    'restart-attempts': Flags.integer({summary: 'Start attempts of a new instance during a rolling restart.', default: 20, min: 1, hidden: true}),
     'max-connections': Flags.integer({summary: 'Connections open at once through the gateway (default: no limit).', min: 1}),
     'max-connections-mode': Flags.string({summary: 'What a client beyond --max-connections gets: wait for a free slot (up to --queue-timeout) or an immediate reset.', options: ['queue', 'refuse'], default: 'queue'}),
     'idle-timeout': Flags.string({summary: 'Close a connection after this long without traffic (default: never, as on the platform).'}),
@@ -73,6 +80,9 @@ export default class TcpProxy extends BaseCommand {
       bootTimeoutMs: parseDuration(flags['boot-timeout']),
       queueTimeoutMs: parseDuration(flags['queue-timeout']),
       maxCrashes: flags['max-crashes'],
+      backoffBaseMs: parseDuration(flags['backoff-base']),
+      restartAttempts: flags['restart-attempts'],
+      chaos: flags.chaos === undefined ? undefined : parseChaos(flags.chaos),
       maxConnections: flags['max-connections'],
       maxConnectionsMode: flags['max-connections-mode'] as 'queue' | 'refuse',
       idleTimeoutMs: flags['idle-timeout'] === undefined ? 0 : parseDuration(flags['idle-timeout']),
@@ -93,7 +103,11 @@ export default class TcpProxy extends BaseCommand {
       flags.json
         ? process.stdout.write(JSON.stringify({time: new Date().toISOString(), event: 'control-listening', url}) + '\n')
         : printer.line('gateway', `control interface on ${url} (its token is in ${STATE_FILE_NAME})`, 'gateway')
-    await this.runUntilStopped(app, () => this.startControl(app, source.dir, announceControl))
+    const installTriggers = (stop: (reason: string) => void) => installRestartTriggers(app, {
+      watchDir: flags.watch ? source.dir : undefined,
+      keys: {input: process.stdin, status: () => process.stderr.write(renderProxyStatus(app.status())), quit: () => stop('key q'), interrupt: () => stop('SIGINT')},
+    })
+    await this.runUntilStopped(app, () => this.startControl(app, source.dir, announceControl), installTriggers)
   }
 
   /** For the --local commands (and the status page): the token stays in the 0600 state file, never in the log. */
@@ -105,10 +119,11 @@ export default class TcpProxy extends BaseCommand {
   }
 
   /** Resolves after a graceful stop; a second signal forces it (exit 130). */
-  private async runUntilStopped(app: LocalApp, startControl: () => Promise<LocalControl>): Promise<void> {
+  private async runUntilStopped(app: LocalApp, startControl: () => Promise<LocalControl>, installTriggers: (stop: (reason: string) => void) => () => void): Promise<void> {
     let signals = 0
+    let onSignal!: (signal: string) => void
     const stopped = new Promise<void>((resolve, reject) => {
-      const onSignal = (signal: NodeJS.Signals) => {
+      onSignal = (signal: string) => {
         signals++
         if (signals === 1) void app.stop(signal).then(resolve, reject)
         else {
@@ -123,6 +138,10 @@ export default class TcpProxy extends BaseCommand {
       process.on('exit', () => app.supervisor.killAll())
       app.once('fatal', (error: Error) => void app.stop('fatal').then(() => reject(error), reject))
     })
+    // SIGHUP's default action would kill us: during start-up it only asks for a restart once started.
+    let hangupDuringStart = false
+    const deferHangup = () => (hangupDuringStart = true)
+    process.on('SIGHUP', deferHangup)
     try {
       await app.start()
     } catch (error) {
@@ -130,11 +149,21 @@ export default class TcpProxy extends BaseCommand {
       throw error
     }
 
+    const uninstallTriggers = installTriggers(onSignal)
+    process.off('SIGHUP', deferHangup)
+    if (hangupDuringStart) app.restart('SIGHUP').catch(() => {})
     const control = await startControl()
     try {
       await stopped
     } finally {
+      uninstallTriggers()
       await control.close()
     }
   }
+}
+
+function parseChaos(text: string): {minMs: number; maxMs: number} {
+  const range = parseDurationRange(text)
+  if (range.minMs <= 0) throw new UsageError(`--chaos ${text}: the interval must be longer than 0.`, ['--chaos 5m', '--chaos 30s..2m'])
+  return range
 }

@@ -352,7 +352,8 @@ export class LocalApp extends EventEmitter {
    */
   private async retire(old: Instance): Promise<void> {
     const child = old.process
-    if (child?.running) {
+    // byProcess holds a process until its whole group is gone (its 'exited'), not just its shell.
+    if (child && this.byProcess.has(child)) {
       await new Promise((resolve) => {
         setTimeout(resolve, SWITCH_SETTLE_MS)
       })
@@ -364,9 +365,11 @@ export class LocalApp extends EventEmitter {
       const graceOver = new Promise<boolean>((resolve) => {
         graceTimer = setTimeout(resolve, graceMs, true)
       })
-      const timedOut = await Promise.race([child.exited.then(() => false), graceOver])
+      // Not child.running: the shell leading the group may be gone while the server it started lives on.
+      let exited = false
+      const timedOut = await Promise.race([child.exited.then(() => !(exited = true)), graceOver])
       clearTimeout(graceTimer)
-      if (timedOut && child.running) {
+      if (timedOut && !exited) {
         this.dropConnections(old)
         child.kill()
         await child.exited
@@ -495,7 +498,7 @@ export class LocalApp extends EventEmitter {
     } catch {
       if (this.stopping) return false
       if (child.running) {
-        const reason = `did not accept a TCP connection on PORT ${port} within ${Math.round(this.options.bootTimeoutMs / 1000)} s`
+        const reason = `did not accept a TCP connection on PORT ${port} within ${formatMs(this.options.bootTimeoutMs)}`
         instance.state = 'failed'
         this.emitEvent({event: 'instance-boot-failed', instance: instance.name, generation: instance.generation, reason, lastLines: child.recentOutput(10)})
         await child.stop(this.options.graceMs)
@@ -619,4 +622,8 @@ export class LocalApp extends EventEmitter {
   private emitEvent(event: ProxyEvent): void {
     this.emit('event', event)
   }
+}
+
+function formatMs(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${ms} ms`
 }

@@ -1,0 +1,63 @@
+/** What each key does while tcp:proxy runs in an interactive terminal. */
+export interface KeyHandlers {
+  restart(): void
+  status(): void
+  quit(): void
+  /** Ctrl-C: raw mode swallows the SIGINT the terminal would send, so it comes through here. */
+  interrupt(): void
+}
+
+export interface KeyInput {
+  isTTY?: boolean
+  setRawMode?(mode: boolean): unknown
+  on(event: 'data', listener: (chunk: Buffer | string) => void): unknown
+  off(event: 'data', listener: (chunk: Buffer | string) => void): unknown
+  resume(): unknown
+  pause(): unknown
+}
+
+export const KEY_HELP = 'keys: r restart, s status, q quit'
+
+/**
+ * Reads single key presses from an interactive terminal (raw mode). Returns the function that
+ * restores the terminal, or undefined when stdin is not a TTY (piped, CI): then keys are not read
+ * at all, so stdin is left alone.
+ */
+export function listenForKeys(input: KeyInput, handlers: KeyHandlers): (() => void) | undefined {
+  if (!input.isTTY || typeof input.setRawMode !== 'function') return undefined
+  input.setRawMode(true)
+  const onData = (chunk: Buffer | string) => {
+    for (const char of chunk.toString()) {
+      switch (char) {
+        case 'r':
+        case 'R':
+          handlers.restart()
+          break
+        case 's':
+        case 'S':
+          handlers.status()
+          break
+        case 'q':
+        case 'Q':
+          handlers.quit()
+          break
+        case '\u0003':
+          handlers.interrupt()
+          break
+        default:
+          break
+      }
+    }
+  }
+
+  input.on('data', onData)
+  input.resume()
+  let restored = false
+  return () => {
+    if (restored) return
+    restored = true
+    input.off('data', onData)
+    input.setRawMode!(false)
+    input.pause()
+  }
+}
