@@ -1,6 +1,8 @@
 // The `web` process of the example app. Like a real web container, it has no direct link to the
 // `tcp` containers: it reaches the broker through $TCP_URL, i.e. through the gateway.
 import http from 'node:http'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
 
 import {DEFAULT_TCP_URL, MqttClient, NotConnectedError} from './lib/client.mjs'
 import {isValidTopicName} from './lib/mqtt.mjs'
@@ -179,7 +181,19 @@ server.on('error', (error) => {
   process.stderr.write(`[${CONTAINER}] cannot listen on 0.0.0.0:${port}: ${error.message}\n`)
   process.exit(1)
 })
-server.listen(port, '0.0.0.0', () => log(`listening on ${server.address().port} (${GREETING})`))
+server.listen(port, '0.0.0.0', () => {
+  log(`listening on ${server.address().port} (${GREETING})`)
+  if (CONTAINER === 'web-1') printTryIt(server.address().port)
+})
+
+// The first thing a new user needs: where to look and how to talk to the broker through the gateway.
+function printTryIt(webPort) {
+  const client = path.relative(process.env.INIT_CWD || process.cwd(), fileURLToPath(new URL('client.mjs', import.meta.url)))
+  const env = TCP_URL === DEFAULT_TCP_URL ? '' : `TCP_URL=${TCP_URL} `
+  log(`try it: open http://127.0.0.1:${webPort}, or in another terminal:`)
+  log(`  ${env}node ${client} sub 'sensors/#'`)
+  log(`  ${env}node ${client} pub sensors/kitchen 21.5`)
+}
 
 for (const signal of ['SIGTERM', 'SIGINT']) {
   process.once(signal, async () => {
