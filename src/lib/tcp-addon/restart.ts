@@ -1,6 +1,6 @@
 import {type Operation, restart} from '../api/addons.js'
 import type {ScalingoClient} from '../api/client.js'
-import {operationSeconds, waitForOperation} from '../api/wait.js'
+import {operationSeconds, waitForOperation, type WaitOptions} from '../api/wait.js'
 import {CliError} from '../errors.js'
 
 /** What `addons:tcp:restart --json` prints. */
@@ -17,7 +17,6 @@ export interface RestartResult {
 export interface RestartOptions {
   wait: boolean
   timeoutMs: number
-  bin: string
   signal?: AbortSignal
   intervalMs?: number
   /** The restart was accepted; the wait (if any) starts now. */
@@ -25,32 +24,78 @@ export interface RestartOptions {
   onProgress?: (status: string, elapsedMs: number) => void
 }
 
+/**
+ * Where the `tcp` instances are restarted: the platform, or the local gateway of `tcp:proxy`. Both
+ * expose Scalingo-shaped operations, so one piece of code requests, follows and reports a restart.
+ */
+export interface RestartTarget<O extends Operation = Operation, Extra extends object = object> {
+  app: string
+  /** For messages: "the tcp containers of my-app". */
+  subject: string
+  /** For wait messages: "the tcp containers to restart". */
+  awaited: string
+  /** What happens to open connections, told before restarting. */
+  note: string
+  /** The command that shows the state later, given as a hint on timeout and interruption. */
+  checkLater: string
+  /** Starts the restart; resolves with the id of the operation to follow, if there is one. */
+  request(): Promise<string | undefined>
+  waitFor(operationId: string, options: WaitOptions): Promise<O>
+  /** The error an operation that ended in `error` turns into (exit 1). */
+  failed(operation: O): CliError
+  /** What this target adds to the result, from the final operation (undefined when not waited for). */
+  extra(operation: O | undefined): Extra
+}
+
 export const TCP_SCOPE = ['tcp']
 
-/** Restarts the `tcp` containers and, unless told not to, follows the operation to its end. */
-export async function restartTcp(client: ScalingoClient, app: string, options: RestartOptions): Promise<RestartResult> {
+export function platformRestartTarget(client: ScalingoClient, app: string, bin: string): RestartTarget<Operation, object> {
+  return {
+    app,
+    subject: `the tcp containers of ${app}`,
+    awaited: 'the tcp containers to restart',
+    note: 'Note: connections open on the old tcp containers are dropped when they stop; clients must reconnect and retry.',
+    checkLater: `${bin} addons:tcp:info -a ${app}`,
+    request: async () => (await restart(client, app, TCP_SCOPE)).operationId,
+    waitFor: (operationId, options) => waitForOperation(client, app, operationId, options),
+    failed: (operation) => operationFailed(operation, 'Restarting the tcp containers', app),
+    extra: () => ({}),
+  }
+}
+
+/** Restarts the `tcp` instances of `target` and, unless told not to, follows the operation to its end. */
+export async function followRestart<O extends Operation, Extra extends object>(
+  target: RestartTarget<O, Extra>,
+  options: RestartOptions,
+): Promise<RestartResult & Extra> {
   const started = Date.now()
-  const {operationId} = await restart(client, app, TCP_SCOPE)
+  const operationId = await target.request()
   options.onAccepted?.(operationId)
   const result: RestartResult = {
-    app,
+    app: target.app,
     scope: TCP_SCOPE,
     operation: operationId ? {id: operationId, type: 'restart', status: 'pending', error: null} : null,
     waited: false,
     durationSeconds: null,
   }
-  if (!options.wait || !operationId) return result
+  if (!options.wait || !operationId) return {...result, ...target.extra(undefined)}
 
-  const operation = await waitForOperation(client, app, operationId, {
+  const operation = await target.waitFor(operationId, {
     timeoutMs: options.timeoutMs,
     intervalMs: options.intervalMs,
     signal: options.signal,
     onProgress: options.onProgress,
-    what: 'the tcp containers to restart',
-    checkLater: `${options.bin} addons:tcp:info -a ${app}`,
+    what: target.awaited,
+    checkLater: target.checkLater,
   })
-  if (operation.status === 'error') throw operationFailed(operation, 'Restarting the tcp containers', app)
-  return {...result, operation: operationView(operation), waited: true, durationSeconds: operationSeconds(operation, Date.now() - started)}
+  if (operation.status === 'error') throw target.failed(operation)
+  const durationSeconds = operationSeconds(operation, Date.now() - started)
+  return {...result, operation: operationView(operation), waited: true, durationSeconds, ...target.extra(operation)}
+}
+
+/** Restarts the `tcp` containers on the platform and, unless told not to, follows the operation to its end. */
+export async function restartTcp(client: ScalingoClient, app: string, options: RestartOptions & {bin: string}): Promise<RestartResult> {
+  return followRestart(platformRestartTarget(client, app, options.bin), options)
 }
 
 export function operationView(operation: Operation): NonNullable<RestartResult['operation']> {
