@@ -1,12 +1,16 @@
-import {connectToApp} from '../../../lib/api/context.js'
+import {Flags} from '@oclif/core'
+
+import {type ConnectFlags, connectToApp} from '../../../lib/api/context.js'
 import {appFlags} from '../../../lib/api/flags.js'
 import {withInterrupt} from '../../../lib/api/wait.js'
 import {BaseCommand} from '../../../lib/command.js'
+import {connectToLocalGateway} from '../../../lib/control/client.js'
 import {debugLogger} from '../../../lib/debug-log.js'
 import {parseDuration} from '../../../lib/duration.js'
 import {type Spinner, startSpinner} from '../../../lib/output/spinner.js'
 import {waitFlags} from '../../../lib/tcp-addon/common.js'
-import {type RestartResult, restartTcp} from '../../../lib/tcp-addon/restart.js'
+import {type LocalRestartResult, localRestartTarget} from '../../../lib/tcp-addon/local.js'
+import {followRestart, platformRestartTarget, type RestartResult} from '../../../lib/tcp-addon/restart.js'
 
 export default class AddonsTcpRestart extends BaseCommand {
   static override summary = 'Restart the tcp containers behind the TCP Gateway and wait for the restart to finish.'
@@ -14,41 +18,56 @@ export default class AddonsTcpRestart extends BaseCommand {
 Connections open on the old containers are dropped when they stop: clients must reconnect.
 Gives up after --wait-timeout with exit code 5; Ctrl-C stops waiting (exit 130) while the restart carries on.
 
---json prints {app, scope: ["tcp"], operation: {id, type, status, error} | null, waited, durationSeconds}.`
+--json prints {app, scope: ["tcp"], operation: {id, type, status, error} | null, waited, durationSeconds}.
+
+With --local, performs instead the rolling restart of the local gateway that \`tcp:proxy\` runs in this directory (or a parent), through its control interface, without any API call or token (-a and --region are ignored), with the same waiting, output and exit codes; exit 1 when no gateway is running there. --local --json adds report: {generation, durationMs, restarted, failed} | null (null with --no-wait).`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> -a my-app',
     '<%= config.bin %> <%= command.id %> -a my-app --no-wait',
     '<%= config.bin %> <%= command.id %> -a my-app --wait-timeout 10m --json',
+    '<%= config.bin %> <%= command.id %> --local',
   ]
 
-  static override flags = {...appFlags, ...waitFlags}
+  static override flags = {
+    ...appFlags,
+    ...waitFlags,
+    local: Flags.boolean({summary: 'Restart the instances of the local gateway started by tcp:proxy in this directory, not the platform.'}),
+  }
+
   static override enableJsonFlag = true
 
-  async run(): Promise<RestartResult> {
+  async run(): Promise<RestartResult | LocalRestartResult> {
     const {flags} = await this.parse(AddonsTcpRestart)
     const timeoutMs = parseDuration(flags['wait-timeout'])
-    const {client, app} = await connectToApp(flags, {log: debugLogger(flags.debug)})
+    const target = flags.local
+      ? localRestartTarget(await connectToLocalGateway({cwd: process.cwd()}), this.config.bin)
+      : await this.platformTarget(flags)
     const json = this.jsonEnabled()
     let spinner: Spinner | undefined
-    this.info('Note: connections open on the old tcp containers are dropped when they stop; clients must reconnect and retry.')
+    this.info(target.note)
     try {
-      spinner = await startSpinner(`Restarting the tcp containers of ${app.name}`, {json})
+      spinner = await startSpinner(`Restarting ${target.subject}`, {json})
       const result = await withInterrupt((signal) =>
-        restartTcp(client, app.name, {
+        followRestart(target, {
           wait: flags.wait,
           timeoutMs,
           signal,
-          bin: this.config.bin,
-          onProgress: (status) => spinner?.update(`Restarting the tcp containers of ${app.name}: ${status}`),
+          onProgress: (status) => spinner?.update(`Restarting ${target.subject}: ${status}`),
         }),
       )
-      if (result.waited) spinner.succeed(`The tcp containers of ${app.name} restarted in ${result.durationSeconds} s`)
-      else spinner.succeed(`Restart of the tcp containers of ${app.name} requested${result.operation ? ` (operation ${result.operation.id})` : ''}`)
+      const subject = target.subject.charAt(0).toUpperCase() + target.subject.slice(1)
+      if (result.waited) spinner.succeed(`${subject} restarted in ${result.durationSeconds} s`)
+      else spinner.succeed(`Restart of ${target.subject} requested${result.operation ? ` (operation ${result.operation.id})` : ''}`)
       return result
     } catch (error) {
-      spinner?.fail(`Restarting the tcp containers of ${app.name}: stopped`)
+      spinner?.fail(`Restarting ${target.subject}: stopped`)
       throw error
     }
+  }
+
+  private async platformTarget(flags: ConnectFlags & {debug?: boolean}) {
+    const {client, app} = await connectToApp(flags, {log: debugLogger(flags.debug)})
+    return platformRestartTarget(client, app.name, this.config.bin)
   }
 }
