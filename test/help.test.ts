@@ -117,6 +117,17 @@ describe('help: every command documents itself', () => {
     expect(error?.message).to.match(/Nonexistent flag/)
   })
 
+  it('names app flags as the Scalingo CLI does in every command that targets an app', () => {
+    const targeting = ownCommands().filter((c) => c.flags.remote)
+    expect(targeting.map((c) => c.id)).to.include('env')
+    for (const command of targeting) {
+      const {app, remote, region} = command.flags as Record<string, Command.Flag.Cached & {env?: string; default?: unknown}>
+      expect({id: command.id, char: app?.char, env: app?.env}).to.deep.equal({id: command.id, char: 'a', env: 'SCALINGO_APP'})
+      expect({id: command.id, char: remote.char, default: remote.default}).to.deep.equal({id: command.id, char: 'r', default: 'scalingo'})
+      expect(region?.type, `${command.id} --region`).to.equal('option')
+    }
+  })
+
   function ownCommands(): Command.Loadable[] {
     return config.commands.filter((c) => c.pluginName === 'scalingo-tcp').sort((a, b) => a.id.localeCompare(b.id))
   }

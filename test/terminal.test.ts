@@ -76,6 +76,16 @@ describe('terminal manners', () => {
       })
     }
 
+    it('scripts as with the Scalingo CLI: grep, cut and jq read the output', async () => {
+      const cli = `"${process.execPath}" "${BIN}"`
+      const grep = await pipeline(`${cli} env -a big-app | grep '^VAR_00042=' | cut -d= -f2`, env)
+      expect(grep.stdout).to.equal(`${'x'.repeat(40)}\n`)
+      const jq = await pipeline(`${cli} env -a big-app --json | jq -r '.VAR_00042 | length'`, env)
+      expect(jq.stdout).to.equal('40\n')
+      const app = await pipeline(`${cli} env VAR_00042 | wc -c`, {...env, SCALINGO_APP: 'big-app'})
+      expect(app.stdout.trim()).to.equal('41')
+    })
+
     it('tcp:proxy --json | head -3: stops gracefully (instances stopped, exit 0, nothing on stderr)', async function () {
       this.timeout(30_000)
       const dir = makeApp(`tcp: node ${SERVERS}echo-server.mjs\n`)
