@@ -38,9 +38,11 @@ describe('shell completion (@oclif/plugin-autocomplete)', () => {
     expect(existsSync(setupPath!), 'the cache is built by `autocomplete bash`').to.equal(true)
 
     const functions = readFileSync(join(home, 'cache', 'scalingo-tcp', 'autocomplete', 'functions', 'bash', 'scalingo-tcp.bash'), 'utf8')
-    for (const line of ['env --json --no-color --app --remote --region --debug --shell', 'login ', 'logout ', 'tcp:proxy ']) {
-      expect(functions).to.include(line)
-    }
+    const flagsOf = (id: string) => new RegExp(`^${id} (.*)$`, 'm').exec(functions)?.[1].split(' ') ?? []
+    expect(flagsOf('env')).to.include.members(['--app', '--remote', '--region', '--json', '--shell'])
+    expect(flagsOf('tcp:proxy')).to.include.members(['--procfile', '--env', '--formation', '--port'])
+    expect(flagsOf('login')).to.include('--api-token-stdin')
+    expect(flagsOf('logout')).to.include('--no-color')
 
     // Run the completion function as bash would on <TAB>. bash-completion's helpers are stubbed: they
     // only handle `:` in words, which these cases do not have.
