@@ -26,6 +26,8 @@ export interface WaitOptions {
   what: string
   /** The command that shows the state later, given as a hint on timeout and interruption. */
   checkLater: string
+  /** Who carries on with the work once we stop waiting (default: "The platform"). */
+  carriedOnBy?: string
 }
 
 /**
@@ -37,7 +39,7 @@ export async function waitFor<T>(check: () => Promise<CheckResult<T>>, options: 
   const started = Date.now()
   const deadline = started + options.timeoutMs
   const intervalMs = options.intervalMs ?? pollIntervalMs()
-  const later = `The platform carries on: check its state with \`${options.checkLater}\``
+  const later = `${options.carriedOnBy ?? 'The platform'} carries on: check its state with \`${options.checkLater}\``
   const interrupted = () => new InterruptedError(`Interrupted while waiting for ${options.what}.`, [later])
   for (;;) {
     if (options.signal?.aborted) throw interrupted()

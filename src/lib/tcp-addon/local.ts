@@ -104,6 +104,7 @@ export function localRestartTarget(gateway: LocalGatewayClient, bin: string): Re
     awaited: 'the local tcp instances to restart',
     note: 'Note: connections open on the old tcp instances stay forwarded until their server closes them or the grace period ends; clients must reconnect and retry.',
     checkLater: `${bin} addons:tcp:info --local`,
+    carriedOnBy: 'The local gateway',
     request: async () => (await gateway.restart()).operationId || undefined,
     waitFor: (operationId, options) => waitForLocalOperation(gateway, operationId, options),
     failed: (operation) =>

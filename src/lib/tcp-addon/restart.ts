@@ -38,6 +38,8 @@ export interface RestartTarget<O extends Operation = Operation, Extra extends ob
   note: string
   /** The command that shows the state later, given as a hint on timeout and interruption. */
   checkLater: string
+  /** Who goes on restarting once we stop waiting (default: the platform). */
+  carriedOnBy?: string
   /** Starts the restart; resolves with the id of the operation to follow, if there is one. */
   request(): Promise<string | undefined>
   waitFor(operationId: string, options: WaitOptions): Promise<O>
@@ -87,6 +89,7 @@ export async function followRestart<O extends Operation, Extra extends object>(
     onProgress: options.onProgress,
     what: target.awaited,
     checkLater: target.checkLater,
+    carriedOnBy: target.carriedOnBy,
   })
   if (operation.status === 'error') throw target.failed(operation)
   const durationSeconds = operationSeconds(operation, Date.now() - started)
