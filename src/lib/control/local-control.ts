@@ -1,10 +1,13 @@
 import {type ControlServer, type ControlTarget, startControlServer} from './server.js'
 import {STATE_FILE_NAME, type StateFileHandle, writeStateFile} from './state-file.js'
+import {installStatusPage, type ProxyEventSource, statusPageUrl} from './status-page.js'
 
 export interface LocalControl {
   server: ControlServer
   /** The control interface's address, without the token (safe to log). */
   url: string
+  /** The status page's address WITH the token: only for the one line that tells the user where to open it. */
+  pageUrl: string
   /** Undefined when the directory is not writable: the gateway still runs, the --local commands cannot find it. */
   stateFile?: StateFileHandle
   stateFileError?: string
@@ -12,8 +15,10 @@ export interface LocalControl {
 }
 
 /** The control interface of a running `tcp:proxy`, and the state file in the app directory that points to it. */
-export async function startLocalControl(target: ControlTarget, options: {dir: string; version: string}): Promise<LocalControl> {
+export async function startLocalControl(target: ControlTarget & Partial<ProxyEventSource>, options: {dir: string; version: string}): Promise<LocalControl> {
   const server = await startControlServer(target)
+  const events = typeof target.on === 'function' && typeof target.off === 'function' ? (target as ProxyEventSource) : undefined
+  installStatusPage(server, events)
   const {app, tcpUrl} = target.status()
   let stateFile: StateFileHandle | undefined
   let stateFileError: string | undefined
@@ -34,6 +39,7 @@ export async function startLocalControl(target: ControlTarget, options: {dir: st
   return {
     server,
     url: server.url,
+    pageUrl: statusPageUrl(server),
     stateFile,
     stateFileError,
     async close() {

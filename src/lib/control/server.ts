@@ -22,7 +22,12 @@ export interface RouteContext {
 
 export type RouteHandler = (context: RouteContext) => void | Promise<void>
 
-interface Route {
+export interface RouteOptions {
+  /** Answers a request without a valid token instead of the JSON 401 (a browser page gets an HTML one). */
+  unauthorized?: (res: ServerResponse) => void
+}
+
+interface Route extends RouteOptions {
   method: string
   pattern: RegExp
   names: string[]
@@ -91,8 +96,8 @@ export class ControlServer {
     return (this.http.address() as AddressInfo).port
   }
 
-  route(method: string, path: string, handler: RouteHandler): this {
-    this.routes.push({method: method.toUpperCase(), ...compile(path), handler})
+  route(method: string, path: string, handler: RouteHandler, options: RouteOptions = {}): this {
+    this.routes.push({method: method.toUpperCase(), ...compile(path), handler, ...options})
     return this
   }
 
@@ -154,6 +159,12 @@ export class ControlServer {
       }
 
       if (!this.isAuthorized(req, url)) {
+        const page = this.routes.find((r) => r.unauthorized && r.pattern.test(url.pathname))
+        if (page?.unauthorized) {
+          page.unauthorized(res)
+          return
+        }
+
         sendJson(res, 401, {error: 'A valid token is required: send Authorization: Bearer <token> (see the state file .scalingo-tcp.json).'}, {
           'WWW-Authenticate': 'Bearer realm="scalingo-tcp"',
         })
