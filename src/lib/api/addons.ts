@@ -84,7 +84,9 @@ const appPath = (app: string) => `/v1/apps/${encodeURIComponent(app)}`
 
 export async function listAddons(client: ScalingoClient, app: string): Promise<Addon[]> {
   const body = await client.get<{addons?: Addon[]}>(`${appPath(app)}/addons`, {names: {app}})
-  return body?.addons ?? []
+  // No list at all is not "no addons": deciding the app has no addon from a broken answer would mislead.
+  if (!Array.isArray(body?.addons)) throw new InvalidResponseError(`The Scalingo API's list of addons of ${app} has no \`addons\` array.`, 200)
+  return body.addons
 }
 
 /** The app's TCP Gateway addon, or undefined when it has none. */
@@ -97,7 +99,8 @@ export async function listPlans(client: ScalingoClient, providerId: string): Pro
     names: {addon_provider: providerId},
     searchParams: {show_all: false},
   })
-  return body?.plans ?? []
+  if (!Array.isArray(body?.plans)) throw new InvalidResponseError(`The Scalingo API's list of plans of ${providerId} has no \`plans\` array.`, 200)
+  return body.plans
 }
 
 /** `POST /apps/:app/addons`: tolerates `{addon, message, variables}`, `{addon}` and an empty body. */

@@ -1,4 +1,5 @@
 import type {ScalingoClient} from './client.js'
+import {InvalidResponseError} from './errors.js'
 import type {App, User, Variable} from './types.js'
 
 /*
@@ -19,11 +20,13 @@ export async function listVariables(
   app: string,
   options: {aliases?: boolean} = {},
 ): Promise<Variable[]> {
-  const body = await client.get<{variables: Variable[]}>(`${appPath(app)}/variables`, {
+  const body = await client.get<{variables?: Variable[]}>(`${appPath(app)}/variables`, {
     names: {app},
     searchParams: {aliases: options.aliases ?? true},
   })
-  return body.variables ?? []
+  // Printing nothing and exiting 0 would tell a script the app has no variables.
+  if (!Array.isArray(body?.variables)) throw new InvalidResponseError(`The Scalingo API's list of variables of ${app} has no \`variables\` array.`, 200)
+  return body.variables
 }
 
 export async function getCurrentUser(client: ScalingoClient): Promise<User> {

@@ -1,0 +1,96 @@
+import {expect} from 'chai'
+import {randomBytes} from 'node:crypto'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {type CliResult, runCli} from '../helpers/cli.js'
+import {FakeScalingo, type FailureOptions} from '../helpers/fake-scalingo.js'
+import {pool, report} from './helpers.js'
+
+const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
+const HTTP_TIMEOUT_MS = 800
+
+/** Every command that talks to the API, with the arguments that make it run without a terminal. */
+const COMMANDS: Record<string, (app: string) => string[]> = {
+  env: app => ['env', '-a', app],
+  'addons:tcp:info': app => ['addons:tcp:info', '-a', app],
+  'addons:tcp:restart': app => ['addons:tcp:restart', '-a', app],
+  'addons:tcp:create': app => ['addons:tcp:create', '-a', app],
+  'addons:tcp:destroy': app => ['addons:tcp:destroy', '-a', app, '--confirm', app],
+}
+
+/** Each fault, applied to every request about the app, and what the user must read. */
+const FAULTS: Record<string, {failure: FailureOptions; message: RegExp}> = {
+  slow: {failure: {delayMs: HTTP_TIMEOUT_MS * 3}, message: /did not answer within 800 ms/},
+  '5xx': {failure: {status: 503, body: {error: 'upstream unavailable'}}, message: /Scalingo API .*(HTTP 503|server error|unavailable)/i},
+  '429': {failure: {status: 429, body: 'Retry later'}, message: /rate limiting requests \(HTTP 429\)/},
+  'invalid JSON': {failure: {invalidJson: true}, message: /not JSON/},
+  'missing fields': {failure: {status: 200, body: {}}, message: /has no `(variables|addons|plans)` array/},
+  'dropped mid-response': {failure: {destroySocket: true}, message: /connection to the Scalingo API .* failed|closed|ECONNRESET/i},
+}
+
+describe('reliability: API faults', function () {
+  this.timeout(60_000)
+  let fake: FakeScalingo
+  let home: string
+
+  before(async () => {
+    fake = new FakeScalingo()
+    await fake.start()
+    fake.addUser(TOKEN)
+    home = mkdtempSync(join(tmpdir(), 'scalingo-tcp-api-faults-'))
+  })
+
+  after(async () => {
+    await fake.stop()
+    rmSync(home, {recursive: true, force: true})
+  })
+
+  it('every API command ends with a clear message and exit 1 within its timeout, whatever the API does', async () => {
+    const cases = Object.keys(COMMANDS).flatMap(command => Object.keys(FAULTS).map(fault => ({command, fault})))
+    const results = await pool(cases.length, 6, async (i) => {
+      const {command, fault} = cases[i]
+      const app = `faulty-${i}`
+      fake.addApp(app)
+      fake.setFormation(app, [{name: 'tcp', amount: 1}])
+      if (command !== 'addons:tcp:create') fake.addTcpAddon(app)
+      fake.failNext(req => req.path === `/v1/apps/${app}` || req.path.startsWith(`/v1/apps/${app}/`), {...FAULTS[fault].failure, times: Infinity})
+      const started = Date.now()
+      const result = await runCli(COMMANDS[command](app), {
+        timeoutMs: 30_000,
+        env: {
+          HOME: home, ...fake.env(), SCALINGO_API_TOKEN: TOKEN,
+          SCALINGO_TCP_RETRY_BASE_MS: '5', SCALINGO_TCP_HTTP_TIMEOUT: String(HTTP_TIMEOUT_MS),
+        },
+      })
+      return {command, fault, result, ms: Date.now() - started}
+    })
+
+    const problems: string[] = []
+    const check = (ok: boolean, label: string, result: CliResult) => {
+      if (!ok) problems.push(`${label}: exit ${result.code}/${result.signal}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`)
+    }
+
+    for (const {command, fault, result} of results) {
+      const label = `${command} / ${fault}`
+      // The platform's answer to a restart carries nothing the command needs: an empty object is a success.
+      if (command === 'addons:tcp:restart' && fault === 'missing fields') {
+        check(result.code === 0 && /requested/.test(result.stderr), label, result)
+        continue
+      }
+
+      const stderr = result.stderr.replaceAll(/\s*\n ›\s+/g, ' ')
+      check(result.signal === null, `${label} hung (killed)`, result)
+      check(result.code === 1, `${label} exit code`, result)
+      check(FAULTS[fault].message.test(stderr), `${label} message`, result)
+      check(!/\n\s+at /.test(result.stderr), `${label} stack trace`, result)
+      check(!result.stderr.includes(TOKEN) && !result.stdout.includes(TOKEN), `${label} token leaked`, result)
+    }
+
+    report('API faults', {
+      runs: results.length, slowestMs: Math.max(...results.map(r => r.ms)), problems: problems.length,
+    })
+    expect(problems, problems.join('\n\n')).to.deep.equal([])
+  })
+})
