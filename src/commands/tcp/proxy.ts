@@ -99,10 +99,17 @@ export default class TcpProxy extends BaseCommand {
     }
 
     printer.register(source.formation.flatMap((p) => Array.from({length: p.count}, (_, i) => `${p.type}-${i + 1}`)))
-    const announceControl = (url: string) =>
-      flags.json
-        ? process.stdout.write(JSON.stringify({time: new Date().toISOString(), event: 'control-listening', url}) + '\n')
-        : printer.line('gateway', `control interface on ${url} (its token is in ${STATE_FILE_NAME})`, 'gateway')
+    const announceControl = ({url, pageUrl}: LocalControl) => {
+      // The status page URL is the one place the control token is ever shown: the user needs it to open the page.
+      if (flags.json) {
+        const time = new Date().toISOString()
+        process.stdout.write(JSON.stringify({time, event: 'control-listening', url}) + '\n' + JSON.stringify({time, event: 'status-page', url: pageUrl}) + '\n')
+      } else {
+        printer.line('gateway', `control interface on ${url} (its token is in ${STATE_FILE_NAME})`, 'gateway')
+        printer.line('gateway', `status page on ${pageUrl}`, 'gateway')
+      }
+    }
+
     const installTriggers = (stop: (reason: string) => void) => installRestartTriggers(app, {
       watchDir: flags.watch ? source.dir : undefined,
       keys: {input: process.stdin, status: () => process.stderr.write(renderProxyStatus(app.status())), quit: () => stop('key q'), interrupt: () => stop('SIGINT')},
@@ -110,11 +117,11 @@ export default class TcpProxy extends BaseCommand {
     await this.runUntilStopped(app, () => this.startControl(app, source.dir, announceControl), installTriggers)
   }
 
-  /** For the --local commands (and the status page): the token stays in the 0600 state file, never in the log. */
-  private async startControl(app: LocalApp, dir: string, announce: (url: string) => void): Promise<LocalControl> {
+  /** For the --local commands and the status page: the token is in the 0600 state file and the page URL only. */
+  private async startControl(app: LocalApp, dir: string, announce: (control: LocalControl) => void): Promise<LocalControl> {
     const control = await startLocalControl(app, {dir, version: this.config.version})
     if (control.stateFileError) this.warn(control.stateFileError)
-    announce(control.url)
+    announce(control)
     return control
   }
 
