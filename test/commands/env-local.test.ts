@@ -31,14 +31,18 @@ describe('env --local against a running tcp:proxy', function () {
     rmSync(dir, {recursive: true, force: true})
   })
 
-  it('announces the control interface on 127.0.0.1 and writes a 0600 state file holding its token (never logged)', async () => {
+  it('announces the control interface on 127.0.0.1 and writes a 0600 state file holding its token (logged only in the status page URL)', async () => {
     expect(controlUrl).to.match(/^http:\/\/127\.0\.0\.1:\d+$/)
     const path = join(dir, STATE_FILE)
     expect(statSync(path).mode & 0o777).to.equal(0o600)
     const state = JSON.parse(readFileSync(path, 'utf8'))
     expect(state).to.include({pid: proxy.child.pid, url: controlUrl, tcpUrl: `tcp://127.0.0.1:${port}`, app: 'my-app'})
     expect(state.token).to.match(/^[\w-]{43}$/)
-    expect(JSON.stringify(proxy.events) + proxy.stderr).to.not.include(state.token)
+    // The status page URL is the one line that carries it, on purpose (the user opens the page with it).
+    const [pageEvent, ...others] = proxy.events.filter((e) => JSON.stringify(e).includes(state.token))
+    expect(pageEvent).to.include({event: 'status-page', url: `${controlUrl}/?token=${state.token}`})
+    expect(others).to.deep.equal([])
+    expect(proxy.stderr).to.not.include(state.token)
 
     expect((await fetch(`${controlUrl}/v1/status`)).status).to.equal(401)
     const res = await fetch(`${controlUrl}/v1/env`, {headers: {Authorization: `Bearer ${state.token}`}})
