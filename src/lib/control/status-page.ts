@@ -99,7 +99,12 @@ function streamEvents({req, res, server}: RouteContext, events: ProxyEventSource
     clearTimeout(throttled)
     throttled = undefined
     lastStatusAt = Date.now()
-    send('status', {time: lastStatusAt, status: server.target.status()})
+    try {
+      send('status', {time: lastStatusAt, status: server.target.status()})
+    } catch {
+      // From a timer a throw would take the gateway down; the page reconnects and tries again instead.
+      res.destroy()
+    }
   }
 
   // setImmediate: the event is emitted before the app finishes updating what status() reports.

@@ -182,6 +182,21 @@ describe('status page routes', () => {
     }
   })
 
+  it('ends the stream, not the gateway, when the status cannot be read', async () => {
+    const stream = await open(`/v1/events?token=${server.token}`)
+    await stream.next((m) => m.event === 'status')
+    target.status = () => {
+      throw new Error('not started')
+    }
+
+    const ended = new Promise<void>((resolve) => stream.response.once('close', resolve))
+    const removed = once(events, 'removeListener')
+    events.emit('event', {event: 'instance-ready', instance: 'tcp-1', generation: 1, port: 40_000, bootMs: 1} satisfies ProxyEvent)
+    await Promise.all([ended, removed])
+    expect(events.listenerCount('event')).to.equal(0)
+    expect((await fetch(statusPageUrl(server))).status).to.equal(200)
+  })
+
   it('redacts secrets that reach an event', async () => {
     const stream = await open(`/v1/events?token=${server.token}`)
     events.emit('event', {event: 'instance-boot-failed', instance: 'tcp-1', generation: 1, reason: 'boot', lastLines: ['using tk-us-abcdef123456']} satisfies ProxyEvent)
