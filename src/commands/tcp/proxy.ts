@@ -86,6 +86,7 @@ export default class TcpProxy extends BaseCommand {
       maxConnections: flags['max-connections'],
       maxConnectionsMode: flags['max-connections-mode'] as 'queue' | 'refuse',
       idleTimeoutMs: flags['idle-timeout'] === undefined ? 0 : parseDuration(flags['idle-timeout']),
+      connectionEvents: Boolean(flags.json || flags['log-connections']),
     })
 
     const printer = new LogPrinter(process.stdout, theme(process.stdout, {noColor: flags['no-color'], json: flags.json}), {timestamps: flags.timestamps})

@@ -3,7 +3,7 @@ import {type AddressInfo, createServer, type Server, type Socket} from 'node:net
 
 import {CliError} from '../errors.js'
 import {Backend} from './backend.js'
-import {Connection, resetSocket} from './connection.js'
+import {Connection, ConnectionState, resetSocket} from './connection.js'
 import {
   type BackendInfo, type BackendSpec, type BalanceMode, type DropMode, GATEWAY_DEFAULTS, type GatewayEvent,
   type GatewayOptions, type MaxConnectionsMode,
@@ -25,6 +25,7 @@ export class Gateway extends EventEmitter {
   readonly maxConnections: number
   readonly maxConnectionsMode: MaxConnectionsMode
   readonly idleTimeoutMs: number
+  readonly connectionEvents: boolean
 
   private readonly server: Server
   private readonly registry = new Map<string, Backend>()
@@ -35,6 +36,9 @@ export class Gateway extends EventEmitter {
   private readonly live = new Set<Connection>()
   /** Dropped connections whose client socket is kept (blackhole) or still closing, until released. */
   private readonly held = new Set<Connection>()
+  /** Connections waiting for their backend's handshake; one sweep timer checks their deadlines. */
+  private readonly connecting = new Set<Connection>()
+  private connectSweep: NodeJS.Timeout | null = null
   private nextId = 1
   private activeCount = 0
   private totalCount = 0
@@ -52,6 +56,7 @@ export class Gateway extends EventEmitter {
     this.maxConnections = options.maxConnections ?? GATEWAY_DEFAULTS.maxConnections
     this.maxConnectionsMode = options.maxConnectionsMode ?? GATEWAY_DEFAULTS.maxConnectionsMode
     this.idleTimeoutMs = options.idleTimeoutMs ?? GATEWAY_DEFAULTS.idleTimeoutMs
+    this.connectionEvents = options.connectionEvents ?? GATEWAY_DEFAULTS.connectionEvents
     // pauseOnConnect: not one client byte is read before its backend connection exists.
     this.server = createServer({allowHalfOpen: true, pauseOnConnect: true, noDelay: true}, socket => {
       this.accept(socket)
@@ -160,9 +165,40 @@ export class Gateway extends EventEmitter {
     }
 
     this.held.clear()
+    this.connecting.clear()
+    if (this.connectSweep) clearInterval(this.connectSweep)
+    this.connectSweep = null
   }
 
   // Below: called by Connection only.
+
+  connectStarted(connection: Connection): void {
+    connection.connectDeadline = Date.now() + this.connectTimeoutMs
+    this.connecting.add(connection)
+    if (this.connectSweep) return
+    // One timer for every connect attempt instead of one per socket; a timeout fires up to a quarter late.
+    this.connectSweep = setInterval(sweepConnecting, Math.max(10, Math.min(1000, this.connectTimeoutMs / 4)), this)
+    this.connectSweep.unref()
+  }
+
+  connectEnded(connection: Connection): void {
+    this.connecting.delete(connection)
+  }
+
+  /** Fails the attempts past their deadline; stops the timer when nothing is connecting. */
+  sweepConnecting(): void {
+    const now = Date.now()
+    for (const connection of this.connecting) {
+      if (now >= connection.connectDeadline && connection.state === ConnectionState.Connecting) {
+        connection.connectFailed('ETIMEDOUT')
+      }
+    }
+
+    if (this.connecting.size === 0 && this.connectSweep) {
+      clearInterval(this.connectSweep)
+      this.connectSweep = null
+    }
+  }
 
   /** The backend for a new connection, skipping `exclude` (backends that already refused this client). */
   pick(exclude: Backend[] | null): Backend | null {
@@ -202,7 +238,7 @@ export class Gateway extends EventEmitter {
   connectionOpened(connection: Connection): void {
     // A client accepted after the report got through: descriptors are back, the next failure is a new burst.
     if (this.acceptErrorReportedAt > 0 && connection.id >= this.acceptErrorReportedAt) this.acceptErrorReportedAt = 0
-    if (this.listenerCount('event') === 0) return
+    if (!this.connectionEvents || this.listenerCount('event') === 0) return
     this.emit('event', {
       type: 'connection-opened', id: connection.id, backend: connection.target!.id, client: connection.clientAddress,
     } satisfies GatewayEvent)
@@ -213,7 +249,7 @@ export class Gateway extends EventEmitter {
     this.live.delete(connection)
     // A slot freed up for a client waiting on --max-connections.
     if (this.maxConnections > 0 && this.queue.length > 0) this.serveQueue()
-    if (!connection.opened || this.listenerCount('event') === 0) return
+    if (!connection.opened || !this.connectionEvents || this.listenerCount('event') === 0) return
     this.emit('event', {
       type: 'connection-closed',
       id: connection.id,
@@ -330,6 +366,10 @@ export class Gateway extends EventEmitter {
   private emitEvent(event: GatewayEvent): void {
     if (this.listenerCount('event') > 0) this.emit('event', event)
   }
+}
+
+function sweepConnecting(gateway: Gateway): void {
+  gateway.sweepConnecting()
 }
 
 function queueExpired(gateway: Gateway, connection: Connection): void {

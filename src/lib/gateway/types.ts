@@ -45,6 +45,11 @@ export interface GatewayOptions {
   maxConnectionsMode?: MaxConnectionsMode
   /** Closes a connection after this long without a byte in either direction; 0 or unset: never. */
   idleTimeoutMs?: number
+  /**
+   * Emit 'connection-opened' / 'connection-closed' events (default true). Off, a connection costs no event
+   * objects, no peer address lookup and no listener calls: for when nobody logs connections.
+   */
+  connectionEvents?: boolean
 }
 
 export const GATEWAY_DEFAULTS = {
@@ -55,6 +60,7 @@ export const GATEWAY_DEFAULTS = {
   maxConnections: 0,
   maxConnectionsMode: 'queue' as MaxConnectionsMode,
   idleTimeoutMs: 0,
+  connectionEvents: true,
 }
 
 export type CloseReason = 'closed' | 'client-reset' | 'backend-reset' | 'dropped' | 'error' | 'idle-timeout'

@@ -50,6 +50,8 @@ export interface LocalAppOptions {
   maxConnectionsMode?: MaxConnectionsMode
   /** 0 or unset: connections may stay idle forever, as on the platform. */
   idleTimeoutMs?: number
+  /** connection-opened/-closed events (default true); false spares every connection their cost. */
+  connectionEvents?: boolean
 }
 
 export type {InstanceState} from './status.js'
@@ -123,6 +125,7 @@ export class LocalApp extends EventEmitter {
       maxConnections: options.maxConnections,
       maxConnectionsMode: options.maxConnectionsMode,
       idleTimeoutMs: options.idleTimeoutMs,
+      connectionEvents: options.connectionEvents,
     })
     this.gateway.on('event', (e: GatewayEvent) => this.onGatewayEvent(e))
     this.supervisor.on('event', (e: SupervisorEvent) => this.onSupervisorEvent(e))
