@@ -89,7 +89,7 @@ describe('reliability: instance faults', function () {
     expect(resetOnes + proxy.count('backend-connect-failed')).to.be.at.least(4)
   })
 
-  it('an instance that never answers holds only its own clients, and they get a reset (--drop reset) when it dies', async () => {
+  it('an instance that never answers holds only its own clients, and they learn at once when it dies', async () => {
     const {proxy, port} = await faultyApp('silent')
     const healthy = await bystander(proxy, port)
     const probes = await Promise.all(Array.from({length: 6}, () => probe(port)))
@@ -123,7 +123,8 @@ describe('reliability: instance faults', function () {
 
     const result = await onDying.result
     expect(result.kind).to.be.oneOf(['reset', 'closed'])
-    expect(result.data).to.equal('tcp-1\npartial:')
+    // What arrived is a prefix of what it sent (a reset may discard what the client had not read yet).
+    expect('tcp-1\npartial:'.startsWith(result.data)).to.equal(true)
     await proxy.waitFor(e => e.event === 'instance-exited' && e.instance === 'tcp-1' && e.expected === false)
     await echoAgain(healthy, 'unaffected\n')
     await proxy.waitFor(e => e.event === 'instance-restarting' && e.instance === 'tcp-1')
