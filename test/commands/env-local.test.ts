@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {runCli} from '../helpers/cli.js'
-import {ProxyProcess, SERVERS, makeApp} from '../helpers/proxy.js'
+import {emptyAppRoot, makeApp, ProxyProcess, SERVERS} from '../helpers/proxy.js'
 
 const echo = `node ${join(SERVERS, 'echo-server.mjs')}`
 const STATE_FILE = '.scalingo-tcp.json'
@@ -84,7 +84,7 @@ describe('env --local without a running gateway', function () {
   let proxy: ProxyProcess | undefined
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-nogw-'))
+    dir = emptyAppRoot('scalingo-tcp-nogw-')
   })
 
   afterEach(async () => {

@@ -1,5 +1,5 @@
 import {type ChildProcess, spawn} from 'node:child_process'
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -10,6 +10,16 @@ import {BIN, baseEnv} from './cli.js'
 export const SERVERS = fileURLToPath(new URL('../fixtures/servers/', import.meta.url))
 
 export type Event = Record<string, any> & {event: string}
+
+/**
+ * An empty temp directory marked as an app root (it holds `.git`), so looking for a local gateway's
+ * state file stops there instead of finding one a gateway left in the temp directory itself.
+ */
+export function emptyAppRoot(prefix = 'scalingo-tcp-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  mkdirSync(join(dir, '.git'))
+  return dir
+}
 
 /** A temp app directory with the given Procfile (and optional .env). */
 export function makeApp(procfile: string, files: Record<string, string> = {}): string {

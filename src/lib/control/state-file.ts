@@ -1,5 +1,5 @@
 import {randomBytes} from 'node:crypto'
-import {readFileSync, renameSync, unlinkSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, renameSync, unlinkSync, writeFileSync} from 'node:fs'
 import {dirname, join, resolve} from 'node:path'
 
 /** Written next to the Procfile while `tcp:proxy` runs, so commands run in that directory find the gateway. */
@@ -62,6 +62,8 @@ export function writeStateFile(dir: string, state: GatewayState): StateFileHandl
  * Looks for a live gateway's state file from `cwd` up to the root, as git looks for `.git`. A file
  * left by a gateway that is no longer running (killed with SIGKILL, machine rebooted) is removed.
  */
+const APP_ROOT_MARKERS = ['Procfile', '.git']
+
 export function findStateFile(cwd: string): FoundState | undefined {
   let dir = resolve(cwd)
   for (;;) {
@@ -72,6 +74,9 @@ export function findStateFile(cwd: string): FoundState | undefined {
       removeQuietly(path)
     }
 
+    // tcp:proxy writes the file next to the Procfile: one found above the app's root (a directory
+    // with a Procfile or .git) belongs to another app.
+    if (APP_ROOT_MARKERS.some((marker) => existsSync(join(dir, marker)))) return undefined
     const parent = dirname(dir)
     if (parent === dir) return undefined
     dir = parent

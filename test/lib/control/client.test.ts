@@ -9,6 +9,7 @@ import {type LocalControl, startLocalControl} from '../../../src/lib/control/loc
 import {STATE_FILE_NAME, writeStateFile} from '../../../src/lib/control/state-file.js'
 import {CliError} from '../../../src/lib/errors.js'
 import {FakeTarget, report} from './fake-target.js'
+import {emptyAppRoot} from '../../helpers/proxy.js'
 
 async function rejection(promise: Promise<unknown>): Promise<CliError> {
   try {
@@ -28,7 +29,7 @@ describe('local gateway client', () => {
   let closedPort: Server | undefined
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-client-'))
+    dir = emptyAppRoot('scalingo-tcp-client-')
     target = new FakeTarget()
   })
 

@@ -6,6 +6,7 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {findStateFile, type GatewayState, readState, STATE_FILE_NAME, writeStateFile} from '../../../src/lib/control/state-file.js'
+import {emptyAppRoot} from '../../helpers/proxy.js'
 
 const STATE_FILE_MODULE = fileURLToPath(new URL('../../../src/lib/control/state-file.ts', import.meta.url))
 
@@ -34,7 +35,7 @@ describe('state file', () => {
   const handles: Array<{remove(): void}> = []
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-state-'))
+    dir = emptyAppRoot('scalingo-tcp-state-')
   })
 
   afterEach(() => {
@@ -48,7 +49,7 @@ describe('state file', () => {
     expect(handle.path).to.equal(join(dir, STATE_FILE_NAME))
     expect(statSync(handle.path).mode & 0o777).to.equal(0o600)
     expect(JSON.parse(readFileSync(handle.path, 'utf8'))).to.deep.equal(state({startedAt: readState(handle.path)!.startedAt}))
-    expect(readdirSync(dir)).to.deep.equal([STATE_FILE_NAME])
+    expect(readdirSync(dir).filter((f) => f !== '.git')).to.deep.equal([STATE_FILE_NAME])
   })
 
   it('replaces an existing file by rename (a reader holding the old one never sees a mix)', () => {
@@ -57,7 +58,7 @@ describe('state file', () => {
     handles.push(writeStateFile(dir, state({token: 'second'})))
     expect(statSync(join(dir, STATE_FILE_NAME)).ino).to.not.equal(before)
     expect(readState(join(dir, STATE_FILE_NAME))!.token).to.equal('second')
-    expect(readdirSync(dir)).to.deep.equal([STATE_FILE_NAME])
+    expect(readdirSync(dir).filter((f) => f !== '.git')).to.deep.equal([STATE_FILE_NAME])
   })
 
   it('remove() deletes it, but not a file another gateway wrote since', () => {
@@ -93,6 +94,15 @@ setTimeout(() => { throw new Error('crash') }, 0)`
       const found = findStateFile(sub)
       expect(found?.dir).to.equal(dir)
       expect(found?.state.token).to.equal('the-token')
+    })
+
+    it('stops at the app root: a gateway running above it belongs to another app', () => {
+      handles.push(writeStateFile(dir, state()))
+      const otherApp = join(dir, 'other-app')
+      mkdirSync(otherApp)
+      writeFileSync(join(otherApp, 'Procfile'), 'tcp: node server.js\n')
+      expect(findStateFile(dir)?.dir).to.equal(dir)
+      expect(findStateFile(otherApp)).to.equal(undefined)
     })
 
     it('finds nothing where there is no file', () => {

@@ -6,7 +6,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {baseEnv, BIN, type CliResult, runCli} from '../../../helpers/cli.js'
-import {ProxyProcess, SERVERS, makeApp} from '../../../helpers/proxy.js'
+import {emptyAppRoot, makeApp, ProxyProcess, SERVERS} from '../../../helpers/proxy.js'
 import {unwrap} from './helpers.js'
 
 const restartableEcho = `node ${join(SERVERS, 'restartable-echo.mjs')}`
@@ -233,7 +233,7 @@ describe('addons:tcp:info --local and addons:tcp:restart --local without a runni
   let dir: string
 
   before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-nogw-'))
+    dir = emptyAppRoot('scalingo-tcp-nogw-')
   })
 
   after(() => rmSync(dir, {recursive: true, force: true}))
