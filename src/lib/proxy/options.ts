@@ -5,7 +5,8 @@ import {UsageError} from '../errors.js'
 import {loadEnvFiles} from '../procfile/dotenv.js'
 import {resolveFormation} from '../procfile/formation.js'
 import {readProcfile} from '../procfile/procfile.js'
-import type {ProcessType, Upstream} from './local-app.js'
+import type {ProcessType} from './instance.js'
+import type {Upstream} from './upstreams.js'
 
 /** `HOST:PORT` or `[v6]:PORT` or a bare `PORT` (on 127.0.0.1). */
 export function parseUpstream(text: string): Upstream {
