@@ -223,6 +223,11 @@ describe('env', () => {
       expectCleanError(result, 1, 'Could not reach the Scalingo API at 127.0.0.1:9')
     })
 
+    it('a SCALINGO_API_URL without its scheme exits 2 naming the variable', async () => {
+      const result = await cli(['env', '-a', 'my-app'], {SCALINGO_API_URL: new URL(fake.url).host})
+      expectCleanError(result, 2, `SCALINGO_API_URL is not an http(s) URL: ${new URL(fake.url).host}`)
+    })
+
     it('--json errors are JSON on stdout with the exit code', async () => {
       const result = await cli(['env', 'NOPE', '-a', 'my-app', '--json'])
       expect(result.code).to.equal(4)

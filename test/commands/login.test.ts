@@ -1,11 +1,14 @@
+import {runCommand} from '@oclif/test'
 import {expect} from 'chai'
 import {randomBytes} from 'node:crypto'
 import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {Readable} from 'node:stream'
 
-import {type CliResult, runCli} from '../helpers/cli.js'
+import {type CliResult, ROOT, runCli} from '../helpers/cli.js'
 import {FakeScalingo, scalingoCliAuthFile} from '../helpers/fake-scalingo.js'
+import {stripAnsi, TtyCli} from '../helpers/tty.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 const OTHER_TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
@@ -82,6 +85,52 @@ describe('login', () => {
     expect(result.code).to.equal(3)
     expect(unwrap(result.stderr)).to.include('The Scalingo API rejected the API token')
     expect(result.stderr).to.not.match(/\n\s+at /)
+    expect(existsSync(credentials())).to.equal(false)
+  })
+
+  it('on a terminal, prompts for the token with hidden input, then stores it', async () => {
+    const tty = new TtyCli(['login'], {env: {HOME: home, ...fake.env()}})
+    try {
+      await tty.waitFor(/Scalingo API token/)
+      tty.type(`${TOKEN}\r`)
+      expect(await tty.exited).to.equal(0)
+    } finally {
+      tty.kill()
+    }
+
+    const screen = stripAnsi(tty.output)
+    outputs.push(tty.output)
+    expect(screen).to.include('Logged in as jdoe')
+    // Hidden: not one character of what was typed is echoed (not even as a mask).
+    expect(screen).to.not.include(TOKEN.slice(0, 8))
+    expect(screen).to.not.match(/\*{8}/)
+    expect(JSON.parse(readFileSync(credentials(), 'utf8')).tokens['127.0.0.1'].token).to.equal(TOKEN)
+  })
+
+  it('works in-process too, reading the token from stdin', async () => {
+    const saved = {env: {...process.env}, stdin: Object.getOwnPropertyDescriptor(process, 'stdin')!}
+    Object.assign(process.env, {HOME: home, ...fake.env()})
+    delete process.env.SCALINGO_API_TOKEN
+    Object.defineProperty(process, 'stdin', {configurable: true, value: Readable.from([`${OTHER_TOKEN}\n`])})
+    try {
+      const {stdout, stderr, error} = await runCommand(['login', '--api-token-stdin'], {root: ROOT})
+      outputs.push(stdout, stderr)
+      expect(error).to.equal(undefined)
+      expect(stdout).to.equal('')
+      expect(stderr).to.include('Logged in as other')
+      expect(JSON.parse(readFileSync(credentials(), 'utf8')).tokens['127.0.0.1']).to.deep.include({token: OTHER_TOKEN, username: 'other'})
+    } finally {
+      process.env = saved.env
+      Object.defineProperty(process, 'stdin', saved.stdin)
+    }
+  })
+
+  it('exits 2 when the token read from stdin is empty, and stores nothing', async () => {
+    const exchanges = fake.requestsTo('POST', '/v1/tokens/exchange').length
+    const result = await cli(['login', '--api-token-stdin'], {input: '\n'})
+    expect(result.code).to.equal(2)
+    expect(unwrap(result.stderr)).to.include('The API token is empty.')
+    expect(fake.requestsTo('POST', '/v1/tokens/exchange')).to.have.length(exchanges)
     expect(existsSync(credentials())).to.equal(false)
   })
 

@@ -28,6 +28,8 @@ export interface RequestOptions {
   auth?: 'basic' | 'bearer' | 'none'
   /** Identifiers for 404 messages, keyed by the body's `resource` (e.g. {app: 'my-app'}). */
   names?: Record<string, string>
+  /** Retry on 429, 5xx and network errors; defaults to true for idempotent methods only. */
+  retry?: boolean
 }
 
 export interface ApiResponse<T> {
@@ -143,7 +145,7 @@ export class ScalingoClient {
     const service = options.service ?? 'api'
     const authMode = options.auth ?? 'bearer'
     const url = this.url(service, path, options.searchParams)
-    const retryable = IDEMPOTENT.has(method)
+    const retryable = options.retry ?? IDEMPOTENT.has(method)
     let refreshedJwt = false
     for (let attempt = 1; ; attempt++) {
       const headers: Record<string, string> = {accept: 'application/json', 'user-agent': this.userAgent}
@@ -298,10 +300,18 @@ export class ScalingoClient {
     }
 
     if (status === 404) {
-      const resource = body.resource ?? 'resource'
+      const where = service === 'api' && this.region ? ` in region ${this.region.name} (${new URL(this.region.apiUrl).host})` : ''
+      // The platform names the missing resource; a 404 without one means the route itself is unknown there,
+      // which is what a SCALINGO_API_URL or SCALINGO_AUTH_URL pointing at the wrong server gives.
+      if (typeof body.resource !== 'string') {
+        return new ResourceNotFoundError(`The Scalingo API at ${new URL(url).host} has no ${method} ${new URL(url).pathname} (HTTP 404).`, 'route', [
+          'Check SCALINGO_API_URL / SCALINGO_AUTH_URL if you set them',
+        ])
+      }
+
+      const resource = body.resource
       const id = options.names?.[resource]
       const label = resource.charAt(0).toUpperCase() + resource.slice(1).replaceAll('_', ' ')
-      const where = service === 'api' && this.region ? ` in region ${this.region.name} (${new URL(this.region.apiUrl).host})` : ''
       const suggestions =
         resource === 'app' && service === 'api'
           ? [
@@ -342,7 +352,8 @@ export class ScalingoClient {
   }
 
   private async exchangeToken(): Promise<string> {
-    const {body} = await this.request<{token?: string}>('POST', '/v1/tokens/exchange', {service: 'auth', auth: 'basic', json: {}})
+    // A POST, but it creates nothing: retrying it is safe, and a blip must not fail a long wait that needs a fresh JWT.
+    const {body} = await this.request<{token?: string}>('POST', '/v1/tokens/exchange', {service: 'auth', auth: 'basic', json: {}, retry: true})
     if (!body?.token) throw new InvalidResponseError('The Scalingo token exchange returned no token.', 200)
     registerSecret(body.token)
     return body.token

@@ -1,4 +1,4 @@
-import {chmod, mkdir, readFile, rm, stat, writeFile} from 'node:fs/promises'
+import {chmod, mkdir, readFile, rename, rm, stat, writeFile} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {dirname, join} from 'node:path'
 
@@ -93,9 +93,19 @@ export async function storeToken(
   await chmod(dirname(path), 0o700)
   const current = (await readStoredCredentials(env).catch(() => undefined)) ?? {tokens: {}}
   current.tokens[host] = {token, username, stored_at: new Date().toISOString()}
-  await writeFile(path, JSON.stringify(current, null, 2) + '\n', {mode: 0o600})
-  await chmod(path, 0o600)
+  await writeCredentials(path, current)
   return path
+}
+
+/**
+ * Replaces the file in one step: a temp file created 0600, then renamed over it. An existing file
+ * with a looser mode never holds the new token, and a crash never leaves half a JSON document.
+ */
+async function writeCredentials(path: string, credentials: StoredCredentials): Promise<void> {
+  const temp = `${path}.${process.pid}.tmp`
+  await rm(temp, {force: true})
+  await writeFile(temp, JSON.stringify(credentials, null, 2) + '\n', {mode: 0o600, flag: 'wx'})
+  await rename(temp, path)
 }
 
 /** Removes our token for `host`; returns whether one was stored. Never touches the Scalingo CLI's file. */
@@ -113,7 +123,7 @@ export async function removeStoredToken(host: string, env: NodeJS.ProcessEnv = p
   if (!current?.tokens[host]) return false
   delete current.tokens[host]
   if (Object.keys(current.tokens).length === 0) await rm(path, {force: true})
-  else await writeFile(path, JSON.stringify(current, null, 2) + '\n', {mode: 0o600})
+  else await writeCredentials(path, current)
   return true
 }
 

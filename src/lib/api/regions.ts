@@ -23,17 +23,34 @@ export interface ResolvedRegion {
   source: RegionSource
 }
 
+/**
+ * SCALINGO_API_URL or SCALINGO_AUTH_URL, without trailing slashes. Checked here, once, so that a typo
+ * (`127.0.0.1:4567`, no scheme) is a usage error naming the variable rather than a bare "Invalid URL".
+ */
+function serviceUrlFromEnv(env: NodeJS.ProcessEnv, name: 'SCALINGO_API_URL' | 'SCALINGO_AUTH_URL'): string | undefined {
+  const value = env[name]
+  if (!value) return undefined
+  let protocol: string | undefined
+  try {
+    protocol = new URL(value).protocol
+  } catch {}
+
+  if (protocol !== 'http:' && protocol !== 'https:') {
+    throw new UsageError(`${name} is not an http(s) URL: ${value}`, [
+      `Set it to a full URL with its scheme, e.g. ${name}=http://127.0.0.1:4567, or unset it`,
+    ])
+  }
+
+  return value.replace(/\/+$/, '')
+}
+
 export function authUrl(env: NodeJS.ProcessEnv = process.env): string {
-  return (env.SCALINGO_AUTH_URL || DEFAULT_AUTH_URL).replace(/\/+$/, '')
+  return serviceUrlFromEnv(env, 'SCALINGO_AUTH_URL') ?? DEFAULT_AUTH_URL
 }
 
 /** The key of the credentials files: the auth URL's host without port, as the Scalingo CLI does. */
 export function authHost(env: NodeJS.ProcessEnv = process.env): string {
-  try {
-    return new URL(authUrl(env)).hostname
-  } catch {
-    throw new UsageError(`SCALINGO_AUTH_URL is not a valid URL: ${env.SCALINGO_AUTH_URL}`)
-  }
+  return new URL(authUrl(env)).hostname
 }
 
 function hostOnly(hostPort: string): string {
@@ -51,7 +68,7 @@ export async function resolveRegion(
   options: {flag?: string; remoteSshHost?: string; env?: NodeJS.ProcessEnv},
 ): Promise<ResolvedRegion> {
   const env = options.env ?? process.env
-  const apiOverride = env.SCALINGO_API_URL?.replace(/\/+$/, '')
+  const apiOverride = serviceUrlFromEnv(env, 'SCALINGO_API_URL')
   let regions: Region[] | undefined
   const loadRegions = async () => (regions ??= await listRegions(client))
 

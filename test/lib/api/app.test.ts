@@ -101,6 +101,15 @@ describe('app and region detection', () => {
       expect(region).to.deep.equal({name: 'osc-secnum-fr1', apiUrl: 'http://127.0.0.1:9', source: 'git-remote'})
     })
 
+    it('rejects a SCALINGO_API_URL or SCALINGO_AUTH_URL that is not an http(s) URL (exit 2, naming the variable)', async () => {
+      for (const value of ['127.0.0.1:4567', 'not a url', 'ftp://example.com']) {
+        const api = (await resolveRegion(client(), {env: env({SCALINGO_API_URL: value})}).catch((e) => e)) as UsageError
+        expect(api).to.be.instanceOf(UsageError)
+        expect(api.message).to.equal(`SCALINGO_API_URL is not an http(s) URL: ${value}`)
+        expect(() => new ScalingoClient({env: {SCALINGO_AUTH_URL: value}})).to.throw(UsageError, `SCALINGO_AUTH_URL is not an http(s) URL: ${value}`)
+      }
+    })
+
     it('rejects an unknown region with the list of known ones (exit 2)', async () => {
       const error = (await resolveRegion(client(), {flag: 'mars-1', env: env()}).catch((e) => e)) as UsageError
       expect(error.exitCode).to.equal(ExitCode.Usage)

@@ -114,6 +114,23 @@ describe('ScalingoClient against the fake platform', () => {
     expect(fake.requestsTo('POST', '/v1/tokens/exchange')).to.have.length(1)
   })
 
+  it('retries the token exchange after a 5xx or a dropped connection: it is a POST, but creates nothing', async () => {
+    fake.failNext('/v1/tokens/exchange', {status: 503})
+    fake.failNext('/v1/tokens/exchange', {destroySocket: true})
+    const app = await getApp(client(), 'my-app')
+    expect(app.name).to.equal('my-app')
+    // The dropped answer never finished, so it has no recorded status.
+    expect(fake.requestsTo('POST', '/v1/tokens/exchange').map((r) => r.status)).to.deep.equal([503, undefined, 200])
+  })
+
+  it('says which route a 404 without a resource name is for (a wrong SCALINGO_API_URL), still exit 4', async () => {
+    const error = await caught(client().get('/v1/no-such-route'))
+    expect(error).to.be.instanceOf(ResourceNotFoundError)
+    expect(error.exitCode).to.equal(ExitCode.NotFound)
+    expect(error.message).to.equal(`The Scalingo API at ${new URL(fake.url).host} has no GET /v1/no-such-route (HTTP 404).`)
+    expect(error.suggestions.join(' ')).to.include('SCALINGO_API_URL')
+  })
+
   it('maps 404 to exit 4 naming the resource and the region', async () => {
     const error = await caught(getApp(client(), 'nope'))
     expect(error).to.be.instanceOf(ResourceNotFoundError)

@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -96,6 +96,19 @@ describe('API token resolution', () => {
     expect(await removeStoredToken('127.0.0.1', env)).to.equal(true)
     expect(JSON.parse(readFileSync(path, 'utf8')).tokens).to.have.keys(['auth.scalingo.com'])
     expect(await removeStoredToken('127.0.0.1', env)).to.equal(false)
+  })
+
+  it('replaces a file with a looser mode by a new 0600 one, leaving no temp file behind', async () => {
+    const path = credentialsPath(env)
+    mkdirSync(join(home, '.config', 'scalingo-tcp'), {recursive: true})
+    writeFileSync(path, '{"tokens": {}}', {mode: 0o644})
+    const inode = statSync(path).ino
+    await storeToken('127.0.0.1', 'tk-us-stored', 'me', env)
+    expect(statSync(path).mode & 0o777).to.equal(0o600)
+    // A new file renamed over the old one: the loose file itself never received the token.
+    expect(statSync(path).ino).to.not.equal(inode)
+    expect(readdirSync(join(home, '.config', 'scalingo-tcp'))).to.deep.equal(['credentials.json'])
+    expect(await resolveApiToken(env)).to.deep.include({token: 'tk-us-stored', source: 'login'})
   })
 
   it('refuses a token file readable by group or others, saying to chmod 600 it', async () => {
