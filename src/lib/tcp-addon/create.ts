@@ -145,16 +145,27 @@ async function ensureTcpScaled(
   const tcp = (await getFormation(client, app)).find((f) => f.name === 'tcp')
   if (!tcp) {
     const local = await localTcpLine(options.cwd)
-    const line = local ? `the \`tcp:\` line of your local Procfile (\`tcp: ${local}\`)` : 'a `tcp:` line to the Procfile (e.g. `tcp: node server.js`, listening on $PORT)'
-    warn(`App ${app} has no tcp process type yet: ${local ? 'deploy' : 'add'} ${line}${local ? '' : ' and deploy'}, then scale it with ${scaleHint}.`)
+    const todo = local
+      ? `deploy the \`tcp:\` line of your local Procfile (\`tcp: ${local}\`)`
+      : 'add a `tcp:` line to the Procfile (e.g. `tcp: node server.js`, listening on $PORT) and deploy'
+    warn(`App ${app} has no tcp process type yet: ${todo}, then scale it with ${scaleHint}.`)
     return {hasTcpType: false, amount: null, scaledTo: null}
   }
 
-  let target = options.scale
-  if (target === undefined && tcp.amount === 0 && ui.confirmScale) target = (await ui.confirmScale()) ? 1 : undefined
-  if (target === undefined || target === tcp.amount) {
-    if (tcp.amount === 0) warn(`The tcp process type of ${app} is scaled to 0, so nothing answers on TCP_URL: scale it with ${scaleHint} (or pass --scale 1).`)
-    return {hasTcpType: true, amount: tcp.amount, scaledTo: null}
+  // Only a tcp type at 0 is scaled: --scale never resizes containers that already run (it could scale them down).
+  const unchanged = {hasTcpType: true, amount: tcp.amount, scaledTo: null}
+  if (tcp.amount > 0) {
+    if (options.scale !== undefined && options.scale !== tcp.amount) {
+      warn(`The tcp process type of ${app} already runs ${tcp.amount} container(s): --scale ${options.scale} left it as it is (scale it with \`scalingo --app ${app} scale tcp:${options.scale}\`).`)
+    }
+
+    return unchanged
+  }
+
+  const target = options.scale ?? (ui.confirmScale && (await ui.confirmScale()) ? 1 : undefined)
+  if (target === undefined) {
+    warn(`The tcp process type of ${app} is scaled to 0, so nothing answers on TCP_URL: scale it with ${scaleHint} (or pass --scale 1).`)
+    return unchanged
   }
 
   await ui.progress(`Scaling tcp to ${target} on ${app}`)

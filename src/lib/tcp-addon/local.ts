@@ -4,7 +4,7 @@ import {CliError} from '../errors.js'
 import {keyValueBlock, table} from '../output/render.js'
 import type {InstanceState, RestartReport} from '../proxy/status.js'
 import {type TcpEndpoint, tcpEndpoint} from './common.js'
-import {followRestart, type RestartOptions, type RestartResult, type RestartTarget} from './restart.js'
+import type {RestartResult, RestartTarget} from './restart.js'
 
 /** One instance of the local gateway as `addons:tcp:info --local --json` prints it. */
 export interface LocalInstanceView {
@@ -114,11 +114,6 @@ export function localRestartTarget(gateway: LocalGatewayClient, bin: string): Re
       }),
     extra: (operation) => ({report: operation?.report ?? null}),
   }
-}
-
-/** The rolling restart of the local gateway, requested and followed through its control interface. */
-export function restartLocalTcp(gateway: LocalGatewayClient, options: RestartOptions & {bin: string}): Promise<LocalRestartResult> {
-  return followRestart(localRestartTarget(gateway, options.bin), options)
 }
 
 function formatUptime(seconds: number): string {

@@ -96,12 +96,7 @@ export async function followRestart<O extends Operation, Extra extends object>(
   return {...result, operation: operationView(operation), waited: true, durationSeconds, ...target.extra(operation)}
 }
 
-/** Restarts the `tcp` containers on the platform and, unless told not to, follows the operation to its end. */
-export async function restartTcp(client: ScalingoClient, app: string, options: RestartOptions & {bin: string}): Promise<RestartResult> {
-  return followRestart(platformRestartTarget(client, app, options.bin), options)
-}
-
-export function operationView(operation: Operation): NonNullable<RestartResult['operation']> {
+function operationView(operation: Operation): NonNullable<RestartResult['operation']> {
   return {id: operation.id, type: operation.type ?? null, status: operation.status, error: operation.error ?? null}
 }
 

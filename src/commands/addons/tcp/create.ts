@@ -28,7 +28,7 @@ Exit codes: 1 when the app already has the addon or the platform refuses (its me
   static override flags = {
     ...appFlags,
     plan: Flags.string({summary: 'Plan name (default: tcplb; on a terminal, pick from a list when there are several).'}),
-    scale: Flags.integer({min: 1, max: 10, summary: 'Scale the tcp process type to N containers if it is not already.'}),
+    scale: Flags.integer({min: 1, summary: 'If the tcp process type is scaled to 0, scale it to N containers (running containers are left as they are).'}),
     ...waitFlags,
   }
 

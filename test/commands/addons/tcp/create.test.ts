@@ -106,6 +106,40 @@ describe('addons:tcp:create', () => {
     expect(unwrap(result.stderr)).to.include('Scaling tcp to 1 failed on Scalingo: container tcp-1 failed to restart.')
   })
 
+  it('--scale leaves a tcp type that already runs containers as it is, with a warning', async () => {
+    const app = newApp([{name: 'tcp', amount: 2}])
+    const result = await h.cli(['addons:tcp:create', '-a', app, '--scale', '1', '--json'])
+    expect(result.code, result.stderr).to.equal(0)
+    const body = JSON.parse(result.stdout)
+    expect(body.formation).to.deep.equal({hasTcpType: true, amount: 2, scaledTo: null})
+    expect(body.warnings).to.deep.equal([
+      `The tcp process type of ${app} already runs 2 container(s): --scale 1 left it as it is (scale it with \`scalingo --app ${app} scale tcp:1\`).`,
+    ])
+    expect(h.fake.requestsTo('POST', `/v1/apps/${app}/scale`)).to.have.length(0)
+    expect(h.fake.app(app).formation.find((f) => f.name === 'tcp')!.amount).to.equal(2)
+  })
+
+  it('exits 130 on Ctrl-C while waiting for the scale operation, saying it goes on', async () => {
+    h.fake.operationStatuses.scale = ['pending', 'running']
+    const app = newApp()
+    const result = await h.interrupt(['addons:tcp:create', '-a', app, '--scale', '1'], new RegExp(`Scaling tcp to 1 on ${app}: running`))
+    expect(result.sawPattern, result.stderr).to.equal(true)
+    expect(result.code).to.equal(130)
+    const stderr = unwrap(result.stderr)
+    expect(stderr).to.include('Interrupted while waiting for tcp to be scaled to 1.')
+    expect(stderr).to.include(`The platform carries on: check its state with \`scalingo-tcp addons:tcp:info -a ${app}\``)
+  })
+
+  it('rides out a 429 while polling: the client backs off and the wait goes on', async () => {
+    const app = newApp([{name: 'tcp', amount: 1}])
+    const addonPoll = (r: {method: string; path: string}) => r.method === 'GET' && r.path.startsWith(`/v1/apps/${app}/addons/`)
+    h.fake.failNext(addonPoll, {status: 429, body: 'Retry later', times: 2})
+    const result = await h.cli(['addons:tcp:create', '-a', app])
+    expect(result.code, result.stderr).to.equal(0)
+    expect(result.stdout).to.match(URL_LINE)
+    expect(h.fake.requests.filter(addonPoll).map((r) => r.status).slice(0, 2)).to.deep.equal([429, 429])
+  })
+
   it('refuses with exit 1, pointing at addons:tcp:info, when the app already has the addon', async () => {
     const app = newApp()
     const existing = h.fake.addTcpAddon(app)
@@ -247,6 +281,8 @@ describe('addons:tcp:create', () => {
     expect(JSON.parse(h.fake.requestsTo('POST', `/v1/apps/${app}/scale`)[0].body)).to.deep.equal({containers: [{name: 'tcp', amount: 1}]})
     expect(result.output).to.include(`Scaled tcp to 1 on ${app}`)
     expect(result.output).to.match(/tcp:\/\/tcp-1\.osc-fr1\.scalingo\.com:200\d\d\n$/)
+    // ora's spinner on the terminal, ticked off once the addon runs
+    expect(result.output).to.match(/✔ TCP Gateway addon [0-9a-f]{24} is running on /)
   })
 
   it('on a terminal: answering no to the scale prompt leaves tcp at 0 and prints the command', async () => {
@@ -255,5 +291,16 @@ describe('addons:tcp:create', () => {
     expect(result.code, result.output).to.equal(0)
     expect(h.fake.requestsTo('POST', `/v1/apps/${app}/scale`)).to.have.length(0)
     expect(result.output).to.include(`scale it with \`scalingo --app ${app} scale tcp:1\``)
+  })
+
+  it('on a terminal: Ctrl-C while waiting stops the spinner cleanly and exits 130', async () => {
+    h.fake.addonBehaviour.pollsUntilRunning = Infinity
+    const app = newApp()
+    const result = await h.pty(['addons:tcp:create', '-a', app], [{waitFor: `Waiting for the TCP Gateway addon of ${app}: provisioning`, keys: '\u0003'}])
+    expect(result.code, result.output).to.equal(130)
+    expect(result.output).to.include('✖ Stopped')
+    expect(result.output).to.include('Interrupted while waiting for the TCP Gateway addon to be running with TCP_URL set.')
+    expect(result.output).to.not.match(/tcp:\/\/tcp-1/)
+    expect(result.raw.lastIndexOf('\u001B[?25h')).to.be.greaterThan(result.raw.lastIndexOf('\u001B[?25l'))
   })
 })

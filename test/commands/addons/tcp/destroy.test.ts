@@ -89,4 +89,12 @@ describe('addons:tcp:destroy', () => {
     expect(result.output).to.include(`Confirmation 'wrong' does not match the app name ${name}`)
     expect(h.fake.app(name).addons).to.have.length(1)
   })
+
+  it('on a terminal: Ctrl-C at the prompt exits 130 and removes nothing', async () => {
+    const {name} = appWithAddon()
+    const result = await h.pty(['addons:tcp:destroy', '-a', name], [{waitFor: 'to confirm', keys: '\u0003'}])
+    expect(result.code, result.output).to.equal(130)
+    expect(h.fake.requestsTo('DELETE', new RegExp(`^/v1/apps/${name}/addons/`))).to.have.length(0)
+    expect(h.fake.app(name).addons).to.have.length(1)
+  })
 })

@@ -16,6 +16,36 @@ export const stripAnsi = (text: string) => text.replaceAll(ANSI, '')
 /** oclif wraps error lines behind a ' ›' gutter: join them back for matching. */
 export const unwrap = (text: string) => text.replaceAll(/\s*\n ›\s+/g, ' ')
 
+/** Runs the CLI, waits for `pattern` on stderr, then sends SIGINT as Ctrl-C does; `sawPattern` says whether it did. */
+export function interruptCli(
+  args: string[],
+  pattern: RegExp,
+  options: {env?: Record<string, string | undefined>; cwd?: string} = {},
+): Promise<CliResult & {sawPattern: boolean}> {
+  const env = {...baseEnv(), ...(options.env as Record<string, string>)}
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {cwd: options.cwd ?? ROOT, env, stdio: 'pipe'})
+    let stdout = ''
+    let stderr = ''
+    let sawPattern = false
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d
+      if (!sawPattern && pattern.test(stderr)) {
+        sawPattern = true
+        child.kill('SIGINT')
+      }
+    })
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({code, signal, stdout, stderr, sawPattern})
+    })
+    child.stdin.end()
+  })
+}
+
 /** A fake platform, a throw-away HOME, and a way to run the CLI against them with fast polling. */
 export class Harness {
   fake = new FakeScalingo()
@@ -56,28 +86,7 @@ export class Harness {
 
   /** Starts the CLI, waits for `pattern` on stderr, then sends SIGINT (what Ctrl-C does). */
   interrupt(args: string[], pattern: RegExp, options: {cwd?: string} = {}): Promise<CliResult & {sawPattern: boolean}> {
-    const env = {...baseEnv(), ...(this.env() as Record<string, string>)}
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], {cwd: options.cwd ?? ROOT, env, stdio: 'pipe'})
-      let stdout = ''
-      let stderr = ''
-      let sawPattern = false
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-      child.stderr.setEncoding('utf8').on('data', (d: string) => {
-        stderr += d
-        if (!sawPattern && pattern.test(stderr)) {
-          sawPattern = true
-          child.kill('SIGINT')
-        }
-      })
-      child.on('error', reject)
-      child.on('close', (code, signal) => {
-        clearTimeout(timer)
-        resolve({code, signal, stdout, stderr, sawPattern})
-      })
-      child.stdin.end()
-    })
+    return interruptCli(args, pattern, {env: this.env(), cwd: options.cwd})
   }
 
   /**

@@ -1,13 +1,12 @@
 import {expect} from 'chai'
-import {spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {baseEnv, BIN, type CliResult, runCli} from '../../../helpers/cli.js'
+import {runCli} from '../../../helpers/cli.js'
 import {emptyAppRoot, makeApp, ProxyProcess, SERVERS} from '../../../helpers/proxy.js'
-import {unwrap} from './helpers.js'
+import {interruptCli, unwrap} from './helpers.js'
 
 const restartableEcho = `node ${join(SERVERS, 'restartable-echo.mjs')}`
 const STATE_FILE = '.scalingo-tcp.json'
@@ -30,31 +29,6 @@ function greetAndEcho(port: number, message: string): Promise<{servedBy: number;
       const newline = received.indexOf('\n')
       resolve({servedBy: Number(received.slice(0, newline)), echoed: received.slice(newline + 1)})
     })
-  })
-}
-
-/** Runs the CLI, waits for `pattern` on stderr, then sends SIGINT as Ctrl-C does. */
-function interruptCli(args: string[], cwd: string, pattern: RegExp): Promise<CliResult & {sawPattern: boolean}> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {cwd, env: baseEnv(), stdio: 'pipe'})
-    let stdout = ''
-    let stderr = ''
-    let sawPattern = false
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d
-      if (!sawPattern && pattern.test(stderr)) {
-        sawPattern = true
-        child.kill('SIGINT')
-      }
-    })
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      resolve({code, signal, stdout, stderr, sawPattern})
-    })
-    child.stdin.end()
   })
 }
 
@@ -208,7 +182,7 @@ describe('addons:tcp:restart --local when the new generation does not become rea
   })
 
   it('exits 130 on Ctrl-C while waiting', async () => {
-    const result = await interruptCli(['addons:tcp:restart', '--local'], dir, /local tcp instances of broken-app: running/)
+    const result = await interruptCli(['addons:tcp:restart', '--local'], /local tcp instances of broken-app: running/, {cwd: dir})
     expect(result.sawPattern, result.stderr).to.equal(true)
     expect(result.code).to.equal(130)
     expect(unwrap(result.stderr)).to.include('Interrupted while waiting for the local tcp instances to restart.')

@@ -102,4 +102,20 @@ describe('addons:tcp:restart', () => {
     const missing = await h.cli(['addons:tcp:restart', '-a', 'nope'])
     expect(missing.code).to.equal(4)
   })
+
+  it('follows the foundation mapping when the restart request itself fails (a POST is never replayed)', async () => {
+    const posts = () => h.fake.requestsTo('POST', '/v1/apps/my-app/restart').length
+    let before = posts()
+    h.fake.failNext('/v1/apps/my-app/restart', {status: 429, body: 'Retry later'})
+    const limited = await h.cli(['addons:tcp:restart', '-a', 'my-app', '--json'])
+    expect(limited.code).to.equal(1)
+    expect(JSON.parse(limited.stdout).error).to.include({code: 'RATE_LIMITED', exitCode: 1})
+    expect(posts() - before).to.equal(1)
+    before = posts()
+    h.fake.failNext('/v1/apps/my-app/restart', {delayMs: 2000})
+    const slow = await h.cli(['addons:tcp:restart', '-a', 'my-app'], {env: {SCALINGO_TCP_HTTP_TIMEOUT: '100'}})
+    expect(slow.code).to.equal(1)
+    expect(unwrap(slow.stderr)).to.match(/did not answer within 100 ms \(POST \/v1\/apps\/my-app\/restart\)/)
+    expect(posts() - before).to.equal(1)
+  })
 })
