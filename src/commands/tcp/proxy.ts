@@ -1,19 +1,12 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../lib/command.js'
-import {type LocalControl, startLocalControl} from '../../lib/control/local-control.js'
-import {STATE_FILE_NAME} from '../../lib/control/state-file.js'
-import {parseDuration, parseDurationRange} from '../../lib/duration.js'
-import {UsageError} from '../../lib/errors.js'
-import {LogPrinter} from '../../lib/output/log-lines.js'
-import {printProxyEvent} from '../../lib/output/proxy-log.js'
+import {ProxyOutput} from '../../lib/output/proxy-log.js'
 import {renderProxyStatus} from '../../lib/output/proxy-status.js'
-import {theme} from '../../lib/output/theme.js'
-import {defaultAppName, gitCommit} from '../../lib/proxy/container-env.js'
 import type {ProxyEvent} from '../../lib/proxy/events.js'
 import {LocalApp} from '../../lib/proxy/local-app.js'
-import {loadAppSource, parseUpstream} from '../../lib/proxy/options.js'
-import {installRestartTriggers} from '../../lib/proxy/triggers.js'
+import {loadAppSource, localAppOptions, startupWarnings} from '../../lib/proxy/options.js'
+import {runUntilStopped} from '../../lib/proxy/run.js'
 
 export default class TcpProxy extends BaseCommand {
   static override summary = 'Run the app locally behind a gateway that behaves like the TCP Gateway addon.'
@@ -63,115 +56,19 @@ export default class TcpProxy extends BaseCommand {
       only: flags.only,
       hasUpstreams: Boolean(flags.upstream?.length),
     })
-    const app = new LocalApp({
-      cwd: source.dir,
-      app: flags.app ?? defaultAppName(source.dir),
-      version: await gitCommit(source.dir),
-      formation: source.formation,
-      upstreams: (flags.upstream ?? []).map(parseUpstream),
-      parentEnv: process.env,
-      dotenv: source.dotenv,
-      host: flags.host,
-      port: flags.port,
-      webPort: flags['web-port'],
-      balance: flags.balance as 'round-robin' | 'least-conn',
-      drop: flags.drop as 'blackhole' | 'reset' | 'close',
-      graceMs: parseDuration(flags.grace),
-      bootTimeoutMs: parseDuration(flags['boot-timeout']),
-      queueTimeoutMs: parseDuration(flags['queue-timeout']),
-      maxCrashes: flags['max-crashes'],
-      backoffBaseMs: parseDuration(flags['backoff-base']),
-      restartAttempts: flags['restart-attempts'],
-      chaos: flags.chaos === undefined ? undefined : parseChaos(flags.chaos),
-      maxConnections: flags['max-connections'],
-      maxConnectionsMode: flags['max-connections-mode'] as 'queue' | 'refuse',
-      idleTimeoutMs: flags['idle-timeout'] === undefined ? 0 : parseDuration(flags['idle-timeout']),
-      connectionEvents: Boolean(flags.json || flags['log-connections']),
+    const app = new LocalApp(await localAppOptions(flags, source))
+    const output = new ProxyOutput(process.stdout, {json: flags.json, noColor: flags['no-color'], timestamps: flags.timestamps, connections: flags['log-connections']})
+    app.on('event', (e: ProxyEvent) => output.event(e))
+    for (const warning of startupWarnings(source, flags.host)) this.warn(warning)
+    output.registerInstances(source.formation)
+    await runUntilStopped(app, {
+      dir: source.dir,
+      version: this.config.version,
+      watch: flags.watch,
+      keys: process.stdin,
+      announceControl: (control) => output.control(control),
+      printStatus: () => process.stderr.write(renderProxyStatus(app.status())),
+      warn: (message) => this.warn(message),
     })
-
-    const printer = new LogPrinter(process.stdout, theme(process.stdout, {noColor: flags['no-color'], json: flags.json}), {timestamps: flags.timestamps})
-    const render = flags.json
-      ? (e: ProxyEvent) => process.stdout.write(JSON.stringify({time: new Date().toISOString(), ...e}) + '\n')
-      : (e: ProxyEvent) => printProxyEvent(printer, e, {connections: flags['log-connections']})
-    app.on('event', render)
-    for (const warning of source.warnings) this.warn(warning)
-    if (!['127.0.0.1', 'localhost', '::1'].includes(flags.host)) {
-      this.warn(`The gateway listens on ${flags.host}: it is reachable from the network, not only from this machine.`)
-    }
-
-    printer.register(source.formation.flatMap((p) => Array.from({length: p.count}, (_, i) => `${p.type}-${i + 1}`)))
-    const announceControl = ({url, pageUrl}: LocalControl) => {
-      // The status page URL is the one place the control token is ever shown: the user needs it to open the page.
-      if (flags.json) {
-        const time = new Date().toISOString()
-        process.stdout.write(JSON.stringify({time, event: 'control-listening', url}) + '\n' + JSON.stringify({time, event: 'status-page', url: pageUrl}) + '\n')
-      } else {
-        printer.line('gateway', `control interface on ${url} (its token is in ${STATE_FILE_NAME})`, 'gateway')
-        printer.line('gateway', `status page on ${pageUrl}`, 'gateway')
-      }
-    }
-
-    const installTriggers = (stop: (reason: string) => void) => installRestartTriggers(app, {
-      watchDir: flags.watch ? source.dir : undefined,
-      keys: {input: process.stdin, status: () => process.stderr.write(renderProxyStatus(app.status())), quit: () => stop('key q'), interrupt: () => stop('SIGINT')},
-    })
-    await this.runUntilStopped(app, () => this.startControl(app, source.dir, announceControl), installTriggers)
   }
-
-  /** For the --local commands and the status page: the token is in the 0600 state file and the page URL only. */
-  private async startControl(app: LocalApp, dir: string, announce: (control: LocalControl) => void): Promise<LocalControl> {
-    const control = await startLocalControl(app, {dir, version: this.config.version})
-    if (control.stateFileError) this.warn(control.stateFileError)
-    announce(control)
-    return control
-  }
-
-  /** Resolves after a graceful stop; a second signal forces it (exit 130). */
-  private async runUntilStopped(app: LocalApp, startControl: () => Promise<LocalControl>, installTriggers: (stop: (reason: string) => void) => () => void): Promise<void> {
-    let signals = 0
-    let onSignal!: (signal: string) => void
-    const stopped = new Promise<void>((resolve, reject) => {
-      onSignal = (signal: string) => {
-        signals++
-        if (signals === 1) void app.stop(signal).then(resolve, reject)
-        else {
-          app.forceStop()
-          process.exit(130)
-        }
-      }
-
-      process.on('SIGINT', onSignal)
-      process.on('SIGTERM', onSignal)
-      // Whatever way this process ends, its children's process groups end with it.
-      process.on('exit', () => app.supervisor.killAll())
-      app.once('fatal', (error: Error) => void app.stop('fatal').then(() => reject(error), reject))
-    })
-    // SIGHUP's default action would kill us: during start-up it only asks for a restart once started.
-    let hangupDuringStart = false
-    const deferHangup = () => (hangupDuringStart = true)
-    process.on('SIGHUP', deferHangup)
-    try {
-      await app.start()
-    } catch (error) {
-      await app.stop('start-up failed')
-      throw error
-    }
-
-    const uninstallTriggers = installTriggers(onSignal)
-    process.off('SIGHUP', deferHangup)
-    if (hangupDuringStart) app.restart('SIGHUP').catch(() => {})
-    const control = await startControl()
-    try {
-      await stopped
-    } finally {
-      uninstallTriggers()
-      await control.close()
-    }
-  }
-}
-
-function parseChaos(text: string): {minMs: number; maxMs: number} {
-  const range = parseDurationRange(text)
-  if (range.minMs <= 0) throw new UsageError(`--chaos ${text}: the interval must be longer than 0.`, ['--chaos 5m', '--chaos 30s..2m'])
-  return range
 }

@@ -1,5 +1,7 @@
+import {STATE_FILE_NAME} from '../control/state-file.js'
 import type {ProxyEvent} from '../proxy/events.js'
-import type {LogPrinter} from './log-lines.js'
+import {LogPrinter} from './log-lines.js'
+import {theme} from './theme.js'
 
 function bytes(n: number): string {
   if (n < 1024) return `${n} B`
@@ -87,5 +89,42 @@ export function printProxyEvent(printer: LogPrinter, e: ProxyEvent, options: {co
       break
     default:
       break
+  }
+}
+
+/**
+ * Everything tcp:proxy writes to stdout: events as prefixed log lines, or as NDJSON with --json (the
+ * interface tests and scripts use), each with its time.
+ */
+export class ProxyOutput {
+  private readonly printer: LogPrinter
+
+  constructor(private readonly stream: NodeJS.WriteStream, private readonly options: {json?: boolean; noColor?: boolean; timestamps?: boolean; connections?: boolean}) {
+    this.printer = new LogPrinter(stream, theme(stream, {noColor: options.noColor, json: options.json}), {timestamps: options.timestamps})
+  }
+
+  /** Aligns the prefix column on the longest instance name from the first line. */
+  registerInstances(formation: {type: string; count: number}[]): void {
+    this.printer.register(formation.flatMap((p) => Array.from({length: p.count}, (_, i) => `${p.type}-${i + 1}`)))
+  }
+
+  event(e: ProxyEvent): void {
+    if (this.options.json) this.json(e)
+    else printProxyEvent(this.printer, e, {connections: Boolean(this.options.connections)})
+  }
+
+  /** The status page URL is the one place the control token is ever shown: the user needs it to open the page. */
+  control({url, pageUrl}: {url: string; pageUrl: string}): void {
+    if (this.options.json) {
+      this.json({event: 'control-listening', url})
+      this.json({event: 'status-page', url: pageUrl})
+    } else {
+      this.printer.line('gateway', `control interface on ${url} (its token is in ${STATE_FILE_NAME})`, 'gateway')
+      this.printer.line('gateway', `status page on ${pageUrl}`, 'gateway')
+    }
+  }
+
+  private json(e: {event: string; [field: string]: unknown}): void {
+    this.stream.write(JSON.stringify({time: new Date().toISOString(), ...e}) + '\n')
   }
 }

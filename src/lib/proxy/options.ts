@@ -1,11 +1,15 @@
 import {existsSync} from 'node:fs'
 import {dirname, resolve} from 'node:path'
 
+import {parseDuration, parseDurationRange} from '../duration.js'
 import {UsageError} from '../errors.js'
+import type {BalanceMode, DropMode, MaxConnectionsMode} from '../gateway/gateway.js'
 import {loadEnvFiles} from '../procfile/dotenv.js'
 import {resolveFormation} from '../procfile/formation.js'
 import {readProcfile} from '../procfile/procfile.js'
+import {defaultAppName, gitCommit} from './container-env.js'
 import type {ProcessType} from './instance.js'
+import type {LocalAppOptions} from './local-app.js'
 import type {Upstream} from './upstreams.js'
 
 /** `HOST:PORT` or `[v6]:PORT` or a bare `PORT` (on 127.0.0.1). */
@@ -56,4 +60,72 @@ export async function loadAppSource(options: {
   const only = options.only?.split(',').map((s) => s.trim()).filter(Boolean)
   const formation = resolveFormation(procfile, {formation: options.formation, only, requireTcp: !options.hasUpstreams}).map(({type, command, count}) => ({type, command, count}))
   return {dir, formation, dotenv, warnings: procfile.warnings}
+}
+
+/** tcp:proxy's flags, as oclif parses them. */
+export interface ProxyFlags {
+  app?: string
+  host: string
+  port: number
+  'web-port': number
+  upstream?: string[]
+  balance: string
+  drop: string
+  grace: string
+  'boot-timeout': string
+  'queue-timeout': string
+  'max-crashes': number
+  chaos?: string
+  'backoff-base': string
+  'restart-attempts': number
+  'max-connections'?: number
+  'max-connections-mode': string
+  'idle-timeout'?: string
+  json?: boolean
+  'log-connections'?: boolean
+}
+
+/** The LocalApp tcp:proxy runs: the app source read from disk, tuned by the flags. */
+export async function localAppOptions(flags: ProxyFlags, source: AppSource): Promise<LocalAppOptions> {
+  return {
+    cwd: source.dir,
+    app: flags.app ?? defaultAppName(source.dir),
+    version: await gitCommit(source.dir),
+    formation: source.formation,
+    upstreams: (flags.upstream ?? []).map(parseUpstream),
+    parentEnv: process.env,
+    dotenv: source.dotenv,
+    host: flags.host,
+    port: flags.port,
+    webPort: flags['web-port'],
+    balance: flags.balance as BalanceMode,
+    drop: flags.drop as DropMode,
+    graceMs: parseDuration(flags.grace),
+    bootTimeoutMs: parseDuration(flags['boot-timeout']),
+    queueTimeoutMs: parseDuration(flags['queue-timeout']),
+    maxCrashes: flags['max-crashes'],
+    backoffBaseMs: parseDuration(flags['backoff-base']),
+    restartAttempts: flags['restart-attempts'],
+    chaos: flags.chaos === undefined ? undefined : parseChaos(flags.chaos),
+    maxConnections: flags['max-connections'],
+    maxConnectionsMode: flags['max-connections-mode'] as MaxConnectionsMode,
+    idleTimeoutMs: flags['idle-timeout'] === undefined ? 0 : parseDuration(flags['idle-timeout']),
+    // Every connection pays for its events: only when something shows them.
+    connectionEvents: Boolean(flags.json || flags['log-connections']),
+  }
+}
+
+/** What the user should know before it starts: Procfile names the platform refuses, a gateway open to the network. */
+export function startupWarnings(source: AppSource, host: string): string[] {
+  const warnings = [...source.warnings]
+  if (!LOOPBACK_HOSTS.has(host)) warnings.push(`The gateway listens on ${host}: it is reachable from the network, not only from this machine.`)
+  return warnings
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1'])
+
+function parseChaos(text: string): {minMs: number; maxMs: number} {
+  const range = parseDurationRange(text)
+  if (range.minMs <= 0) throw new UsageError(`--chaos ${text}: the interval must be longer than 0.`, ['--chaos 5m', '--chaos 30s..2m'])
+  return range
 }
