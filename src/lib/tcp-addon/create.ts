@@ -13,7 +13,7 @@ import {
   TCP_GATEWAY_PROVIDER_ID,
 } from '../api/addons.js'
 import type {ScalingoClient} from '../api/client.js'
-import {waitFor, waitForOperation} from '../api/wait.js'
+import {type CheckResult, waitFor, waitForOperation} from '../api/wait.js'
 import {CliError, UsageError} from '../errors.js'
 import {keyValueBlock} from '../output/render.js'
 import {readProcfile} from '../procfile/procfile.js'
@@ -75,27 +75,17 @@ export async function createTcpAddon(client: ScalingoClient, options: CreateOpti
   const plan = await resolvePlan(await listPlans(client, TCP_GATEWAY_PROVIDER_ID), options.plan, ui.pickPlan)
   await ui.progress(`Provisioning the TCP Gateway addon (plan ${plan.name}) on ${app}`)
   const provisioned = await provisionAddon(client, app, {providerId: TCP_GATEWAY_PROVIDER_ID, planId: plan.id})
-  let addon = provisioned.addon ?? (await findTcpAddon(client, app))
-  if (!addon) throw new CliError(`The addon was accepted but does not show in the addons of ${app} yet.`, {suggestions: [`Check later with \`${bin} addons:tcp:info -a ${app}\``]})
+  const accepted = provisioned.addon ?? (await findTcpAddon(client, app))
+  if (!accepted) {
+    throw new CliError(`The addon was accepted but does not show in the addons of ${app} yet.`, {
+      suggestions: [`Check later with \`${bin} addons:tcp:info -a ${app}\``],
+    })
+  }
+
+  let addon = accepted
   let tcpUrl: string | undefined
   if (options.wait) {
-    const waitingText = (status: string) => `Waiting for the TCP Gateway addon of ${app}: ${status}`
-    await ui.progress(waitingText(addon.status))
-    ;({addon, tcpUrl} = await waitFor<{addon: Addon; tcpUrl: string}>(
-      async () => {
-        const current = await getAddon(client, app, addon!.id)
-        if (current.status !== 'running') return {done: false, status: current.status}
-        const url = await readTcpUrl(client, app)
-        return url ? {done: true, value: {addon: current, tcpUrl: url}} : {done: false, status: 'running, waiting for TCP_URL'}
-      },
-      {
-        timeoutMs: options.timeoutMs,
-        signal: options.signal,
-        onProgress: (status) => void ui.progress(waitingText(status)),
-        what: 'the TCP Gateway addon to be running with TCP_URL set',
-        checkLater: `${bin} addons:tcp:info -a ${app}`,
-      },
-    ))
+    ;({addon, tcpUrl} = await waitUntilRunning(client, accepted, options, ui))
     ui.done(`TCP Gateway addon ${addon.id} is running on ${app}`)
   } else {
     tcpUrl = await readTcpUrl(client, app)
@@ -111,6 +101,28 @@ export async function createTcpAddon(client: ScalingoClient, options: CreateOpti
   if (!tcpUrl) warn(`TCP_URL is not set yet: read it later with \`${bin} env TCP_URL -a ${app}\`.`)
   const formation = await ensureTcpScaled(client, options, ui, warn)
   return {app, addon: addonView(addon), ...tcpEndpoint(tcpUrl), message: provisioned.message ?? null, waited: options.wait, formation, warnings}
+}
+
+/** Polls the new addon until it is `running` and TCP_URL is in the app's variables (it may come a little later). */
+async function waitUntilRunning(client: ScalingoClient, accepted: Addon, options: CreateOptions, ui: CreateUi): Promise<{addon: Addon; tcpUrl: string}> {
+  const {app} = options
+  const waitingText = (status: string) => `Waiting for the TCP Gateway addon of ${app}: ${status}`
+  await ui.progress(waitingText(accepted.status))
+  return waitFor(
+    async (): Promise<CheckResult<{addon: Addon; tcpUrl: string}>> => {
+      const addon = await getAddon(client, app, accepted.id)
+      if (addon.status !== 'running') return {done: false, status: addon.status}
+      const tcpUrl = await readTcpUrl(client, app)
+      return tcpUrl ? {done: true, value: {addon, tcpUrl}} : {done: false, status: 'running, waiting for TCP_URL'}
+    },
+    {
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+      onProgress: (status) => void ui.progress(waitingText(status)),
+      what: 'the TCP Gateway addon to be running with TCP_URL set',
+      checkLater: `${options.bin} addons:tcp:info -a ${app}`,
+    },
+  )
 }
 
 /** --plan by name; else a pick among several plans on a TTY; else `tcplb` or the only plan. Never a hard-coded id. */

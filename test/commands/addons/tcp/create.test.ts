@@ -4,6 +4,9 @@ import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 
+import AddonsTcpCreate from '../../../../src/commands/addons/tcp/create.js'
+import AddonsTcpRestart from '../../../../src/commands/addons/tcp/restart.js'
+import {parseDuration} from '../../../../src/lib/duration.js'
 import {baseEnv, BIN} from '../../../helpers/cli.js'
 import {fakePlan, TCP_GATEWAY_PLAN} from '../../../helpers/fake-scalingo.js'
 import {Harness, unwrap} from './helpers.js'
@@ -229,6 +232,12 @@ describe('addons:tcp:create', () => {
     const json = await h.cli(['addons:tcp:create', '-a', newApp(), '--wait-timeout', '50ms', '--json'])
     expect(json.code).to.equal(5)
     expect(JSON.parse(json.stdout).error).to.include({code: 'TIMEOUT', exitCode: 5})
+  })
+
+  it('waits 5 minutes by default, for create as for restart', () => {
+    for (const command of [AddonsTcpCreate, AddonsTcpRestart]) {
+      expect(parseDuration(command.flags['wait-timeout'].default as string)).to.equal(5 * 60_000)
+    }
   })
 
   it('waits for TCP_URL even once the addon is running', async () => {
