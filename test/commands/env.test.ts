@@ -102,6 +102,11 @@ describe('env', () => {
     expect((await cli(['env', 'NEWLINES', '-a', 'my-app'])).stdout).to.equal('line 1\nline 2\n\n')
   })
 
+  it('with NAME, --shell prints its one export line and --json its one key, alias resolved', async () => {
+    expect((await cli(['env', 'MONGO_URL', '-a', 'my-app', '--shell'])).stdout).to.equal("export MONGO_URL='mongodb://user:pass@host:27017/db'\n")
+    expect(JSON.parse((await cli(['env', 'QUOTES', '-a', 'my-app', '--json'])).stdout)).to.deep.equal({QUOTES: VARIABLES.QUOTES})
+  })
+
   it('exits 4 with a message on stderr when the variable is not set', async () => {
     const result = await cli(['env', 'NOPE', '-a', 'my-app'])
     expectCleanError(result, 4, 'Variable NOPE is not set on app my-app (region osc-fr1).')

@@ -1,13 +1,12 @@
 import {runCommand} from '@oclif/test'
 import {expect} from 'chai'
 import {randomBytes} from 'node:crypto'
-import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {chmodSync, existsSync, readFileSync, rmSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {Readable} from 'node:stream'
 
 import {type CliResult, ROOT, runCli} from '../helpers/cli.js'
-import {FakeScalingo, scalingoCliAuthFile} from '../helpers/fake-scalingo.js'
+import {FakeScalingo, homeWithScalingoCliLogin} from '../helpers/fake-scalingo.js'
 import {stripAnsi, TtyCli} from '../helpers/tty.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
@@ -32,11 +31,10 @@ describe('login', () => {
   })
 
   beforeEach(() => {
-    home = mkdtempSync(join(tmpdir(), 'scalingo-tcp-login-'))
     // The Scalingo CLI is logged in too: its file must never change.
-    mkdirSync(join(home, '.config', 'scalingo'), {recursive: true})
-    cliAuthPath = join(home, '.config', 'scalingo', 'auth')
-    writeFileSync(cliAuthPath, scalingoCliAuthFile('127.0.0.1', CLI_TOKEN), {mode: 0o700})
+    const scalingoCli = homeWithScalingoCliLogin('scalingo-tcp-login-', '127.0.0.1', CLI_TOKEN)
+    home = scalingoCli.home
+    cliAuthPath = scalingoCli.cliAuthPath
   })
 
   afterEach(() => rmSync(home, {recursive: true, force: true}))

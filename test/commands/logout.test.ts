@@ -1,12 +1,11 @@
 import {runCommand} from '@oclif/test'
 import {expect} from 'chai'
 import {randomBytes} from 'node:crypto'
-import {existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {type CliResult, ROOT, runCli} from '../helpers/cli.js'
-import {FakeScalingo, scalingoCliAuthFile} from '../helpers/fake-scalingo.js'
+import {FakeScalingo, homeWithScalingoCliLogin} from '../helpers/fake-scalingo.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 const CLI_TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
@@ -26,11 +25,10 @@ describe('logout', () => {
   })
 
   beforeEach(() => {
-    home = mkdtempSync(join(tmpdir(), 'scalingo-tcp-logout-'))
     // The Scalingo CLI is logged in too: its file must never change.
-    mkdirSync(join(home, '.config', 'scalingo'), {recursive: true})
-    cliAuthPath = join(home, '.config', 'scalingo', 'auth')
-    writeFileSync(cliAuthPath, scalingoCliAuthFile('127.0.0.1', CLI_TOKEN), {mode: 0o700})
+    const scalingoCli = homeWithScalingoCliLogin('scalingo-tcp-logout-', '127.0.0.1', CLI_TOKEN)
+    home = scalingoCli.home
+    cliAuthPath = scalingoCli.cliAuthPath
   })
 
   afterEach(() => rmSync(home, {recursive: true, force: true}))

@@ -1,6 +1,6 @@
 import {execFileSync} from 'node:child_process'
 import {createHmac, randomBytes} from 'node:crypto'
-import {mkdtempSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
@@ -643,4 +643,16 @@ export function gitRepo(remotes: Record<string, string>): string {
   execFileSync('git', ['init', '-q', dir])
   for (const [name, url] of Object.entries(remotes)) execFileSync('git', ['-C', dir, 'remote', 'add', name, url])
   return dir
+}
+
+/**
+ * A temp HOME where the Scalingo CLI is logged in with `token` for `host` (its auth file, mode 0700 as
+ * `scalingo login` writes it). The caller removes `home`.
+ */
+export function homeWithScalingoCliLogin(prefix: string, host: string, token: string): {home: string; cliAuthPath: string} {
+  const home = mkdtempSync(join(tmpdir(), prefix))
+  mkdirSync(join(home, '.config', 'scalingo'), {recursive: true})
+  const cliAuthPath = join(home, '.config', 'scalingo', 'auth')
+  writeFileSync(cliAuthPath, scalingoCliAuthFile(host, token), {mode: 0o700})
+  return {home, cliAuthPath}
 }
