@@ -29,7 +29,7 @@ printf '%s\n' "import {Command} from '@oclif/core'" \
 # The fake platform, for `env -a APP`.
 FIFO=$MINI/fake.env
 mkfifo "$FIFO"
-node --import tsx "$ROOT/bench/fake-platform.ts" >"$FIFO" &
+(cd "$ROOT" && exec node --import tsx bench/fake-platform.ts) >"$FIFO" &
 FAKE_PID=$!
 ENV_ARGS=()
 while IFS= read -r line; do ENV_ARGS+=("$line"); [[ $line == APP=* ]] && break; done <"$FIFO"
@@ -39,8 +39,10 @@ export HOME=$HOME_DIR SCALINGO_TCP_NO_UPDATE=1
 for kv in "${ENV_ARGS[@]}"; do export "${kv?}"; done
 node "$ROOT/bin/run.js" env -a "$APP" >/dev/null || { echo "env -a $APP failed against the fake platform" >&2; exit 1; }
 
-hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --export-markdown "${OUT:-/dev/stdout}" \
+hyperfine -N --style basic --warmup "$WARMUP" --runs "$RUNS" --export-markdown "$MINI/results.md" \
   -n 'node -e 0' 'node -e 0' \
   -n 'minimal oclif CLI' "node $MINI/bin/run.js hello" \
   -n 'scalingo-tcp --version' "node $ROOT/bin/run.js --version" \
-  -n "scalingo-tcp env -a $APP" "node $ROOT/bin/run.js env -a $APP"
+  -n "scalingo-tcp env -a $APP" "node $ROOT/bin/run.js env -a $APP" \
+  -n 'import got' "node --input-type=module -e \"await import('$ROOT/node_modules/got/dist/source/index.js')\""
+cat "$MINI/results.md"
