@@ -33,8 +33,10 @@ describe('first run: npm start', () => {
     })
   }
 
+  let webPort = 0
+
   before(async () => {
-    const webPort = await freePort()
+    webPort = await freePort()
     child = spawn('npm', ['start', '--silent', '--', '--port', '0', '--web-port', String(webPort), '--json'], {
       cwd: ROOT,
       env: {...baseEnv(), HOME: process.env.HOME ?? ROOT},
@@ -51,8 +53,12 @@ describe('first run: npm start', () => {
     })
   })
 
-  after(async () => {
+  afterEach(async () => {
     await client?.end().catch(() => {})
+    client = undefined
+  })
+
+  after(async () => {
     if (child?.exitCode === null) {
       const exited = new Promise((resolve) => child.once('close', resolve))
       process.kill(-child.pid!, 'SIGTERM')
@@ -83,5 +89,27 @@ describe('first run: npm start', () => {
     expect(await received).to.equal('21.5')
     // The broker saw the client arrive through the gateway.
     expect(events.some((e) => e.event === 'output' && e.instance === 'tcp-1' && /connected/.test(e.line))).to.equal(true)
+  })
+
+  it('has the web process reach the broker through TCP_URL: a message posted to web reaches an MQTT subscriber', async () => {
+    const {tcpUrl} = await waitFor((e) => e.event === 'gateway-listening')
+    await waitFor((e) => e.event === 'instance-starting' && e.instance === 'web-1')
+    client = new MqttClient({url: tcpUrl, minDelayMs: 20, maxDelayMs: 200})
+    client.on('error', () => {})
+    await client.connect()
+    const received = new Promise<string>((resolve) => {
+      client!.on('message', (topic: string, payload: Buffer) => {
+        if (topic === 'web/first-run') resolve(payload.toString('utf8'))
+      })
+    })
+    await client.subscribe('web/+', 1)
+    await waitFor((e) => e.event === 'output' && e.instance === 'web-1' && /node \S*client\.mjs pub /.test(e.line))
+    const response = await fetch(`http://127.0.0.1:${webPort}/publish`, {
+      method: 'POST',
+      headers: {'content-type': 'application/json'},
+      body: JSON.stringify({topic: 'web/first-run', message: 'from web'}),
+    })
+    expect(response.status).to.equal(200)
+    expect(await received).to.equal('from web')
   })
 })
