@@ -14,7 +14,7 @@ export interface TriggerOptions {
  * key, and file changes with --watch. Returns the function that removes them all and gives the
  * terminal back (also run on process exit, so raw mode never outlives us).
  */
-export function installRestartTriggers(app: LocalApp, options: TriggerOptions): () => void {
+export function installRestartTriggers(app: Pick<LocalApp, 'restart' | 'restartForChanges'>, options: TriggerOptions): () => void {
   const restart = (reason: string) => {
     // A failed restart is reported by its events; the old generation keeps serving.
     app.restart(reason).catch(() => {})
