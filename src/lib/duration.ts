@@ -51,3 +51,8 @@ export function parseDurationRange(text: string): {minMs: number; maxMs: number}
 
   return {minMs, maxMs}
 }
+
+/** A duration for a message: `1.5 s` from one second up, `250 ms` below. */
+export function formatDuration(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${ms} ms`
+}

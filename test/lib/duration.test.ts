@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 
-import {parseDuration, parseDurationRange} from '../../src/lib/duration.js'
+import {formatDuration, parseDuration, parseDurationRange} from '../../src/lib/duration.js'
 import {UsageError} from '../../src/lib/errors.js'
 import {randomText, seededRandom} from './procfile/fuzz.js'
 
@@ -51,5 +51,11 @@ describe('parseDurationRange', () => {
     expect(() => parseDurationRange('1s..2s..3s')).to.throw(UsageError, /Invalid duration range "1s..2s..3s"/)
     expect(() => parseDurationRange('..2s')).to.throw(UsageError, /Invalid duration ""/)
     expect(() => parseDurationRange('1x..2s')).to.throw(UsageError, /Invalid duration "1x"/)
+  })
+})
+
+describe('formatDuration', () => {
+  it('says milliseconds below a second and tenths of seconds from one up', () => {
+    expect([0, 250, 999, 1000, 1500, 60_000, 1234].map(formatDuration)).to.deep.equal(['0 ms', '250 ms', '999 ms', '1 s', '1.5 s', '60 s', '1.2 s'])
   })
 })

@@ -1,13 +1,10 @@
 import {STATE_FILE_NAME} from '../control/state-file.js'
 import type {ProxyEvent} from '../proxy/events.js'
 import {LogPrinter} from './log-lines.js'
+import {formatBytes} from './proxy-status.js'
 import {theme} from './theme.js'
 
-function bytes(n: number): string {
-  if (n < 1024) return `${n} B`
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`
-  return `${(n / 1024 ** 2).toFixed(1)} MiB`
-}
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
 
 /** Human rendering of tcp:proxy events as prefixed log lines. */
 export function printProxyEvent(printer: LogPrinter, e: ProxyEvent, options: {connections: boolean}): void {
@@ -33,7 +30,7 @@ export function printProxyEvent(printer: LogPrinter, e: ProxyEvent, options: {co
       g(`${e.instance} exited (${e.signal ? `signal ${e.signal}` : `code ${e.code}`})${e.expected ? '' : ': crashed'}`)
       break
     case 'instance-restarting':
-      g(`restarting ${e.instance} ${e.inMs === 0 ? 'now' : `in ${(e.inMs / 1000).toFixed(1)} s`} (crash ${e.crashes})`)
+      g(`restarting ${e.instance} ${e.inMs === 0 ? 'now' : `in ${seconds(e.inMs)}`} (crash ${e.crashes})`)
       break
     case 'instance-gave-up':
       g(`${e.instance} crashed ${e.crashes} times: giving up on it`)
@@ -63,17 +60,17 @@ export function printProxyEvent(printer: LogPrinter, e: ProxyEvent, options: {co
       g(`rolling restart to generation ${e.generation} (${e.reason}${e.files ? `: ${e.files.slice(0, 3).join(', ')}${e.files.length > 3 ? '...' : ''}` : ''}): ${e.instances.join(', ') || 'no tcp instance'}`)
       break
     case 'restart-retrying':
-      g(`${e.instance} generation ${e.generation} attempt ${e.attempt}/${e.attempts} failed: ${e.reason}; retrying in ${(e.inMs / 1000).toFixed(1)} s`)
+      g(`${e.instance} generation ${e.generation} attempt ${e.attempt}/${e.attempts} failed: ${e.reason}; retrying in ${seconds(e.inMs)}`)
       break
     case 'restart-switched':
       g(`${e.instance}: new connections go to generation ${e.to} (port ${e.port}); generation ${e.from} drains`)
       break
     case 'restart-completed':
-      g(`rolling restart to generation ${e.generation} done in ${(e.durationMs / 1000).toFixed(1)} s` +
+      g(`rolling restart to generation ${e.generation} done in ${seconds(e.durationMs)}` +
         (e.failed.length > 0 ? `; FAILED for ${e.failed.join(', ')} (their previous generation keeps serving)` : ''))
       break
     case 'instance-stopping':
-      g(`SIGTERM to ${e.instance} generation ${e.generation} (pid ${e.pid}); SIGKILL in ${(e.graceMs / 1000).toFixed(1)} s if still running`)
+      g(`SIGTERM to ${e.instance} generation ${e.generation} (pid ${e.pid}); SIGKILL in ${seconds(e.graceMs)} if still running`)
       break
     case 'chaos-restart':
       g(`chaos: restarting ${e.instance} (generation ${e.generation}) as the platform's scheduler may at any moment`)
@@ -83,7 +80,7 @@ export function printProxyEvent(printer: LogPrinter, e: ProxyEvent, options: {co
       break
     case 'connection-closed':
       if (options.connections) {
-        g(`connection #${e.id} on ${e.instance} closed (${e.reason}) after ${e.durationMs} ms, in ${bytes(e.bytesIn)}, out ${bytes(e.bytesOut)}`)
+        g(`connection #${e.id} on ${e.instance} closed (${e.reason}) after ${e.durationMs} ms, in ${formatBytes(e.bytesIn)}, out ${formatBytes(e.bytesOut)}`)
       }
 
       break

@@ -1,7 +1,7 @@
 import type {LocalStatus} from '../proxy/status.js'
 import {table} from './render.js'
 
-function bytes(n: number): string {
+export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`
   if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`
   return `${(n / 1024 ** 2).toFixed(1)} MiB`
@@ -21,7 +21,7 @@ export function renderProxyStatus(status: LocalStatus): string {
     `${status.connections.active} active connection(s), ${status.connections.total} in total\n`
   const rows = status.instances.map((i) => [
     i.name, i.generation, i.state, i.pid ?? '-', i.port ?? '-', uptime(i.uptimeMs),
-    `${i.active}/${i.total}`, bytes(i.bytesIn), bytes(i.bytesOut), i.restarts,
+    `${i.active}/${i.total}`, formatBytes(i.bytesIn), formatBytes(i.bytesOut), i.restarts,
   ])
   return header + table(['INSTANCE', 'GEN', 'STATE', 'PID', 'PORT', 'UPTIME', 'CONN', 'IN', 'OUT', 'RESTARTS'], rows)
 }

@@ -1,3 +1,4 @@
+import {formatDuration} from '../duration.js'
 import type {Gateway} from '../gateway/gateway.js'
 import {freePort} from '../gateway/ports.js'
 import {waitForAccept} from '../gateway/readiness.js'
@@ -149,7 +150,7 @@ export class InstancePool {
     } catch {
       if (stopped.aborted) return false
       if (child.running) {
-        const reason = `did not accept a TCP connection on PORT ${port} within ${formatMs(options.bootTimeoutMs)}`
+        const reason = `did not accept a TCP connection on PORT ${port} within ${formatDuration(options.bootTimeoutMs)}`
         this.bootFailed(instance, reason)
         await child.stop(options.graceMs)
       } else if (instance.candidate) {
@@ -195,8 +196,4 @@ export class InstancePool {
     instance.state = 'failed'
     this.runtime.emitEvent({event: 'instance-boot-failed', instance: instance.name, generation: instance.generation, reason, lastLines: instance.process!.recentOutput(LAST_LINES_REPORTED)})
   }
-}
-
-function formatMs(ms: number): string {
-  return ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${ms} ms`
 }
