@@ -60,6 +60,14 @@ describe('tcp:proxy processes: formation, environment, output and shutdown', fun
     expect(proxy.events.filter((e) => e.event === 'instance-starting').map((e) => e.instance)).to.have.members(['tcp-1', 'tcp-2', 'web-1', 'web-2'])
   })
 
+  it('warns about a process type name the platform refuses, and still runs it', async () => {
+    const proxy = ProxyProcess.start([], {cwd: makeApp(`tcp: ${echo}\nmy_worker: ${envDump}\n`)})
+    proxies.push(proxy)
+    await proxy.waitFor((e) => e.event === 'output' && e.instance === 'my_worker-1' && e.line.startsWith('ENV '))
+    expect(proxy.stderr).to.match(/my_worker/)
+    expect(proxy.stderr).to.match(/Scalingo|platform/i)
+  })
+
   it('without --json prints every line under its instance\'s prefix and the gateway\'s under `gateway`, with --timestamps', async () => {
     const dir = makeApp(`tcp: ${echo}\n`)
     const child = spawn(process.execPath, [BIN, 'tcp:proxy', '--port', '0', '--timestamps', '--grace', '5s'], {cwd: dir, env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe']})
