@@ -101,6 +101,55 @@ describe('terminal manners', () => {
     })
   })
 
+  describe('spinners and colours only on a terminal', () => {
+    const ttys: TtyCli[] = []
+    // ora's default spinner frames, and the codes that hide and show the cursor while it spins.
+    const SPINNER = /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]|\u001B\[\?25[lh]/
+    // eslint-disable-next-line no-control-regex
+    const COLOUR = /\u001B\[(3\d|9\d|1|2)m/
+
+    before(() => {
+      fake.addApp('spin-app')
+      fake.setFormation('spin-app', [{name: 'tcp', amount: 1}])
+      fake.addTcpAddon('spin-app')
+    })
+
+    afterEach(() => {
+      for (const tty of ttys.splice(0)) tty.kill()
+    })
+
+    const restartOnTty = (args: string[], extraEnv: Record<string, string> = {}) => {
+      const tty = new TtyCli(['addons:tcp:restart', '-a', 'spin-app', ...args], {env: {...env, ...extraEnv}})
+      ttys.push(tty)
+      return tty
+    }
+
+    it('piped: plain status lines on stderr, no spinner frame, no escape code at all', async () => {
+      const result = await pipeline(`"${process.execPath}" "${BIN}" addons:tcp:restart -a spin-app 2>&1 | cat`, env)
+      expect(result.statuses).to.deep.equal([0, 0])
+      expect(result.stdout).to.include('Restarting the tcp containers of spin-app')
+      expect(result.stdout).to.match(/The tcp containers of spin-app restarted in /)
+      expect(result.stdout).not.to.match(SPINNER)
+      expect(result.stdout).not.to.include('\u001B')
+    })
+
+    it('on a terminal: a spinner, ticked off in colour', async () => {
+      const tty = restartOnTty([])
+      expect(await tty.exited).to.equal(0)
+      expect(tty.output).to.match(SPINNER)
+      expect(tty.output).to.match(COLOUR)
+      expect(stripAnsi(tty.output)).to.match(/✔ The tcp containers of spin-app restarted in /)
+    })
+
+    it('on a terminal with NO_COLOR=1, or with --no-color: the spinner still turns, without colour', async () => {
+      for (const tty of [restartOnTty([], {NO_COLOR: '1'}), restartOnTty(['--no-color'])]) {
+        expect(await tty.exited).to.equal(0)
+        expect(tty.output).to.match(SPINNER)
+        expect(tty.output).not.to.match(COLOUR)
+      }
+    })
+  })
+
   describe('colours and Ctrl-C', () => {
     const ttys: TtyCli[] = []
     let app: string
@@ -120,14 +169,15 @@ describe('terminal manners', () => {
       return tty
     }
 
-    const STARTED = /tcp-1 is ready[^]*control interface on/
+    // Started (the control interface is its last step) and the instance's own "listening" line shown:
+    // readiness is a connect to its port, which can beat that line through the instance's stdout pipe.
+    const STARTED = /(?=[^]*tcp-1 is ready[^]*control interface on)(?=[^]*tcp-1\s*\| listening on)/
     // A coloured instance prefix: an SGR colour code right before "tcp-1".
     const COLOURED_PREFIX = /\u001B\[3\dm(\u001B\[\d+m)*tcp-1/
 
     it('on a terminal: coloured prefixes; Ctrl-C stops gracefully with exit 0', async () => {
       const tty = proxyOnTty([])
-      // Once started (the control interface is its last step): a Ctrl-C during start-up is an
-      // interruption (130), not a normal stop.
+      // Once started: a Ctrl-C during start-up is an interruption (130), not a normal stop.
       await tty.waitFor(STARTED)
       expect(tty.output).to.match(COLOURED_PREFIX)
       tty.type('\u0003')

@@ -14,8 +14,8 @@ function shellQuote(word: string): string {
 }
 
 /**
- * The built CLI on a pseudo-terminal (util-linux `script`): stdin, stdout and stderr are a TTY, as in
- * a user's terminal. `output` is what the terminal shows (stdout and stderr mixed, with \r\n).
+ * The built CLI on a pseudo-terminal (util-linux `script`) of 120x40: stdin, stdout and stderr are a
+ * TTY, as in a user's terminal. `output` is what the terminal shows (stdout and stderr mixed, with \r\n).
  */
 export class TtyCli {
   output = ''
@@ -24,7 +24,8 @@ export class TtyCli {
   private waiters: Array<() => void> = []
 
   constructor(args: string[], options: {env?: Record<string, string>; cwd?: string} = {}) {
-    const command = [process.execPath, BIN, ...args].map(shellQuote).join(' ')
+    // `script` sizes the pty from its own stdin, a pipe here (0 columns): give it a user's terminal size.
+    const command = `stty cols 120 rows 40; exec ${[process.execPath, BIN, ...args].map(shellQuote).join(' ')}`
     this.child = spawn('script', ['-qfec', command, '/dev/null'], {
       cwd: options.cwd,
       env: {...baseEnv(), TERM: 'xterm', ...options.env},

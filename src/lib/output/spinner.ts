@@ -1,4 +1,5 @@
 import {redact} from '../secrets.js'
+import {type ColorChoice, theme} from './theme.js'
 
 /**
  * A spinner on stderr that degrades to plain status lines when stderr is not a TTY or --json is
@@ -11,7 +12,7 @@ export interface Spinner {
   stop(): void
 }
 
-export async function startSpinner(text: string, options: {json?: boolean} = {}): Promise<Spinner> {
+export async function startSpinner(text: string, options: ColorChoice = {}): Promise<Spinner> {
   const stream = process.stderr
   if (options.json) return {update() {}, succeed() {}, fail() {}, stop() {}}
   // A terminal that reports 0 columns (a pty nobody sized) would send ora's line counting into an endless loop.
@@ -25,14 +26,17 @@ export async function startSpinner(text: string, options: {json?: boolean} = {})
     return {update: line, succeed: line, fail: line, stop() {}}
   }
 
+  // ora's own colours (chalk's) ignore NO_COLOR: the frame and the final symbol are painted here.
+  // Without options.noColor, --no-color is read from the command line as chalk itself reads it.
+  const paint = theme(stream, {noColor: options.noColor ?? process.argv.includes('--no-color')})
   const {default: ora} = await import('ora')
-  const spinner = ora({text, stream, isEnabled: true}).start()
+  const spinner = ora({text, stream, isEnabled: true, color: paint.level > 0 ? 'cyan' : false}).start()
   return {
     update: (t) => {
       spinner.text = redact(t)
     },
-    succeed: (t) => spinner.succeed(redact(t)),
-    fail: (t) => spinner.fail(redact(t)),
+    succeed: (t) => spinner.stopAndPersist({symbol: paint.green('✔'), text: redact(t)}),
+    fail: (t) => spinner.stopAndPersist({symbol: paint.red('✖'), text: redact(t)}),
     stop: () => spinner.stop(),
   }
 }
