@@ -5,7 +5,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {type CliResult, runCli} from '../helpers/cli.js'
-import {FakeScalingo, type FailureOptions} from '../helpers/fake-scalingo.js'
+import {FakeScalingo, type FailureOptions, type RecordedRequest} from '../helpers/fake-scalingo.js'
 import {pool, report} from './helpers.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
@@ -18,7 +18,17 @@ const COMMANDS: Record<string, (app: string) => string[]> = {
   'addons:tcp:restart': app => ['addons:tcp:restart', '-a', app],
   'addons:tcp:create': app => ['addons:tcp:create', '-a', app],
   'addons:tcp:destroy': app => ['addons:tcp:destroy', '-a', app, '--confirm', app],
+  login: () => ['login', '--api-token-stdin'],
 }
+
+/** The requests each command's faults apply to: login talks to the auth API, the others to the app's routes. */
+function faultedRequests(command: string, app: string): (req: RecordedRequest) => boolean {
+  if (command === 'login') return req => req.path.startsWith('/v1/tokens/') || req.path.startsWith('/v1/users/')
+  return req => req.path === `/v1/apps/${app}` || req.path.startsWith(`/v1/apps/${app}/`)
+}
+
+/** Nothing waits longer than this: the HTTP timeout times the retries, far below runCli's 30 s kill. */
+const WITHIN_MS = 15_000
 
 /** Each fault, applied to every request about the app, and what the user must read. */
 const FAULTS: Record<string, {failure: FailureOptions; message: RegExp}> = {
@@ -26,7 +36,7 @@ const FAULTS: Record<string, {failure: FailureOptions; message: RegExp}> = {
   '5xx': {failure: {status: 503, body: {error: 'upstream unavailable'}}, message: /Scalingo API .*(HTTP 503|server error|unavailable)/i},
   '429': {failure: {status: 429, body: 'Retry later'}, message: /rate limiting requests \(HTTP 429\)/},
   'invalid JSON': {failure: {invalidJson: true}, message: /not JSON/},
-  'missing fields': {failure: {status: 200, body: {}}, message: /has no `(variables|addons|plans)` array/},
+  'missing fields': {failure: {status: 200, body: {}}, message: /has no `(variables|addons|plans)` array|token exchange returned no token/},
   'dropped mid-response': {failure: {destroySocket: true}, message: /connection to the Scalingo API .* failed|closed|ECONNRESET/i},
 }
 
@@ -42,8 +52,17 @@ describe('reliability: API faults', function () {
     home = mkdtempSync(join(tmpdir(), 'scalingo-tcp-api-faults-'))
   })
 
+  const platforms: FakeScalingo[] = []
+  async function ownPlatform(): Promise<FakeScalingo> {
+    const platform = new FakeScalingo()
+    platforms.push(platform)
+    await platform.start()
+    platform.addUser(TOKEN)
+    return platform
+  }
+
   after(async () => {
-    await fake.stop()
+    await Promise.all([fake, ...platforms].map(platform => platform.stop()))
     rmSync(home, {recursive: true, force: true})
   })
 
@@ -55,12 +74,16 @@ describe('reliability: API faults', function () {
       fake.addApp(app)
       fake.setFormation(app, [{name: 'tcp', amount: 1}])
       if (command !== 'addons:tcp:create') fake.addTcpAddon(app)
-      fake.failNext(req => req.path === `/v1/apps/${app}` || req.path.startsWith(`/v1/apps/${app}/`), {...FAULTS[fault].failure, times: Infinity})
+      // login's faults hit the token exchange every other command also needs: it gets a platform of its own.
+      const platform = command === 'login' ? await ownPlatform() : fake
+      platform.failNext(faultedRequests(command, app), {...FAULTS[fault].failure, times: Infinity})
       const started = Date.now()
       const result = await runCli(COMMANDS[command](app), {
         timeoutMs: 30_000,
+        input: command === 'login' ? `${TOKEN}\n` : undefined,
         env: {
-          HOME: home, ...fake.env(), SCALINGO_API_TOKEN: TOKEN,
+          HOME: command === 'login' ? mkdtempSync(join(home, 'login-')) : home, ...platform.env(),
+          SCALINGO_API_TOKEN: command === 'login' ? undefined : TOKEN,
           SCALINGO_TCP_RETRY_BASE_MS: '5', SCALINGO_TCP_HTTP_TIMEOUT: String(HTTP_TIMEOUT_MS),
         },
       })
@@ -72,7 +95,7 @@ describe('reliability: API faults', function () {
       if (!ok) problems.push(`${label}: exit ${result.code}/${result.signal}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`)
     }
 
-    for (const {command, fault, result} of results) {
+    for (const {command, fault, result, ms} of results) {
       const label = `${command} / ${fault}`
       // The platform's answer to a restart carries nothing the command needs: an empty object is a success.
       if (command === 'addons:tcp:restart' && fault === 'missing fields') {
@@ -82,6 +105,7 @@ describe('reliability: API faults', function () {
 
       const stderr = result.stderr.replaceAll(/\s*\n ›\s+/g, ' ')
       check(result.signal === null, `${label} hung (killed)`, result)
+      check(ms < WITHIN_MS, `${label} took ${ms} ms`, result)
       check(result.code === 1, `${label} exit code`, result)
       check(FAULTS[fault].message.test(stderr), `${label} message`, result)
       check(!/\n\s+at /.test(result.stderr), `${label} stack trace`, result)

@@ -120,8 +120,10 @@ export class Proxy {
     const seen = this.events.find(match)
     if (seen) return Promise.resolve(seen)
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching event in ${timeoutMs} ms; stderr: ${this.stderr}`)), timeoutMs)
-      void this.exited.then(() => reject(new Error(`tcp:proxy exited before the event; stderr: ${this.stderr}`)))
+      // The predicate's source names what was awaited; the last events show where the run stood.
+      const what = () => `${String(match)}; last events: ${this.events.slice(-8).map(e => JSON.stringify(e)).join(' ')}; stderr: ${this.stderr}`
+      const timer = setTimeout(() => reject(new Error(`no event ${what()} within ${timeoutMs} ms`)), timeoutMs)
+      void this.exited.then(() => reject(new Error(`tcp:proxy exited before the event ${what()}`)))
       this.waiters.push({match, resolve(e) {
         clearTimeout(timer)
         resolve(e)

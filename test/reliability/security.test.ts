@@ -88,6 +88,7 @@ describe('reliability: security', function () {
     const statePath = join(app, '.scalingo-tcp.json')
     const text = readFileSync(statePath, 'utf8')
     expect(text).to.not.include(TOKEN)
+    expect(text).to.not.match(JWT)
     expect(statSync(statePath).mode & 0o077, 'state file readable by others').to.equal(0)
     const state = JSON.parse(text) as {url: string; token: string}
     expect(new URL(state.url).hostname).to.equal('127.0.0.1')
@@ -110,6 +111,9 @@ describe('reliability: security', function () {
     expect(listening.host).to.equal('0.0.0.0')
     await proxy.waitFor(e => e.event === 'instance-ready')
     expect(proxy.stderr.replaceAll(/\s*\n ›\s+/g, ' ')).to.include('The gateway listens on 0.0.0.0: it is reachable from the network')
+    // --host opens the gateway only: the control interface (it can stop and restart the app) stays local.
+    const control = await proxy.waitFor(e => e.event === 'control-listening')
+    expect(new URL(control.url as string).hostname).to.equal('127.0.0.1')
   })
 
   it('nothing a client or an instance sends crashes the gateway or reaches a shell', async () => {
