@@ -46,8 +46,11 @@ describe('reliability: security', function () {
       runCli(['addons:tcp:info', '-a', 'my-app', '--json', '--debug'], {env: env({SCALINGO_API_TOKEN: TOKEN})}),
       runCli(['env', '-a', 'nope', '--debug'], {env: env({SCALINGO_API_TOKEN: TOKEN})}),
       runCli(['env', '-a', 'my-app', '--debug'], {env: env({SCALINGO_API_TOKEN: `${TOKEN}x`})}),
+      // login handles the raw token (stdin, exchange, credentials file): its --debug trace too.
+      runCli(['login', '--api-token-stdin', '--debug'], {env: env({XDG_CONFIG_HOME: mkdtempSync(join(home, 'login-'))}), input: `${TOKEN}\n`}),
     ])
-    expect(runs.map(run => run.code)).to.deep.equal([0, 0, 0, 4, 3])
+    expect(runs.map(run => run.code)).to.deep.equal([0, 0, 0, 4, 3, 0])
+    expect(runs[5].stderr).to.match(/POST .*\/v1\/tokens\/exchange/)
     // --debug did log the requests (so the check below looks at real traffic).
     expect(runs[0].stderr).to.match(/GET .*\/v1\/apps\/my-app\/variables/)
     for (const run of runs) {
