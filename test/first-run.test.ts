@@ -33,6 +33,21 @@ describe('first run: npm start', () => {
     })
   }
 
+  /** Connects `client` through the gateway and subscribes; `received` is the first payload on `topic`. */
+  async function subscribeThroughGateway(tcpUrl: string, filter: string, topic: string): Promise<{received: Promise<string>}> {
+    const subscriber = new MqttClient({url: tcpUrl, minDelayMs: 20, maxDelayMs: 200})
+    client = subscriber
+    subscriber.on('error', () => {})
+    await subscriber.connect()
+    const received = new Promise<string>((resolve) => {
+      subscriber.on('message', (arrived: string, payload: Buffer) => {
+        if (arrived === topic) resolve(payload.toString('utf8'))
+      })
+    })
+    await subscriber.subscribe(filter, 1)
+    return {received}
+  }
+
   let webPort = 0
 
   before(async () => {
@@ -76,16 +91,8 @@ describe('first run: npm start', () => {
 
   it('carries an MQTT publish/subscribe round trip through the gateway', async () => {
     const {tcpUrl} = await waitFor((e) => e.event === 'gateway-listening')
-    client = new MqttClient({url: tcpUrl, minDelayMs: 20, maxDelayMs: 200})
-    client.on('error', () => {})
-    await client.connect()
-    const received = new Promise<string>((resolve) => {
-      client!.on('message', (topic: string, payload: Buffer) => {
-        if (topic === 'sensors/kitchen') resolve(payload.toString('utf8'))
-      })
-    })
-    await client.subscribe('sensors/#', 1)
-    await client.publish('sensors/kitchen', '21.5', {qos: 1})
+    const {received} = await subscribeThroughGateway(tcpUrl, 'sensors/#', 'sensors/kitchen')
+    await client!.publish('sensors/kitchen', '21.5', {qos: 1})
     expect(await received).to.equal('21.5')
     // The broker saw the client arrive through the gateway.
     expect(events.some((e) => e.event === 'output' && e.instance === 'tcp-1' && /connected/.test(e.line))).to.equal(true)
@@ -94,15 +101,7 @@ describe('first run: npm start', () => {
   it('has the web process reach the broker through TCP_URL: a message posted to web reaches an MQTT subscriber', async () => {
     const {tcpUrl} = await waitFor((e) => e.event === 'gateway-listening')
     await waitFor((e) => e.event === 'instance-starting' && e.instance === 'web-1')
-    client = new MqttClient({url: tcpUrl, minDelayMs: 20, maxDelayMs: 200})
-    client.on('error', () => {})
-    await client.connect()
-    const received = new Promise<string>((resolve) => {
-      client!.on('message', (topic: string, payload: Buffer) => {
-        if (topic === 'web/first-run') resolve(payload.toString('utf8'))
-      })
-    })
-    await client.subscribe('web/+', 1)
+    const {received} = await subscribeThroughGateway(tcpUrl, 'web/+', 'web/first-run')
     await waitFor((e) => e.event === 'output' && e.instance === 'web-1' && /node \S*client\.mjs pub /.test(e.line))
     const response = await fetch(`http://127.0.0.1:${webPort}/publish`, {
       method: 'POST',
