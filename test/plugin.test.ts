@@ -75,6 +75,16 @@ describe('as an oclif plugin linked into another CLI', () => {
     expect(fake.requestsTo('GET', '/v1/apps/my-app/variables')[0].headers['user-agent']).to.match(/^scalingo-tcp\//)
   })
 
+  it("brings its help along: `host help` lists our topics and commands (with the linked-ESM notice oclif gives linked plugins' own plugins)", async () => {
+    const result = await host(['help'], dir)
+    expect(result.code, result.stderr).to.equal(0)
+    expect(result.stdout).to.include('$ host [COMMAND]')
+    expect(result.stdout).to.match(/^ {2}tcp +Run the app locally behind an emulated TCP Gateway\./m)
+    expect(result.stdout).to.match(/^ {2}env +Print the app's environment variables/m)
+    const quiet = await host(['help'], dir, {OCLIF_DISABLE_LINKED_ESM_WARNING: '1'})
+    expect(quiet.stderr).to.equal('')
+  })
+
   it('exposes login and logout in the host', async () => {
     const result = await host(['login', '--help'], dir)
     expect(result.code, result.stderr).to.equal(0)
@@ -171,5 +181,15 @@ describe('as an oclif plugin installed from a packed tarball (plugins:install)',
     expect(result.stdout).to.equal('TCP_URL=tcp://tcp-1.osc-fr1.scalingo.com:20003\n')
     const help = await host(['tcp:proxy', '--help'], dir)
     expect(help.stdout).to.include('$ host tcp:proxy')
+  })
+
+  it('brings its help and completion along, with nothing on stderr', async () => {
+    const help = await host(['help'], dir)
+    expect(help.code, help.stderr).to.equal(0)
+    expect(help.stdout).to.match(/^ {2}env +Print the app's environment variables/m)
+    expect(help.stderr).to.equal('')
+    const completion = await host(['autocomplete', 'bash'], dir)
+    expect(completion.code, completion.stderr).to.equal(0)
+    expect(completion.stdout).to.include('Setup Instructions for HOST CLI Autocomplete')
   })
 })
