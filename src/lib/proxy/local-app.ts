@@ -3,6 +3,7 @@ import {EventEmitter} from 'node:events'
 import {CliError} from '../errors.js'
 import {type BalanceMode, type DropMode, Gateway, type GatewayEvent, type MaxConnectionsMode} from '../gateway/gateway.js'
 import {Supervisor, type SupervisorEvent} from '../supervisor/supervisor.js'
+import {bootFailureHints} from './boot-hints.js'
 import {ChaosScheduler} from './chaos.js'
 import {type AppIdentity, containerEnv} from './container-env.js'
 import {CrashRecovery} from './crash-recovery.js'
@@ -89,7 +90,7 @@ export class LocalApp extends EventEmitter {
     }
     this.pool = new InstancePool(this.runtime)
     this.restarts = new RollingRestarts(this.runtime, this.pool)
-    this.crashes = new CrashRecovery(this.runtime, this.pool, (error) => this.emit('fatal', error))
+    this.crashes = new CrashRecovery(this.runtime, this.pool, (error) => this.emit('fatal', this.withBootHints(error)))
     if (options.chaos) this.chaos = new ChaosScheduler(options.chaos, this.pool, this.restarts, this.runtime.emitEvent)
     this.gateway.on('event', (e: GatewayEvent) => {
       const event = proxyEventOf(e, (backendId) => this.pool.withBackend(backendId))
@@ -134,16 +135,26 @@ export class LocalApp extends EventEmitter {
     const tcpCount = this.pool.processType('tcp')?.count ?? 0
     const tcpReady = this.pool.all.some((i) => i.type === 'tcp' && i.state === 'ready')
     if (tcpCount > 0 && !tcpReady && this.options.upstreams.length === 0 && !this.aborter.signal.aborted) {
-      throw new CliError('No tcp instance became ready: the gateway has nothing to send connections to.', {
+      throw this.withBootHints(new CliError('No tcp instance became ready: the gateway has nothing to send connections to.', {
         suggestions: [
           'Make the tcp process listen on the port in $PORT (on 0.0.0.0, not the TCP_URL port).',
           'Raise --boot-timeout if it needs longer than that to start.',
         ],
-      })
+      }))
     }
 
     if (tcpCount === 0) await Promise.race(upstreamsReady)
     this.chaos?.start()
+  }
+
+  /** Puts what the tcp instances' own output says about a failed boot first among the suggestions. */
+  private withBootHints(error: CliError): CliError {
+    const port = this.identity ? Number(new URL(this.identity.tcpUrl).port) : 0
+    const hints = this.pool.all
+      .filter((i) => i.type === 'tcp' && i.process)
+      .flatMap((i) => bootFailureHints(i.name, i.process!.recentOutput(), port))
+    if (hints.length === 0) return error
+    return new CliError(error.message, {exitCode: error.exitCode, code: error.code, suggestions: [...new Set(hints), ...error.suggestions]})
   }
 
   /** Rolling restart of every tcp instance, resolved once it is complete (new generation serving, old one gone). */

@@ -115,6 +115,17 @@ describe('tcp:proxy', function () {
     expect(noTcp.stderr).to.match(/tcp/)
   })
 
+  it('tells a server that binds the TCP_URL port instead of $PORT what it did wrong', async () => {
+    const bindsTcpUrlPort = `node -e "require('net').createServer().listen(Number(process.env.TCP_URL.split(':').pop()))"`
+    const dir = makeApp(`tcp: ${bindsTcpUrlPort}\n`)
+    proxy = ProxyProcess.start(['--max-crashes', '0', '--grace', '1s'], {cwd: dir})
+    const port = await proxy.port()
+    const exit = await proxy.exited
+    expect(exit.code).to.equal(1)
+    expect(proxy.stderr).to.match(/No tcp instance became ready|Every tcp instance crashed/)
+    expect(proxy.stderr.replaceAll(/\s+›?\s*/g, ' ')).to.include(`tcp-1 tried to listen on ${port}, the TCP_URL port, which belongs to the gateway: listen on $PORT instead.`)
+  })
+
   it('reports an instance that never listens, with its last output, and exits non-zero', async () => {
     const dir = makeApp(`tcp: node ${join(SERVERS, 'never-listens.mjs')}\n`)
     proxy = ProxyProcess.start(['--boot-timeout', '1s', '--grace', '1s'], {cwd: dir})
