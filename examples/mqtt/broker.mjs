@@ -5,6 +5,7 @@
 import net from 'node:net'
 
 import {ConnackCode, MqttProtocolError, PacketParser, SUBACK_FAILURE, encode, isValidTopicFilter, topicMatches} from './lib/mqtt.mjs'
+import {containerLogger, readPort} from './lib/container.mjs'
 
 const CONTAINER = process.env.CONTAINER || 'broker'
 // A client that opens a connection but never says CONNECT (3.1.4: close it "within a reasonable time").
@@ -14,22 +15,8 @@ const MAX_BUFFERED_PER_CLIENT = 1024 * 1024
 // Past this, clients that keep their end open after our FIN are cut; the platform's SIGKILL comes at 30 s.
 const SHUTDOWN_GRACE_MS = 5_000
 
-function log(message) {
-  process.stdout.write(`[${CONTAINER}] ${message}\n`)
-}
+const log = containerLogger('broker')
 
-function readPort() {
-  const port = Number(process.env.PORT)
-  if (!process.env.PORT || !Number.isInteger(port) || port < 0 || port > 65_535) {
-    process.stderr.write(
-      `[${CONTAINER}] PORT is ${process.env.PORT ? `invalid ("${process.env.PORT}")` : 'not set'}: the platform gives every container a PORT to listen on.\n` +
-        'Run the app with `scalingo-tcp tcp:proxy`, or the broker alone with `PORT=1883 node broker.mjs`.\n',
-    )
-    process.exit(1)
-  }
-
-  return port
-}
 
 class Broker {
   sessions = new Set()
@@ -233,7 +220,7 @@ class Broker {
   }
 }
 
-const port = readPort()
+const port = readPort('broker', 'the broker alone with `PORT=1883 node broker.mjs`')
 const broker = new Broker()
 const server = net.createServer((socket) => broker.accept(socket))
 

@@ -6,6 +6,7 @@ import {fileURLToPath} from 'node:url'
 
 import {DEFAULT_TCP_URL, MqttClient, NotConnectedError} from './lib/client.mjs'
 import {isValidTopicName} from './lib/mqtt.mjs'
+import {containerLogger, readPort} from './lib/container.mjs'
 
 const CONTAINER = process.env.CONTAINER || 'web'
 const TCP_URL = process.env.TCP_URL || DEFAULT_TCP_URL
@@ -14,21 +15,8 @@ const HISTORY_SIZE = 20
 const MAX_BODY_BYTES = 64 * 1024
 const PUBLISH_TIMEOUT_MS = 5_000
 
-function log(message) {
-  process.stdout.write(`[${CONTAINER}] ${message}\n`)
-}
+const log = containerLogger('web')
 
-function readPort() {
-  const port = Number(process.env.PORT)
-  if (!process.env.PORT || !Number.isInteger(port) || port < 0 || port > 65_535) {
-    process.stderr.write(
-      `[${CONTAINER}] PORT is ${process.env.PORT ? `invalid ("${process.env.PORT}")` : 'not set'}: run the app with \`scalingo-tcp tcp:proxy\`, or \`PORT=5000 node web.mjs\`.\n`,
-    )
-    process.exit(1)
-  }
-
-  return port
-}
 
 const history = []
 const mqtt = new MqttClient({url: TCP_URL, clientId: `${CONTAINER}-${process.pid}`})
@@ -170,7 +158,7 @@ async function route(request, response) {
   await handler()
 }
 
-const port = readPort()
+const port = readPort('web', '`PORT=5000 node web.mjs`')
 const server = http.createServer((request, response) => {
   route(request, response).catch((error) => {
     if (response.headersSent) return response.destroy()
