@@ -313,10 +313,24 @@ async function measure(workload: Workload, target: Target, settings: Settings, t
   }
 
   if (workload === 'bulk' && tool.bulk) {
-    const out = JSON.parse(await runTool('iperf3', ['-c', target.host, '-p', String(target.port), '-t', String(Math.max(1, Math.round(seconds))), '-J'], cpu)) as
-      {end: {sum_received: {bits_per_second: number; bytes: number}}}
-    const received = out.end.sum_received
-    return {value: received.bits_per_second / 1e9, units: received.bytes / 1e9, errors: 0}
+    // The iperf3 server runs one test at a time and may still be closing the previous one ("busy"): retry.
+    for (let attempt = 1; ; attempt++) {
+      let out: {error?: string; end?: {sum_received?: {bits_per_second: number; bytes: number}}}
+      try {
+        out = JSON.parse(await runTool('iperf3', ['-c', target.host, '-p', String(target.port), '-t', String(Math.max(1, Math.round(seconds))), '-J'], cpu))
+      } catch (error) {
+        // iperf3 exits non-zero on errors, with its JSON on stdout
+        const text = error instanceof Error ? error.message : String(error)
+        out = {error: text}
+      }
+
+      const received = out.end?.sum_received
+      if (received) return {value: received.bits_per_second / 1e9, units: received.bytes / 1e9, errors: 0}
+      if (attempt === 5) throw new Error(`iperf3 failed: ${out.error ?? 'no result'}`)
+      await new Promise(resolve => {
+        setTimeout(resolve, 500 * attempt)
+      })
+    }
   }
 
   if (workload === 'bulk') {
@@ -422,6 +436,7 @@ async function main(): Promise<void> {
   const warning = timeWaitWarning(settings, backends.tool)
   if (warning) console.error(warning)
   const rows: Row[] = []
+  let failures = 0
   for (let rep = 1; rep <= settings.reps; rep++) {
     for (const workload of settings.workloads) {
       const order = settings.configs.map((_, i) => settings.configs[(i + rep - 1) % settings.configs.length])
@@ -429,7 +444,16 @@ async function main(): Promise<void> {
         const proxy = await startProxy(config, backends[workload], dir, settings)
         try {
           const before = proxy.pid ? cpuSeconds(proxy.pid) : 0
-          const m = await measure(workload, proxy.target, settings, backends.tool, clientCpu)
+          let m: Measurement
+          try {
+            m = await measure(workload, proxy.target, settings, backends.tool, clientCpu)
+          } catch (error) {
+            // One failed client run costs its cell, not the whole run.
+            console.error(`rep ${rep}/${settings.reps} ${workload} ${config}: FAILED, ${error instanceof Error ? error.message : error}`)
+            failures++
+            continue
+          }
+
           const cpu = proxy.pid ? cpuSeconds(proxy.pid) - before : 0
           const cpuPerUnit = proxy.pid && m.units > 0 ? (workload === 'bulk' ? cpu * 1e3 / m.units : cpu * 1e6 / m.units) : undefined
           rows.push({rep, workload, config, m, cpuPerUnit})
@@ -443,6 +467,7 @@ async function main(): Promise<void> {
   }
 
   console.log(report(rows, settings))
+  if (failures > 0) console.log(`${failures} measurement(s) failed (see above) and are left out.`)
 }
 
 process.on('exit', () => {
