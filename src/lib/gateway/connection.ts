@@ -1,4 +1,4 @@
-import {connect, type Socket} from 'node:net'
+import {connect, Socket} from 'node:net'
 
 import type {Backend} from './backend.js'
 import type {Gateway} from './gateway.js'
@@ -14,8 +14,8 @@ import type {CloseReason, DropMode} from './types.js'
  * or only partly done: then the next read gets a fresh buffer and the old one stays with the write.
  */
 
-/** First read buffer of a backend socket: small, so that 1,000 idle connections cost ~4 MB, not 64. */
-const FIRST_READ_BYTES = 4096
+/** First read buffer of a socket: small, so that 1,000 idle connections (2 sockets each) cost ~4 MB, not 128. */
+const FIRST_READ_BYTES = 2048
 /** Once a read fills its buffer (bulk transfer), read as much at a time as Node does by default. */
 const BULK_READ_BYTES = 64 * 1024
 
@@ -92,7 +92,8 @@ export class Connection {
     this.target!.total++
     // Flowing, so that 'end' is emitted (the data itself goes to onUpstreamRead).
     upstream.on('end', onUpstreamEnd).on('drain', onUpstreamDrain).resume()
-    client.on('data', onClientData).on('end', onClientEnd).on('drain', onClientDrain)
+    if (client.listenerCount('data') === 0 && !hasOnread(client)) client.on('data', onClientData)
+    client.on('end', onClientEnd).on('drain', onClientDrain)
     // Every byte either way passes through the client socket (read or written), so its inactivity
     // timer is the connection's idle timer.
     const idleTimeoutMs = this.gateway.idleTimeoutMs
@@ -293,16 +294,62 @@ function onUpstreamRead(this: TaggedSocket, length: number, buffer: Uint8Array):
 
   connection.bytesOut += length
   connection.target!.bytesOut += length
-  const client = connection.client
-  const flowing = client.write((buffer as Buffer).subarray(0, length))
+  // false stops reading until the client drains (onClientDrain resumes it).
+  return forward(connection.client, length, buffer as Buffer)
+}
+
+/** Client reads when the accepted socket could be re-wrapped with onread (see readWithOnread). */
+function onClientRead(this: TaggedSocket, length: number, buffer: Uint8Array): boolean {
+  const connection = this[CONNECTION]
+  // Not open: dropped with mode 'close' (reading only to discard) or gone.
+  if (connection?.state !== ConnectionState.Open || !connection.upstream) {
+    nextReadBuffer = buffer as Buffer
+    return true
+  }
+
+  connection.bytesIn += length
+  connection.target!.bytesIn += length
+  return forward(connection.upstream, length, buffer as Buffer)
+}
+
+function forward(to: Socket, length: number, buffer: Buffer): boolean {
+  const flowing = to.write(buffer.subarray(0, length))
   if (length === buffer.length && length < BULK_READ_BYTES) {
     nextReadBuffer = Buffer.allocUnsafe(BULK_READ_BYTES)
-  } else if (client.writableLength !== 0) {
+  } else if (to.writableLength !== 0) {
     // The write holds on to this buffer until it is done: read the next bytes elsewhere.
     nextReadBuffer = Buffer.allocUnsafe(buffer.length)
-  } else nextReadBuffer = buffer as Buffer
-  // false stops reading until the client drains (onClientDrain resumes it).
+  } else nextReadBuffer = buffer
   return flowing
+}
+
+const ONREAD = Symbol('gatewayOnread')
+
+function hasOnread(socket: TaggedSocket & {[ONREAD]?: boolean}): boolean {
+  return socket[ONREAD] === true
+}
+
+interface HandleSocket extends Socket {
+  _handle?: object | null
+}
+
+/**
+ * net.Server has no `onread` option: this moves an accepted (still paused) socket's handle into a new
+ * Socket that reads with onread, like the backend side. The handle is the undocumented `_handle`; when it
+ * is not there (another Node), the accepted socket is used as it is, with 'data' events.
+ */
+export function readWithOnread(accepted: Socket): Socket {
+  const handle = (accepted as HandleSocket)._handle
+  if (!handle || typeof handle !== 'object') return accepted
+  ;(accepted as HandleSocket)._handle = null
+  // Handle-less now: this only ends the old wrapper (and the server's count of it).
+  accepted.destroy()
+  const socket = new Socket({
+    handle, allowHalfOpen: true, readable: true, writable: true, pauseOnCreate: true,
+    onread: {buffer: upstreamReadBuffer, callback: onClientRead},
+  } as ConstructorParameters<typeof Socket>[0]) as Socket & {[ONREAD]?: boolean}
+  socket[ONREAD] = true
+  return socket
 }
 
 function destroySelf(this: Socket): void {

@@ -3,7 +3,7 @@ import {type AddressInfo, createServer, type Server, type Socket} from 'node:net
 
 import {CliError} from '../errors.js'
 import {Backend} from './backend.js'
-import {Connection, ConnectionState, resetSocket} from './connection.js'
+import {Connection, ConnectionState, readWithOnread, resetSocket} from './connection.js'
 import {
   type BackendInfo, type BackendSpec, type BalanceMode, type DropMode, GATEWAY_DEFAULTS, type GatewayEvent,
   type GatewayOptions, type MaxConnectionsMode,
@@ -303,8 +303,8 @@ export class Gateway extends EventEmitter {
     this.acceptFailed(Object.assign(new Error(code), {code}))
   }
 
-  private accept(socket: Socket): void {
-    const connection = new Connection(this, this.nextId++, socket)
+  private accept(accepted: Socket): void {
+    const connection = new Connection(this, this.nextId++, readWithOnread(accepted))
     this.activeCount++
     this.totalCount++
     this.live.add(connection)
