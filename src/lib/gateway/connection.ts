@@ -131,6 +131,27 @@ export class Connection {
     this.reject(`no ready backend accepted the connection (last error: ${error})`)
   }
 
+  /**
+   * Its backend went away while the connection to it was still being made: the client has exchanged
+   * nothing with it yet, so it is served by another ready backend, or waits for one like a new client.
+   */
+  reroute(): void {
+    const backend = this.target!
+    this.detachUpstream()
+    backend.active--
+    const tried = this.tried ?? (this.tried = [])
+    tried.push(backend)
+    const next = this.gateway.pick(tried)
+    if (next) {
+      this.connect(next)
+      return
+    }
+
+    this.target = null
+    this.state = ConnectionState.Queued
+    this.gateway.requeue(this)
+  }
+
   /** Give up on a client that was never connected to a backend: reset it. */
   reject(reason: string): void {
     this.gateway.clientRejected(reason)

@@ -4,6 +4,7 @@ import {type AddressInfo, createServer, type Server, type Socket} from 'node:net
 import {CliError} from '../errors.js'
 import {Backend} from './backend.js'
 import {Connection, ConnectionState, readWithOnread, resetSocket} from './connection.js'
+import {DescriptorBudget} from './descriptors.js'
 import {
   type BackendInfo, type BackendSpec, type BalanceMode, type DropMode, GATEWAY_DEFAULTS, type GatewayEvent,
   type GatewayOptions, type MaxConnectionsMode,
@@ -44,6 +45,7 @@ export class Gateway extends EventEmitter {
   private totalCount = 0
   /** While an accept-error burst lasts: the id the next accepted connection gets when it was reported. */
   private acceptErrorReportedAt = 0
+  private readonly descriptors = new DescriptorBudget()
 
   constructor(options: GatewayOptions) {
     super()
@@ -118,7 +120,9 @@ export class Gateway extends EventEmitter {
     if (!backend) return 0
     let dropped = 0
     for (const connection of [...this.live]) {
-      if (connection.target === backend && connection.drop(mode)) dropped++
+      if (connection.target !== backend) continue
+      if (connection.state === ConnectionState.Connecting) connection.reroute()
+      else if (connection.drop(mode)) dropped++
     }
 
     return dropped
@@ -304,6 +308,12 @@ export class Gateway extends EventEmitter {
   }
 
   private accept(accepted: Socket): void {
+    if (!this.descriptors.allows(this.activeCount + 1)) {
+      resetSocket(accepted)
+      this.acceptFailed(Object.assign(new Error('EMFILE'), {code: 'EMFILE'}))
+      return
+    }
+
     const connection = new Connection(this, this.nextId++, readWithOnread(accepted))
     this.activeCount++
     this.totalCount++
@@ -321,6 +331,11 @@ export class Gateway extends EventEmitter {
     const backend = this.pick(null)
     if (backend) connection.connect(backend)
     else this.enqueue(connection)
+  }
+
+  /** A client whose backend went away before it was connected waits again for a ready one. */
+  requeue(connection: Connection): void {
+    this.enqueue(connection)
   }
 
   private enqueue(connection: Connection): void {

@@ -48,6 +48,41 @@ describe('Gateway: queueing, rotation changes and drop modes', () => {
     expect(await reply).to.equal('booting')
   })
 
+  it('serves elsewhere a client still connecting to a backend that is dropped, instead of resetting it', async () => {
+    const {gateway, port, events} = await resources.gateway()
+    const {port: dyingPort} = await resources.idServer('dying')
+    const {port: otherPort} = await resources.idServer('other')
+    gateway.addBackend({id: 'dying', host: '127.0.0.1', port: dyingPort, generation: 1})
+    gateway.addBackend({id: 'other', host: '127.0.0.1', port: otherPort, generation: 1})
+    const client = new LineClient(await resources.client(port))
+    const reply = client.request('hi')
+    await nextEvent(gateway, events, 'client-queued')
+    // In one tick, as when an instance crashes: the queued client starts connecting to `dying`, which
+    // then goes down and has its connections dropped before that connect could complete.
+    gateway.setReady('dying')
+    gateway.markDown('dying')
+    expect(gateway.dropConnections('dying', 'reset')).to.equal(0)
+    gateway.setReady('other')
+    expect(await reply).to.equal('other')
+  })
+
+  it('puts such a client back in the queue when no other backend is ready', async () => {
+    const {gateway, port, events} = await resources.gateway()
+    const {port: dyingPort} = await resources.idServer('dying')
+    const {port: laterPort} = await resources.idServer('later')
+    gateway.addBackend({id: 'dying', host: '127.0.0.1', port: dyingPort, generation: 1})
+    const client = new LineClient(await resources.client(port))
+    const reply = client.request('hi')
+    await nextEvent(gateway, events, 'client-queued')
+    gateway.setReady('dying')
+    gateway.markDown('dying')
+    gateway.dropConnections('dying', 'reset')
+    expect(gateway.waiting).to.equal(1)
+    gateway.addBackend({id: 'later', host: '127.0.0.1', port: laterPort, generation: 1})
+    gateway.setReady('later')
+    expect(await reply).to.equal('later')
+  })
+
   it('resets a queued client after the queue timeout', async () => {
     const {gateway, port, events} = await resources.gateway({queueTimeoutMs: 150})
     const startedAt = Date.now()
