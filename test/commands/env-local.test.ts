@@ -24,6 +24,7 @@ describe('env --local against a running tcp:proxy', function () {
     proxy = ProxyProcess.start(['--app', 'my-app'], {cwd: dir})
     port = await proxy.port()
     controlUrl = (await proxy.waitForEvent('control-listening')).url as string
+    await proxy.waitForEvent('status-page')
   })
 
   after(async () => {
