@@ -119,16 +119,7 @@ export class Connection {
 
     backend.failures++
     this.gateway.backendConnectFailed(backend, error)
-    const tried = this.tried ?? (this.tried = [])
-    tried.push(backend)
-    const next = this.gateway.pick(tried)
-    if (next) {
-      this.connect(next)
-      return
-    }
-
-    this.target = null
-    this.reject(`no ready backend accepted the connection (last error: ${error})`)
+    if (!this.tryAnotherBackend(backend)) this.reject(`no ready backend accepted the connection (last error: ${error})`)
   }
 
   /**
@@ -139,17 +130,23 @@ export class Connection {
     const backend = this.target!
     this.detachUpstream()
     backend.active--
-    const tried = this.tried ?? (this.tried = [])
-    tried.push(backend)
-    const next = this.gateway.pick(tried)
-    if (next) {
-      this.connect(next)
-      return
-    }
-
-    this.target = null
+    if (this.tryAnotherBackend(backend)) return
     this.state = ConnectionState.Queued
     this.gateway.requeue(this)
+  }
+
+  /** Connects to a ready backend this client has not tried yet (failover tries each at most once). */
+  private tryAnotherBackend(failed: Backend): boolean {
+    const tried = this.tried ?? (this.tried = [])
+    tried.push(failed)
+    const next = this.gateway.pick(tried)
+    if (!next) {
+      this.target = null
+      return false
+    }
+
+    this.connect(next)
+    return true
   }
 
   /** Give up on a client that was never connected to a backend: reset it. */
