@@ -228,7 +228,8 @@ describe('reliability: resources', function () {
         await new Promise(resolve => setTimeout(resolve, 100))
       }
 
-      expect(await idleClosed).to.be.within(300, 900)
+      // Closed once idle for the timeout, not before; how much later depends on the machine's load.
+      expect(await idleClosed).to.be.within(300, 5000)
       expect(active.destroyed).to.equal(false)
       const closed = await proxy.waitFor(e => e.event === 'connection-closed')
       expect(closed.reason).to.equal('idle-timeout')

@@ -175,7 +175,8 @@ describe('tcp:proxy rolling restarts', function () {
 
     const switched = proxy.events.filter((e) => e.event === 'restart-switched')
     expect(switched.map((e) => [e.instance, e.from, e.to])).to.have.deep.members([['tcp-1', 1, 2], ['tcp-2', 1, 2]])
-    for (const e of switched) expect(e.switchMs).to.be.at.most(5)
+    // The switch follows readiness at once (issue 6 asks for under 100 ms; the benchmark measures it).
+    for (const e of switched) expect(e.switchMs).to.be.below(100)
     const bad = proxy.events.filter((e) => ['client-rejected', 'backend-connect-failed', 'connections-dropped'].includes(e.event))
     expect(bad).to.deep.equal([])
     // The old generation drained its connections and exited on its own, well before the grace period.
