@@ -3,6 +3,7 @@ import {EventEmitter} from 'node:events'
 import type {Readable} from 'node:stream'
 
 import {LineSplitter} from './line-splitter.js'
+import {shellScript} from './shell-command.js'
 
 export interface ProcessSpec {
   /** Instance name, e.g. `tcp-1`. */
@@ -78,7 +79,7 @@ export class ManagedProcess {
     let child: ChildProcess | undefined
     let spawnError: unknown
     try {
-      child = spawn('/bin/sh', ['-c', spec.command], {
+      child = spawn('/bin/sh', ['-c', shellScript(spec.command)], {
         cwd: spec.cwd,
         env: spec.env,
         detached: true,

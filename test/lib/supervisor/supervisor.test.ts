@@ -87,6 +87,11 @@ describe('Supervisor', function () {
     expect(await managed.stop(1)).to.deep.equal(info)
   })
 
+  it('runs a simple Procfile command as the group leader itself, so its own exit code is reported', async () => {
+    const managed = await startListening('tcp-1', fixture('echo-server.mjs'))
+    expect(await managed.stop(10_000)).to.deep.equal({code: 0, signal: null, expected: true})
+  })
+
   it('lets the rest of the group finish its graceful shutdown when the shell leader dies first', async () => {
     // `; echo` keeps sh from exec-ing node: SIGTERM kills sh at once while node is still closing
     const slowShutdown = `process.on('SIGTERM', () => setTimeout(() => { console.log('cleaned up'); process.exit(0) }, 300)); setInterval(() => {}, 1e6); console.log('listening on 1')`
