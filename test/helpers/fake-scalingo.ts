@@ -249,25 +249,21 @@ export class FakeScalingo {
       pattern: /^\/v1\/apps\/(?<app>[^/]+)\/addons\/(?<addon>[^/]+)$/,
       auth: 'bearer',
       handler: (c) =>
-        this.withApp(c, (app) => {
-          const addon = app.addons.find((a) => a.id === c.params.addon)
-          if (!addon) return c.send(404, {resource: 'addon', error: 'not found'})
+        this.withApp(c, (app) => this.withChild(c, app.addons, c.params.addon, 'addon', (addon) => {
           this.advanceAddon(addon)
           c.send(200, {addon})
-        }),
+        })),
     },
     {
       method: 'DELETE',
       pattern: /^\/v1\/apps\/(?<app>[^/]+)\/addons\/(?<addon>[^/]+)$/,
       auth: 'bearer',
       handler: (c) =>
-        this.withApp(c, (app) => {
-          const addon = app.addons.find((a) => a.id === c.params.addon)
-          if (!addon) return c.send(404, {resource: 'addon', error: 'not found'})
+        this.withApp(c, (app) => this.withChild(c, app.addons, c.params.addon, 'addon', (addon) => {
           app.addons = app.addons.filter((a) => a !== addon)
           if (addon.addon_provider.id === 'tcp-gateway') app.variables = app.variables.filter((v) => v.name !== 'TCP_URL')
           c.send(204)
-        }),
+        })),
     },
     {method: 'GET', pattern: /^\/v1\/apps\/(?<app>[^/]+)\/containers$/, auth: 'bearer', handler: (c) => this.withApp(c, (app) => c.send(200, {containers: app.formation}))},
     {method: 'GET', pattern: /^\/v1\/apps\/(?<app>[^/]+)\/ps$/, auth: 'bearer', handler: (c) => this.withApp(c, (app) => c.send(200, {containers: this.ps(app)}))},
@@ -278,12 +274,10 @@ export class FakeScalingo {
       pattern: /^\/v1\/apps\/(?<app>[^/]+)\/operations\/(?<operation>[^/]+)$/,
       auth: 'bearer',
       handler: (c) =>
-        this.withApp(c, (app) => {
-          const operation = app.operations.find((o) => o.id === c.params.operation)
-          if (!operation) return c.send(404, {resource: 'operation', error: 'not found'})
+        this.withApp(c, (app) => this.withChild(c, app.operations, c.params.operation, 'operation', (operation) => {
           this.advanceOperation(operation)
           c.send(200, {operation})
-        }),
+        })),
     },
   ]
 
@@ -492,6 +486,13 @@ export class FakeScalingo {
     }
 
     then(app)
+  }
+
+  /** One of an app's addons or operations by id, or the API's 404 naming the resource. */
+  private withChild<T extends {id: string}>(c: RouteContext, items: T[], id: string, resource: string, then: (item: T) => void): void {
+    const item = items.find((i) => i.id === id)
+    if (!item) return c.send(404, {resource, error: 'not found'})
+    then(item)
   }
 
   private appJson(app: FakeApp): Record<string, unknown> {

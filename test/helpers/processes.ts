@@ -51,3 +51,13 @@ export async function waitUntilNoLiveMembers(pgid: number, timeoutMs = 2000): Pr
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
 }
+
+/** SIGKILLs the process group of every instance a tcp:proxy reported starting (what a killed proxy may leave). */
+export function killInstanceGroups(events: Array<{event: string; pid?: number}>): void {
+  for (const e of events) {
+    if (e.event !== 'instance-starting' || !e.pid) continue
+    try {
+      process.kill(-e.pid, 'SIGKILL')
+    } catch {}
+  }
+}

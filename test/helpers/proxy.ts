@@ -6,6 +6,7 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {BIN, baseEnv} from './cli.js'
+import {killInstanceGroups} from './processes.js'
 
 export const SERVERS = fileURLToPath(new URL('../fixtures/servers/', import.meta.url))
 
@@ -93,12 +94,7 @@ export class ProxyProcess {
       clearTimeout(timer)
     }
 
-    for (const e of this.events) {
-      if (e.event !== 'instance-starting') continue
-      try {
-        process.kill(-e.pid, 'SIGKILL')
-      } catch {}
-    }
+    killInstanceGroups(this.events)
   }
 
   private onData(chunk: string): void {

@@ -8,6 +8,7 @@ import {fileURLToPath} from 'node:url'
 
 import {BIN, baseEnv} from '../helpers/cli.js'
 import type {Event} from '../helpers/proxy.js'
+import {killInstanceGroups} from '../helpers/processes.js'
 
 /** Long soak variants run only with RELIABILITY_SOAK=1; the short ones always run. */
 export const SOAK = process.env.RELIABILITY_SOAK === '1'
@@ -145,12 +146,7 @@ export class Proxy {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 8000)
     const result = await this.exited
     clearTimeout(timer)
-    for (const e of this.events) {
-      if (e.event !== 'instance-starting') continue
-      try {
-        process.kill(-e.pid, 'SIGKILL')
-      } catch {}
-    }
+    killInstanceGroups(this.events)
 
     return result
   }
