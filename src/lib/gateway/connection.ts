@@ -1,38 +1,21 @@
-import {connect, Socket} from 'node:net'
-
 import type {Backend} from './backend.js'
 import type {Gateway} from './gateway.js'
+import {type Endpoint, type EndpointHandler, isResetError} from './transport.js'
 import type {CloseReason, DropMode} from './types.js'
-
-/*
- * One proxied client connection. The event handlers below are shared module-level functions that find
- * their Connection through a symbol on the socket: no closures are allocated per connection, and the hot
- * path ('data' -> write, pause/resume on back-pressure) stays a couple of property reads.
- *
- * The backend side reads with `onread` into a buffer the connection owns (no Buffer allocated per read,
- * no Readable push). A buffer handed to client.write() may still be referenced when the write is queued
- * or only partly done: then the next read gets a fresh buffer and the old one stays with the write.
- */
-
-/** First read buffer of a socket: small, so that 1,000 idle connections (2 sockets each) cost ~4 MB, not 128. */
-const FIRST_READ_BYTES = 2048
-/** Once a read fills its buffer (bulk transfer), read as much at a time as Node does by default. */
-const BULK_READ_BYTES = 64 * 1024
-
-const CONNECTION = Symbol('gatewayConnection')
-
-interface TaggedSocket extends Socket {
-  [CONNECTION]?: Connection
-}
 
 export const ConnectionState = {Queued: 0, Connecting: 1, Open: 2, Dropped: 3} as const
 export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState]
 
-export class Connection {
+/**
+ * One proxied client connection: the client's endpoint, the backend's once chosen, and what happens to one
+ * when the other reads, ends, drains or closes. Bytes go straight from one endpoint's read buffer into the
+ * other's write; a write that has to wait keeps the buffer and pauses the reading side until it drains.
+ */
+export class Connection implements EndpointHandler {
   readonly id: number
-  readonly client: TaggedSocket
+  readonly client: Endpoint
   readonly startedAt = Date.now()
-  upstream: TaggedSocket | null = null
+  upstream: Endpoint | null = null
   target: Backend | null = null
   state: ConnectionState = ConnectionState.Queued
   bytesIn = 0
@@ -40,67 +23,52 @@ export class Connection {
   reason: CloseReason | null = null
   opened = false
   finished = false
+  /** When a byte last went either way (only kept up to date when the gateway has an idle timeout). */
+  lastActiveAt = 0
   /** Backends that refused this client already, so failover tries each at most once. */
   private tried: Backend[] | null = null
-  private clientClosed = false
-  private upstreamClosed = true
   /** Queue timeout while queued; release deadline once dropped (blackhole or close). */
   timer: NodeJS.Timeout | null = null
   /** While connecting: when the attempt counts as timed out (checked by the gateway's one sweep timer). */
   connectDeadline = 0
 
-  constructor(private readonly gateway: Gateway, id: number, client: Socket) {
+  constructor(private readonly gateway: Gateway, id: number, client: Endpoint) {
     this.id = id
-    this.client = client as TaggedSocket
-    this.client[CONNECTION] = this
-    this.client.on('error', onClientError).on('close', onClientClose)
+    this.client = client
+    client.handler = this
   }
 
   get clientAddress(): string {
-    const address = this.client.remoteAddress ?? 'unknown'
-    return address.includes(':') ? `[${address}]:${this.client.remotePort}` : `${address}:${this.client.remotePort}`
+    return this.client.remoteAddress()
   }
 
   /** Bytes this connection holds in the gateway's memory right now (both sockets, both directions). */
   get bufferedBytes(): number {
-    let bytes = this.client.writableLength + this.client.readableLength
-    if (this.upstream) bytes += this.upstream.writableLength + this.upstream.readableLength
-    return bytes
+    return this.client.pendingBytes + (this.upstream?.pendingBytes ?? 0)
   }
 
   connect(backend: Backend): void {
     this.state = ConnectionState.Connecting
     this.target = backend
     backend.active++
-    const upstream = connect({
-      host: backend.address, port: backend.port, allowHalfOpen: true, noDelay: true,
-      onread: {buffer: upstreamReadBuffer, callback: onUpstreamRead},
-    }) as TaggedSocket
-    upstream[CONNECTION] = this
-    this.upstream = upstream
-    this.upstreamClosed = false
+    this.upstream = this.gateway.transport.connect(backend.address, backend.port, this)
     this.gateway.connectStarted(this)
-    upstream.on('connect', onUpstreamConnect).on('error', onUpstreamError).on('close', onUpstreamClose)
   }
 
-  onUpstreamConnected(): void {
-    const upstream = this.upstream!
-    const client = this.client
+  onConnect(): void {
     this.gateway.connectEnded(this)
     this.state = ConnectionState.Open
     this.opened = true
     this.target!.total++
-    // Flowing, so that 'end' is emitted (the data itself goes to onUpstreamRead).
-    upstream.on('end', onUpstreamEnd).on('drain', onUpstreamDrain).resume()
-    if (client.listenerCount('data') === 0 && !hasOnread(client)) client.on('data', onClientData)
-    client.on('end', onClientEnd).on('drain', onClientDrain)
-    // Every byte either way passes through the client socket (read or written), so its inactivity
-    // timer is the connection's idle timer.
-    const idleTimeoutMs = this.gateway.idleTimeoutMs
-    if (idleTimeoutMs > 0) client.setTimeout(idleTimeoutMs, onClientIdle)
-    // The client was paused since accept: what it sent meanwhile waits in the kernel and flows now.
-    client.resume()
+    if (this.gateway.idleTimeoutMs > 0) this.lastActiveAt = Date.now()
+    this.upstream!.readStart()
+    // The client was not read since accept: what it sent meanwhile waits in the kernel and flows now.
+    this.client.readStart()
     this.gateway.connectionOpened(this)
+  }
+
+  onConnectFailed(_endpoint: Endpoint, error: string): void {
+    this.connectFailed(error)
   }
 
   connectFailed(error: string): void {
@@ -113,13 +81,45 @@ export class Connection {
       this.gateway.resourceExhausted(error)
       this.reason = 'error'
       this.finish()
-      resetSocket(this.client)
+      this.client.reset()
       return
     }
 
     backend.failures++
     this.gateway.backendConnectFailed(backend, error)
     if (!this.tryAnotherBackend(backend)) this.reject(`no ready backend accepted the connection (last error: ${error})`)
+  }
+
+  onData(from: Endpoint, buffer: Buffer, length: number): boolean {
+    // Not open: dropped with mode 'close', reading only to discard.
+    if (this.state !== ConnectionState.Open) return true
+    if (this.gateway.idleTimeoutMs > 0) this.lastActiveAt = Date.now()
+    if (from === this.client) {
+      this.bytesIn += length
+      this.target!.bytesIn += length
+      return this.upstream!.write(buffer, length)
+    }
+
+    this.bytesOut += length
+    this.target!.bytesOut += length
+    return this.client.write(buffer, length)
+  }
+
+  onDrain(endpoint: Endpoint): void {
+    if (this.state !== ConnectionState.Open) return
+    if (endpoint === this.client) this.upstream!.readStart()
+    else this.client.readStart()
+  }
+
+  onEnd(from: Endpoint): void {
+    if (this.state !== ConnectionState.Open) return
+    if (from === this.client) this.upstream!.end()
+    else this.client.end()
+  }
+
+  onClose(endpoint: Endpoint, error: string | null): void {
+    if (endpoint === this.client) this.onClientClosed(error)
+    else this.onUpstreamClosed(error)
   }
 
   /**
@@ -154,10 +154,10 @@ export class Connection {
     this.gateway.clientRejected(reason)
     this.reason = 'error'
     this.finish()
-    resetSocket(this.client)
+    this.client.reset()
   }
 
-  /** Ends the connection's accounting (once); the sockets may outlive it when dropped. */
+  /** Ends the connection's accounting (once); the client socket may outlive it when dropped. */
   finish(): void {
     if (this.finished) return
     this.finished = true
@@ -165,12 +165,13 @@ export class Connection {
     this.gateway.connectionFinished(this)
   }
 
-  maybeFinish(): void {
-    if (this.clientClosed && this.upstreamClosed) this.finish()
+  /** Both sides closed (a side never connected counts as closed). */
+  private maybeFinish(): void {
+    if (this.client.closed && (this.upstream === null || this.upstream.closed)) this.finish()
   }
 
-  onClientClosed(hadError: boolean): void {
-    this.clientClosed = true
+  private onClientClosed(error: string | null): void {
+    if (error !== null) this.reason ??= isResetError(error) ? 'client-reset' : 'error'
     switch (this.state) {
       case ConnectionState.Queued: {
         this.gateway.unqueue(this)
@@ -183,12 +184,9 @@ export class Connection {
       }
 
       case ConnectionState.Open: {
-        const upstream = this.upstream
-        if (upstream && !upstream.destroyed) {
-          if (hadError) resetSocket(upstream)
-          else endSocket(upstream)
-        }
-
+        const upstream = this.upstream!
+        if (error === null) upstream.end()
+        else upstream.reset()
         break
       }
 
@@ -201,11 +199,11 @@ export class Connection {
     this.maybeFinish()
   }
 
-  onUpstreamClosed(hadError: boolean): void {
-    this.upstreamClosed = true
-    if (this.state === ConnectionState.Open && !this.client.destroyed) {
-      if (hadError) resetSocket(this.client)
-      else endSocket(this.client)
+  private onUpstreamClosed(error: string | null): void {
+    if (error !== null) this.reason ??= isResetError(error) ? 'backend-reset' : 'error'
+    if (this.state === ConnectionState.Open) {
+      if (error === null) this.client.end()
+      else this.client.reset()
     }
 
     this.maybeFinish()
@@ -216,31 +214,28 @@ export class Connection {
     if (this.finished) return false
     if (this.state === ConnectionState.Queued) this.gateway.unqueue(this)
     this.detachUpstream()
-    const client = this.client
-    client.off('data', onClientData).off('end', onClientEnd).off('drain', onClientDrain)
     this.state = ConnectionState.Dropped
     this.reason = 'dropped'
     this.finish()
-    if (this.clientClosed || client.destroyed) return true
+    const {client} = this
+    if (client.closed) return true
     switch (mode) {
       case 'reset': {
-        resetSocket(client)
+        client.reset()
         break
       }
 
       case 'close': {
-        // Keep reading (and discarding) so that unread bytes do not turn our FIN into a RST.
-        client.on('data', discard)
-        client.resume()
-        if (client.writableFinished) client.destroy()
-        else client.end().once('finish', destroySelf)
+        // Keep reading (and discarding: see onData) so that unread bytes do not turn our FIN into a RST.
+        client.readStart()
+        client.finish()
         this.gateway.hold(this)
         break
       }
 
       case 'blackhole': {
         // Send nothing at all: no FIN, no RST, and stop reading so the client's writes go nowhere.
-        client.pause()
+        client.readStop()
         this.gateway.hold(this)
         break
       }
@@ -249,194 +244,29 @@ export class Connection {
     return true
   }
 
-  /** Shutdown: destroy both sockets now. */
+  /** Closes both sides after --idle-timeout: nothing is in flight (that is what idle means), so both get a FIN. */
+  idleOut(): void {
+    this.reason = 'idle-timeout'
+    this.upstream?.close()
+    this.client.close()
+    this.finish()
+  }
+
+  /** Shutdown: close both sockets now. */
   destroy(): void {
     this.reason ??= 'closed'
     this.detachUpstream()
     this.finish()
-    this.client[CONNECTION] = undefined
-    this.client.destroy()
+    this.client.handler = null
+    this.client.close()
   }
 
   private detachUpstream(): void {
-    const upstream = this.upstream
+    const {upstream} = this
     if (!upstream) return
     this.gateway.connectEnded(this)
-    upstream[CONNECTION] = undefined
-    upstream.destroy()
+    upstream.handler = null
+    upstream.close()
     this.upstream = null
-    this.upstreamClosed = true
   }
-}
-
-function isResetError(error: NodeJS.ErrnoException): boolean {
-  return error.code === 'ECONNRESET' || error.code === 'EPIPE'
-}
-
-/** RST when a connection exists, a plain destroy otherwise (resetAndDestroy needs a connected handle). */
-export function resetSocket(socket: Socket): void {
-  if (socket.destroyed) return
-  if (socket.connecting) socket.destroy()
-  else socket.resetAndDestroy()
-}
-
-/**
- * Sends a FIN. When the peer has already sent its own and nothing waits to be written, close() sends the
- * same FIN as shutdown() would, and saves a syscall and the stream's end/finish round.
- */
-function endSocket(socket: Socket): void {
-  if (socket.readableEnded && socket.writableLength === 0 && !socket.connecting) socket.destroy()
-  else socket.end()
-}
-
-function discard(): void {}
-
-/**
- * The buffer a backend socket reads into next. Node calls this (without a `this`) once when the socket is
- * created and right after every onUpstreamRead, which leaves its choice in `nextReadBuffer`.
- */
-let nextReadBuffer: Buffer | null = null
-
-function upstreamReadBuffer(): Buffer {
-  const buffer = nextReadBuffer ?? Buffer.allocUnsafe(FIRST_READ_BYTES)
-  nextReadBuffer = null
-  return buffer
-}
-
-function onUpstreamRead(this: TaggedSocket, length: number, buffer: Uint8Array): boolean {
-  const connection = this[CONNECTION]
-  if (connection?.state !== ConnectionState.Open) {
-    nextReadBuffer = buffer as Buffer
-    return true
-  }
-
-  connection.bytesOut += length
-  connection.target!.bytesOut += length
-  // false stops reading until the client drains (onClientDrain resumes it).
-  return forward(connection.client, length, buffer as Buffer)
-}
-
-/** Client reads when the accepted socket could be re-wrapped with onread (see readWithOnread). */
-function onClientRead(this: TaggedSocket, length: number, buffer: Uint8Array): boolean {
-  const connection = this[CONNECTION]
-  // Not open: dropped with mode 'close' (reading only to discard) or gone.
-  if (connection?.state !== ConnectionState.Open || !connection.upstream) {
-    nextReadBuffer = buffer as Buffer
-    return true
-  }
-
-  connection.bytesIn += length
-  connection.target!.bytesIn += length
-  return forward(connection.upstream, length, buffer as Buffer)
-}
-
-function forward(to: Socket, length: number, buffer: Buffer): boolean {
-  const flowing = to.write(buffer.subarray(0, length))
-  if (length === buffer.length && length < BULK_READ_BYTES) {
-    nextReadBuffer = Buffer.allocUnsafe(BULK_READ_BYTES)
-  } else if (to.writableLength !== 0) {
-    // The write holds on to this buffer until it is done: read the next bytes elsewhere.
-    nextReadBuffer = Buffer.allocUnsafe(buffer.length)
-  } else nextReadBuffer = buffer
-  return flowing
-}
-
-const ONREAD = Symbol('gatewayOnread')
-
-function hasOnread(socket: TaggedSocket & {[ONREAD]?: boolean}): boolean {
-  return socket[ONREAD] === true
-}
-
-interface HandleSocket extends Socket {
-  _handle?: object | null
-}
-
-/**
- * net.Server has no `onread` option: this moves an accepted (still paused) socket's handle into a new
- * Socket that reads with onread, like the backend side. The handle is the undocumented `_handle`; when it
- * is not there (another Node), the accepted socket is used as it is, with 'data' events.
- */
-export function readWithOnread(accepted: Socket): Socket {
-  const handle = (accepted as HandleSocket)._handle
-  if (!handle || typeof handle !== 'object') return accepted
-  ;(accepted as HandleSocket)._handle = null
-  // Handle-less now: this only ends the old wrapper (and the server's count of it).
-  accepted.destroy()
-  const socket = new Socket({
-    handle, allowHalfOpen: true, readable: true, writable: true, pauseOnCreate: true,
-    onread: {buffer: upstreamReadBuffer, callback: onClientRead},
-  } as ConstructorParameters<typeof Socket>[0]) as Socket & {[ONREAD]?: boolean}
-  socket[ONREAD] = true
-  return socket
-}
-
-function destroySelf(this: Socket): void {
-  this.destroy()
-}
-
-function onClientData(this: TaggedSocket, chunk: Buffer): void {
-  const connection = this[CONNECTION]!
-  connection.bytesIn += chunk.length
-  connection.target!.bytesIn += chunk.length
-  if (!connection.upstream!.write(chunk)) this.pause()
-}
-
-function onClientDrain(this: TaggedSocket): void {
-  this[CONNECTION]?.upstream?.resume()
-}
-
-function onUpstreamDrain(this: TaggedSocket): void {
-  const connection = this[CONNECTION]
-  if (connection?.state === ConnectionState.Open) connection.client.resume()
-}
-
-function onClientEnd(this: TaggedSocket): void {
-  const upstream = this[CONNECTION]?.upstream
-  if (upstream) endSocket(upstream)
-}
-
-function onUpstreamEnd(this: TaggedSocket): void {
-  const connection = this[CONNECTION]
-  if (connection?.state === ConnectionState.Open) endSocket(connection.client)
-}
-
-function onClientError(this: TaggedSocket, error: NodeJS.ErrnoException): void {
-  const connection = this[CONNECTION]
-  if (!connection || connection.state === ConnectionState.Dropped) return
-  connection.reason ??= isResetError(error) ? 'client-reset' : 'error'
-  const upstream = connection.upstream
-  if (upstream) resetSocket(upstream)
-}
-
-function onClientClose(this: TaggedSocket, hadError: boolean): void {
-  this[CONNECTION]?.onClientClosed(hadError)
-}
-
-function onUpstreamConnect(this: TaggedSocket): void {
-  this[CONNECTION]?.onUpstreamConnected()
-}
-
-function onUpstreamError(this: TaggedSocket, error: NodeJS.ErrnoException): void {
-  const connection = this[CONNECTION]
-  if (!connection) return
-  if (connection.state === ConnectionState.Connecting) {
-    connection.connectFailed(error.code ?? error.message)
-    return
-  }
-
-  connection.reason ??= isResetError(error) ? 'backend-reset' : 'error'
-  resetSocket(connection.client)
-}
-
-function onClientIdle(this: TaggedSocket): void {
-  const connection = this[CONNECTION]
-  if (connection?.state !== ConnectionState.Open) return
-  connection.reason = 'idle-timeout'
-  // Nothing is in flight (that is what idle means), so a plain close sends both peers a FIN.
-  connection.upstream?.destroy()
-  this.destroy()
-}
-
-function onUpstreamClose(this: TaggedSocket, hadError: boolean): void {
-  this[CONNECTION]?.onUpstreamClosed(hadError)
 }

@@ -1,10 +1,12 @@
 import {EventEmitter} from 'node:events'
-import {type AddressInfo, createServer, type Server, type Socket} from 'node:net'
 
 import {CliError} from '../errors.js'
 import {Backend} from './backend.js'
-import {Connection, ConnectionState, readWithOnread, resetSocket} from './connection.js'
+import {Connection, ConnectionState} from './connection.js'
 import {DescriptorBudget} from './descriptors.js'
+import {handleTransport} from './handle-transport.js'
+import {streamTransport} from './stream-transport.js'
+import {type Endpoint, type GatewayIo, type Listener, systemError, type Transport} from './transport.js'
 import {
   type BackendInfo, type BackendSpec, type BalanceMode, type DropMode, GATEWAY_DEFAULTS, type GatewayEvent,
   type GatewayOptions, type MaxConnectionsMode,
@@ -27,8 +29,9 @@ export class Gateway extends EventEmitter {
   readonly maxConnectionsMode: MaxConnectionsMode
   readonly idleTimeoutMs: number
   readonly connectionEvents: boolean
+  readonly transport: Transport
 
-  private readonly server: Server
+  private listener: Listener | null = null
   private readonly registry = new Map<string, Backend>()
   /** The backends eligible for new connections, in the order they were added. */
   private ready: Backend[] = []
@@ -40,6 +43,7 @@ export class Gateway extends EventEmitter {
   /** Connections waiting for their backend's handshake; one sweep timer checks their deadlines. */
   private readonly connecting = new Set<Connection>()
   private connectSweep: NodeJS.Timeout | null = null
+  private idleSweep: NodeJS.Timeout | null = null
   private nextId = 1
   private activeCount = 0
   private totalCount = 0
@@ -59,10 +63,7 @@ export class Gateway extends EventEmitter {
     this.maxConnectionsMode = options.maxConnectionsMode ?? GATEWAY_DEFAULTS.maxConnectionsMode
     this.idleTimeoutMs = options.idleTimeoutMs ?? GATEWAY_DEFAULTS.idleTimeoutMs
     this.connectionEvents = options.connectionEvents ?? GATEWAY_DEFAULTS.connectionEvents
-    // pauseOnConnect: not one client byte is read before its backend connection exists.
-    this.server = createServer({allowHalfOpen: true, pauseOnConnect: true, noDelay: true}, socket => {
-      this.accept(socket)
-    })
+    this.transport = chooseTransport(options.io)
   }
 
   get connections(): {active: number; total: number} {
@@ -74,27 +75,29 @@ export class Gateway extends EventEmitter {
     return this.queue.length
   }
 
-  listen(): Promise<{host: string; port: number}> {
-    const {server} = this
-    return new Promise((resolve, reject) => {
-      const onError = (error: NodeJS.ErrnoException) => {
-        server.off('listening', onListening)
-        reject(listenError(error, this.host, this.port))
-      }
+  async listen(): Promise<{host: string; port: number}> {
+    try {
+      this.listener = await this.transport.listen({
+        host: this.host,
+        port: this.port,
+        backlog: LISTEN_BACKLOG,
+        onAccept: endpoint => this.accept(endpoint),
+        // Errors from accept() (EMFILE, ENFILE...): reported, and the gateway keeps serving.
+        onAcceptError: code => this.acceptFailed(systemError(code, code)),
+      })
+    } catch (error) {
+      throw listenError(error as NodeJS.ErrnoException, this.host, this.port)
+    }
 
-      const onListening = () => {
-        server.off('error', onError)
-        // After listening, errors come from accept() (EMFILE, ENFILE...): report them, keep serving.
-        server.on('error', error => this.acceptFailed(error))
-        const address = server.address() as AddressInfo
-        this.emitEvent({type: 'listening', host: address.address, port: address.port})
-        resolve({host: address.address, port: address.port})
-      }
+    if (this.idleTimeoutMs > 0) {
+      // One timer checks every connection; an idle connection closes up to a quarter of the timeout late.
+      this.idleSweep = setInterval(sweepIdle, Math.max(10, Math.min(1000, this.idleTimeoutMs / 4)), this)
+      this.idleSweep.unref()
+    }
 
-      server.once('error', onError)
-      server.once('listening', onListening)
-      server.listen({host: this.host, port: this.port, backlog: LISTEN_BACKLOG})
-    })
+    const {host, port} = this.listener
+    this.emitEvent({type: 'listening', host, port})
+    return {host, port}
   }
 
   addBackend(spec: BackendSpec): void {
@@ -148,10 +151,9 @@ export class Gateway extends EventEmitter {
 
   /** Stops accepting; connections already accepted (queued ones included) carry on. */
   async close(): Promise<void> {
-    if (!this.server.listening) return
-    // server.close()'s callback waits for every connection to end; the listening socket itself is
-    // closed synchronously, which is all "stop accepting" needs.
-    this.server.close()
+    if (!this.listener) return
+    this.listener.close()
+    this.listener = null
     await new Promise(resolve => {
       setImmediate(resolve)
     })
@@ -159,19 +161,22 @@ export class Gateway extends EventEmitter {
 
   /** Stops accepting and destroys every connection, held ones included (shutdown). */
   destroy(): void {
-    if (this.server.listening) this.server.close()
+    this.listener?.close()
+    this.listener = null
     for (const connection of this.queue) clearTimeout(connection.timer!)
     this.queue.length = 0
     for (const connection of [...this.live]) connection.destroy()
     for (const connection of this.held) {
       clearTimeout(connection.timer!)
-      connection.client.destroy()
+      connection.client.close()
     }
 
     this.held.clear()
     this.connecting.clear()
     if (this.connectSweep) clearInterval(this.connectSweep)
     this.connectSweep = null
+    if (this.idleSweep) clearInterval(this.idleSweep)
+    this.idleSweep = null
   }
 
   // Below: called by Connection only.
@@ -201,6 +206,14 @@ export class Gateway extends EventEmitter {
     if (this.connecting.size === 0 && this.connectSweep) {
       clearInterval(this.connectSweep)
       this.connectSweep = null
+    }
+  }
+
+  /** Closes the open connections that exchanged nothing for idleTimeoutMs. */
+  sweepIdle(): void {
+    const idleSince = Date.now() - this.idleTimeoutMs
+    for (const connection of this.live) {
+      if (connection.state === ConnectionState.Open && connection.lastActiveAt <= idleSince) connection.idleOut()
     }
   }
 
@@ -307,14 +320,14 @@ export class Gateway extends EventEmitter {
     this.acceptFailed(Object.assign(new Error(code), {code}))
   }
 
-  private accept(accepted: Socket): void {
+  private accept(client: Endpoint): void {
     if (!this.descriptors.allows(this.activeCount + 1)) {
-      resetSocket(accepted)
-      this.acceptFailed(Object.assign(new Error('EMFILE'), {code: 'EMFILE'}))
+      client.reset()
+      this.acceptFailed(systemError('EMFILE', 'EMFILE'))
       return
     }
 
-    const connection = new Connection(this, this.nextId++, readWithOnread(accepted))
+    const connection = new Connection(this, this.nextId++, client)
     this.activeCount++
     this.totalCount++
     this.live.add(connection)
@@ -387,6 +400,10 @@ function sweepConnecting(gateway: Gateway): void {
   gateway.sweepConnecting()
 }
 
+function sweepIdle(gateway: Gateway): void {
+  gateway.sweepIdle()
+}
+
 function queueExpired(gateway: Gateway, connection: Connection): void {
   gateway.unqueue(connection)
   const waitedFor = gateway.maxConnections > 0 && gateway.backends().some(backend => backend.state === 'ready')
@@ -397,7 +414,14 @@ function queueExpired(gateway: Gateway, connection: Connection): void {
 
 function releaseHeld(gateway: Gateway, connection: Connection): void {
   gateway.release(connection)
-  resetSocket(connection.client)
+  connection.client.reset()
+}
+
+/** `io` when given, else SCALINGO_TCP_GATEWAY_IO, else the handle transport when this Node allows it. */
+function chooseTransport(io: GatewayIo | undefined): Transport {
+  const wanted = io ?? process.env.SCALINGO_TCP_GATEWAY_IO
+  if (wanted === 'streams') return streamTransport
+  return handleTransport() ?? streamTransport
 }
 
 function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {

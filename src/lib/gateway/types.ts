@@ -1,3 +1,5 @@
+import type {GatewayIo} from './transport.js'
+
 export type BalanceMode = 'round-robin' | 'least-conn'
 export type DropMode = 'blackhole' | 'reset' | 'close'
 export type BackendState = 'booting' | 'ready' | 'draining' | 'down'
@@ -50,6 +52,11 @@ export interface GatewayOptions {
    * objects, no peer address lookup and no listener calls: for when nobody logs connections.
    */
   connectionEvents?: boolean
+  /**
+   * The socket layer: Node's TCP handles (fast) or net.Socket streams (public APIs only). Unset: the
+   * SCALINGO_TCP_GATEWAY_IO environment variable, else handles when this Node provides them.
+   */
+  io?: GatewayIo
 }
 
 export const GATEWAY_DEFAULTS = {

@@ -2,10 +2,14 @@ import {once} from 'node:events'
 import {type AddressInfo, connect, createServer, type Server, type Socket} from 'node:net'
 
 import {Gateway} from '../../../src/lib/gateway/gateway.js'
+import type {GatewayIo} from '../../../src/lib/gateway/transport.js'
 import type {GatewayEvent, GatewayOptions} from '../../../src/lib/gateway/types.js'
 
 /** Everything a test starts, so afterEach can tear it all down. */
 export class Resources {
+  /** The gateway's socket layer for every gateway this creates (the default one when unset). */
+  constructor(private readonly io?: GatewayIo) {}
+
   private readonly servers = new Set<Server>()
   private readonly sockets = new Set<Socket>()
   private readonly gateways = new Set<Gateway>()
@@ -47,7 +51,7 @@ export class Resources {
   }
 
   async gateway(options: Partial<GatewayOptions> = {}): Promise<{gateway: Gateway; port: number; events: GatewayEvent[]}> {
-    const gateway = new Gateway({host: '127.0.0.1', port: 0, ...options})
+    const gateway = new Gateway({host: '127.0.0.1', port: 0, io: this.io, ...options})
     const events: GatewayEvent[] = []
     gateway.on('event', (event: GatewayEvent) => events.push(event))
     this.gateways.add(gateway)

@@ -1,0 +1,89 @@
+/**
+ * What the gateway's data path needs from a TCP socket, and nothing more. Two implementations:
+ * `handle-transport.ts` drives Node's own TCP handles directly (the fast path: no stream machinery, no event
+ * emitters, reads into buffers the gateway owns), `stream-transport.ts` does the same with net.Socket (the
+ * fallback, for a Node whose internals differ; `SCALINGO_TCP_GATEWAY_IO=streams` forces it).
+ */
+
+/** The connection an endpoint reports to. Every callback runs on the event loop, never concurrently. */
+export interface EndpointHandler {
+  /**
+   * Bytes arrived in `buffer[0, length)`. Return false when a queued write now holds on to `buffer`: the
+   * endpoint stops reading and reads into a fresh buffer once readStart() is called again (after onDrain).
+   */
+  onData(endpoint: Endpoint, buffer: Buffer, length: number): boolean
+  /** The peer sent its FIN: no more data will come. */
+  onEnd(endpoint: Endpoint): void
+  /** Every queued write went out. */
+  onDrain(endpoint: Endpoint): void
+  /**
+   * The socket closed by itself: both directions done, or an error (a reset, a failed write) named by its
+   * code. Not called for the owner's own close() or reset().
+   */
+  onClose(endpoint: Endpoint, error: string | null): void
+  onConnect(endpoint: Endpoint): void
+  /** A connect() attempt failed; the endpoint is closed and reports nothing else. */
+  onConnectFailed(endpoint: Endpoint, error: string): void
+}
+
+export interface Endpoint {
+  /** Null once the owner detached it: it then reports nothing. */
+  handler: EndpointHandler | null
+  readonly closed: boolean
+  /** Bytes held for this socket right now (writes not yet taken by the kernel). */
+  readonly pendingBytes: number
+  readStart(): void
+  readStop(): void
+  /** Writes `buffer[0, length)`; false when queued (onDrain follows), which is the cue to stop reading the source. */
+  write(buffer: Buffer, length: number): boolean
+  /** Sends a FIN once queued writes are out; reading goes on (half-close). */
+  end(): void
+  /** end(), then close the socket as soon as the FIN is sent, whatever the peer does. */
+  finish(): void
+  /** Closes now: a FIN, or a reset when unread data is left (the kernel decides). */
+  close(): void
+  /** Closes with a RST. */
+  reset(): void
+  /** "ip:port" or "[ipv6]:port" of the peer. */
+  remoteAddress(): string
+}
+
+export interface Listener {
+  readonly host: string
+  readonly port: number
+  /** Stops accepting; accepted sockets carry on. */
+  close(): void
+}
+
+export interface ListenOptions {
+  host: string
+  port: number
+  backlog: number
+  onAccept(endpoint: Endpoint): void
+  /** accept() failed (EMFILE, ENFILE...): the listener keeps listening. */
+  onAcceptError(code: string): void
+}
+
+export interface Transport {
+  readonly name: GatewayIo
+  /** Rejects with an Error carrying the system error `code` (EADDRINUSE...). */
+  listen(options: ListenOptions): Promise<Listener>
+  /** Starts connecting; the outcome comes as onConnect or onConnectFailed, never synchronously. */
+  connect(address: string, port: number, handler: EndpointHandler): Endpoint
+}
+
+export type GatewayIo = 'handles' | 'streams'
+export const GATEWAY_IO_MODES: readonly GatewayIo[] = ['handles', 'streams']
+
+export function formatAddress(address: string | undefined, port: number | undefined): string {
+  if (address === undefined) return 'unknown'
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`
+}
+
+export function isResetError(code: string): boolean {
+  return code === 'ECONNRESET' || code === 'EPIPE'
+}
+
+export function systemError(code: string, message: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(message), {code})
+}
