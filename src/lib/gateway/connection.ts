@@ -25,6 +25,10 @@ export class Connection implements EndpointHandler {
   finished = false
   /** When a byte last went either way (only kept up to date when the gateway has an idle timeout). */
   lastActiveAt = 0
+  /** The transport moves the bytes itself (Endpoint.pipe): bytes are counted by the endpoints. */
+  piped = false
+  /** The upstream endpoint while piped, kept for its byte count after it is detached. */
+  private pipedUpstream: Endpoint | null = null
   /** Backends that refused this client already, so failover tries each at most once. */
   private tried: Backend[] | null = null
   /** Queue timeout while queued; release deadline once dropped (blackhole or close). */
@@ -61,9 +65,17 @@ export class Connection implements EndpointHandler {
     this.opened = true
     this.target!.total++
     if (this.gateway.idleTimeoutMs > 0) this.lastActiveAt = Date.now()
-    this.upstream!.readStart()
+    const upstream = this.upstream!
     // The client was not read since accept: what it sent meanwhile waits in the kernel and flows now.
-    this.client.readStart()
+    if (this.client.pipe) {
+      this.piped = true
+      this.pipedUpstream = upstream
+      this.client.pipe(upstream)
+    } else {
+      upstream.readStart()
+      this.client.readStart()
+    }
+
     this.gateway.connectionOpened(this)
   }
 
@@ -157,12 +169,35 @@ export class Connection implements EndpointHandler {
     this.client.reset()
   }
 
+  /** Bytes forwarded so far either way while piped (the endpoints count them). */
+  get pipedBytes(): {bytesIn: number; bytesOut: number} {
+    return {bytesIn: this.client.bytesRead ?? 0, bytesOut: this.pipedUpstream?.bytesRead ?? 0}
+  }
+
+  /** Milliseconds since a byte last went either way. */
+  idleMs(): number {
+    if (!this.piped) return Date.now() - this.lastActiveAt
+    return Math.min(this.client.idleMs!(), this.pipedUpstream!.idleMs!())
+  }
+
   /** Ends the connection's accounting (once); the client socket may outlive it when dropped. */
   finish(): void {
     if (this.finished) return
     this.finished = true
+    if (this.piped) this.countPipedBytes()
     if (this.target) this.target.active--
     this.gateway.connectionFinished(this)
+  }
+
+  /** Piped bytes were counted by the endpoints: the connection's and its backend's totals take them now. */
+  private countPipedBytes(): void {
+    const {bytesIn, bytesOut} = this.pipedBytes
+    this.piped = false
+    this.pipedUpstream = null
+    this.bytesIn = bytesIn
+    this.bytesOut = bytesOut
+    this.target!.bytesIn += this.bytesIn
+    this.target!.bytesOut += this.bytesOut
   }
 
   /** Both sides closed (a side never connected counts as closed). */

@@ -139,7 +139,17 @@ export class Gateway extends EventEmitter {
   }
 
   backends(): BackendInfo[] {
-    return [...this.registry.values()].map(backend => backend.info())
+    const infos = new Map([...this.registry.values()].map(backend => [backend, backend.info()]))
+    // Piped connections count their bytes in the transport until they close.
+    for (const connection of this.live) {
+      const info = connection.piped ? infos.get(connection.target!) : undefined
+      if (!info) continue
+      const {bytesIn, bytesOut} = connection.pipedBytes
+      info.bytesIn += bytesIn
+      info.bytesOut += bytesOut
+    }
+
+    return [...infos.values()]
   }
 
   /** Bytes held in the gateway's memory for all connections right now (socket buffers, both directions). */
@@ -211,9 +221,8 @@ export class Gateway extends EventEmitter {
 
   /** Closes the open connections that exchanged nothing for idleTimeoutMs. */
   sweepIdle(): void {
-    const idleSince = Date.now() - this.idleTimeoutMs
     for (const connection of this.live) {
-      if (connection.state === ConnectionState.Open && connection.lastActiveAt <= idleSince) connection.idleOut()
+      if (connection.state === ConnectionState.Open && connection.idleMs() >= this.idleTimeoutMs) connection.idleOut()
     }
   }
 

@@ -46,6 +46,17 @@ export interface Endpoint {
   reset(): void
   /** "ip:port" or "[ipv6]:port" of the peer. */
   remoteAddress(): string
+  /**
+   * Optional (a transport that can relay by itself): from now on, bytes read by either endpoint are written
+   * to the other inside the transport, with back-pressure, and neither onData nor onDrain is called.
+   * onEnd and onClose are still reported, and end(), close(), reset() still act on each side. Ends when
+   * either side closes. `peer` comes from the same transport.
+   */
+  pipe?(peer: Endpoint): void
+  /** With pipe(): bytes this endpoint has read so far (still readable once closed). */
+  readonly bytesRead?: number
+  /** With pipe(): milliseconds since this endpoint last read or wrote a byte. */
+  idleMs?(): number
 }
 
 export interface Listener {
