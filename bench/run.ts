@@ -21,7 +21,10 @@ const ROOT = dirname(BENCH_DIR)
 const HOST = '127.0.0.1'
 
 type Workload = 'keepalive' | 'connections' | 'bulk'
-type Config = 'direct' | 'haproxy' | 'gateway'
+/** gateway-<io> runs the gateway with SCALINGO_TCP_GATEWAY_IO=<io>: compares its transports in one run. */
+type Config = 'direct' | 'haproxy' | 'gateway' | 'gateway-handles' | 'gateway-streams' | 'gateway-native'
+const CONFIGS: Config[] = ['direct', 'haproxy', 'gateway', 'gateway-handles', 'gateway-streams', 'gateway-native']
+const isGateway = (config: Config) => config.startsWith('gateway')
 const WORKLOADS: Workload[] = ['keepalive', 'connections', 'bulk']
 
 interface Settings {
@@ -43,7 +46,8 @@ function usage(): string {
   --reps N               repetitions, medians reported (env BENCH_REPS, default 3; quick: 1)
   --quick                1 s, 1 repetition: a sanity check, not a measurement
   --workloads LIST       keepalive,connections,bulk (env BENCH_WORKLOADS, default all)
-  --configs LIST         direct,gateway,haproxy (default: all, haproxy only when on the PATH)
+  --configs LIST         direct,haproxy,gateway (default; haproxy only when on the PATH); also
+                         gateway-handles, gateway-streams, gateway-native (one transport each)
   --connections N        keep-alive connections (default 50)
   --concurrency N        parallel connect loops in the connections workload (default 20)
   --clients node|tools   tools: redis-benchmark + redis-server and iperf3 when installed (default);
@@ -82,6 +86,7 @@ function parseSettings(): Settings {
   const workloads = (list(values.workloads ?? env.BENCH_WORKLOADS) ?? WORKLOADS) as Workload[]
   const configs = (list(values.configs) ?? ['direct', 'haproxy', 'gateway']) as Config[]
   for (const w of workloads) if (!WORKLOADS.includes(w)) throw new Error(`unknown workload ${w}\n${usage()}`)
+  for (const c of configs) if (!CONFIGS.includes(c)) throw new Error(`unknown configuration ${c}\n${usage()}`)
   const clients = (values.clients ?? env.BENCH_CLIENTS ?? 'tools') as Settings['clients']
   return {
     durationMs: Number(values.duration ?? env.BENCH_DURATION ?? (quick ? 1 : 5)) * 1000,
@@ -101,9 +106,9 @@ function parseSettings(): Settings {
 
 const children = new Set<ChildProcess>()
 
-function start(command: string, args: string[], cpu?: string): ChildProcess {
+function start(command: string, args: string[], cpu?: string, env?: NodeJS.ProcessEnv): ChildProcess {
   const [file, argv] = cpu === undefined ? [command, args] : ['taskset', ['-c', cpu, command, ...args]]
-  const child = spawn(file, argv, {stdio: ['ignore', 'pipe', 'pipe']})
+  const child = spawn(file, argv, {stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env})
   children.add(child)
   child.on('exit', () => children.delete(child))
   return child
@@ -248,7 +253,8 @@ async function startProxy(config: Config, backend: Target, dir: string, settings
   } else {
     const [command, ...args] = settings.gatewayCommand
       .map(arg => arg.replaceAll('{BACKEND}', `${backend.host}:${backend.port}`).replaceAll('{PORT}', String(port)))
-    child = start(command, args)
+    const io = config.slice('gateway-'.length)
+    child = start(command, args, undefined, io ? {...process.env, SCALINGO_TCP_GATEWAY_IO: io} : undefined)
     // The gateway says it listens once its upstream answered a probe: wait for that line.
     await firstLine(child)
   }
@@ -375,7 +381,8 @@ function report(rows: Row[], settings: Settings): string {
   const reference: Config = settings.configs.includes('haproxy') ? 'haproxy' : 'direct'
   const proxies = settings.configs.filter(config => config !== 'direct')
   const lines: string[] = []
-  const header = ['workload', 'unit', ...settings.configs, `gateway / ${reference}`]
+  const gateways = settings.configs.filter(config => isGateway(config))
+  const header = ['workload', 'unit', ...settings.configs, ...gateways.map(gateway => `${gateway} / ${reference}`)]
   lines.push(`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`)
   const pick = (w: Workload, c: Config) => rows.filter(row => row.workload === w && row.config === c)
   const paired = (w: Workload, c: Config, ref: Config, value: (row: Row) => number | undefined) => {
@@ -393,22 +400,22 @@ function report(rows: Row[], settings: Settings): string {
   for (const w of settings.workloads) {
     const digits = w === 'bulk' ? 2 : 0
     const cells = settings.configs.map(c => format(median(pick(w, c).map(row => row.m.value)), digits))
-    const ratio = settings.configs.includes('gateway') ? paired(w, 'gateway', reference, row => row.m.value) : undefined
-    lines.push(`| ${w} | ${UNIT[w][0]} | ${cells.join(' | ')} | ${format(ratio, 2)}× |`)
+    const ratios = gateways.map(gateway => `${format(paired(w, gateway, reference, row => row.m.value), 2)}×`)
+    lines.push(`| ${w} | ${UNIT[w][0]} | ${[...cells, ...ratios].join(' | ')} |`)
     if (w !== 'bulk') {
       const lat = settings.configs.map(c => {
         const r = pick(w, c)
         return `${format(median(r.map(row => row.m.p50Ms ?? Number.NaN)), 3)} / ${format(median(r.map(row => row.m.p99Ms ?? Number.NaN)), 3)}`
       })
-      const p99 = settings.configs.includes('gateway') ? paired(w, 'gateway', reference, row => row.m.p99Ms) : undefined
-      lines.push(`| ${w} p50 / p99 | ms | ${lat.join(' | ')} | p99 ${format(p99, 2)}× |`)
+      const p99 = gateways.map(gateway => `p99 ${format(paired(w, gateway, reference, row => row.m.p99Ms), 2)}×`)
+      lines.push(`| ${w} p50 / p99 | ms | ${[...lat, ...p99].join(' | ')} |`)
     }
 
     if (proxies.length > 0) {
       const cpu = settings.configs.map(c => (c === 'direct' ? '' : format(median(pick(w, c).map(row => row.cpuPerUnit ?? Number.NaN)), 1)))
-      const ratioCpu = settings.configs.includes('gateway') && reference !== 'direct'
-        ? `${format(paired(w, 'gateway', reference, row => row.cpuPerUnit), 2)}×` : ''
-      lines.push(`| ${w} proxy CPU | ${UNIT[w][1]} | ${cpu.join(' | ')} | ${ratioCpu} |`)
+      const ratioCpu = gateways.map(gateway => (reference === 'direct' ? ''
+        : `${format(paired(w, gateway, reference, row => row.cpuPerUnit), 2)}×`))
+      lines.push(`| ${w} proxy CPU | ${UNIT[w][1]} | ${[...cpu, ...ratioCpu].join(' | ')} |`)
     }
   }
 
@@ -422,7 +429,7 @@ function report(rows: Row[], settings: Settings): string {
 
 async function main(): Promise<void> {
   const settings = parseSettings()
-  if (settings.configs.includes('gateway') && !process.env.BENCH_GATEWAY_CMD && !existsSync(join(ROOT, 'dist', 'commands', 'tcp', 'proxy.js'))) {
+  if (settings.configs.some(config => isGateway(config)) && !process.env.BENCH_GATEWAY_CMD && !existsSync(join(ROOT, 'dist', 'commands', 'tcp', 'proxy.js'))) {
     throw new Error('dist/ is missing: run `npm run build` first (the gateway runs as bin/run.js tcp:proxy).')
   }
 
