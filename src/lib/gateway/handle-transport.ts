@@ -180,7 +180,15 @@ class HandleEndpoint implements Endpoint {
       ? this.handle.connect6(request, address, port)
       : this.handle.connect(request, address, port)
     // Failures reported synchronously (EMFILE...) still reach the handler later, as the contract says.
-    if (status !== 0) process.nextTick(connectFailedLater, this, errorCode(status))
+    if (status !== 0) {
+      process.nextTick(connectFailedLater, this, errorCode(status))
+      return
+    }
+
+    // Reading is asked for now, while libuv watches the socket for the connect: it then keeps the one
+    // epoll registration for reading instead of dropping it and adding it again (two epoll_ctl calls per
+    // connection). libuv reports the connect before any read, so nothing is read before onConnect.
+    this.readStart()
   }
 
   connected(): void {

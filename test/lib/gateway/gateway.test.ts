@@ -26,6 +26,21 @@ for (const io of GATEWAY_IO_MODES) {
       return context
     }
 
+    it('delivers what a backend sends first, as soon as it accepts (server-speaks-first protocols)', async () => {
+      const {gateway, port} = await resources.gateway()
+      const banner = Buffer.from('220 ready\r\n'.repeat(500))
+      const {port: backendPort} = await resources.server(socket => {
+        socket.end(banner)
+      })
+      gateway.addBackend({id: 'a', host: '127.0.0.1', port: backendPort, generation: 1})
+      gateway.setReady('a')
+      const received: Buffer[] = []
+      const client = await resources.client(port)
+      client.on('data', (chunk: Buffer) => received.push(chunk))
+      await once(client, 'end')
+      expect(Buffer.concat(received).equals(banner)).to.equal(true)
+    })
+
     it('spreads connections round-robin in a stable order and pins each connection to its backend', async () => {
       const {gateway, port} = await threeBackends('round-robin')
       const landed: string[] = []
