@@ -5,6 +5,7 @@ import {Backend} from './backend.js'
 import {Connection, ConnectionState} from './connection.js'
 import {DescriptorBudget} from './descriptors.js'
 import {handleTransport} from './handle-transport.js'
+import {nativeTransport} from './native-transport.js'
 import {streamTransport} from './stream-transport.js'
 import {type Endpoint, type GatewayIo, type Listener, systemError, type Transport} from './transport.js'
 import {
@@ -430,6 +431,8 @@ function releaseHeld(gateway: Gateway, connection: Connection): void {
 function chooseTransport(io: GatewayIo | undefined): Transport {
   const wanted = io ?? process.env.SCALINGO_TCP_GATEWAY_IO
   if (wanted === 'streams') return streamTransport
+  // Only when asked for: without its addon (not built), the default transport.
+  if (wanted === 'native') return nativeTransport() ?? handleTransport() ?? streamTransport
   return handleTransport() ?? streamTransport
 }
 

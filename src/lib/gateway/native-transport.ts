@@ -1,0 +1,354 @@
+import {lookup} from 'node:dns'
+import {createRequire} from 'node:module'
+import {isIP} from 'node:net'
+import {fileURLToPath} from 'node:url'
+import {getSystemErrorName} from 'node:util'
+
+// Types only: transport.ts imports this module to know whether 'native' is available.
+import type {Endpoint, EndpointHandler, Listener, ListenOptions, Transport} from './transport.js'
+
+/*
+ * The gateway's native path: native/relay.c, an N-API addon built by `npm run build:native` (node-gyp) into
+ * build/Release/relay.node, drives libuv TCP sockets on Node's own loop and, once a client and its backend
+ * are piped, relays their bytes in C without entering JavaScript. This file keeps the same endpoint state
+ * machine as handle-transport.ts (end, finish, close-when-both-done) on top of the addon's primitives.
+ *
+ * No compiler at install time, or an addon built for another Node: nativeTransport() returns null and the
+ * gateway uses its JavaScript transports.
+ */
+
+type Handle = {readonly __nativeHandle: unique symbol}
+
+interface Addon {
+  setup(callbacks: Callbacks): void
+  create(endpoint: NativeEndpoint): Handle
+  bind(handle: Handle, endpoint: NativeEndpoint): void
+  connect(handle: Handle, address: string, port: number): number
+  readStart(handle: Handle): number
+  readStop(handle: Handle): void
+  write(handle: Handle, buffer: Buffer, length: number): number
+  shutdown(handle: Handle): number
+  close(handle: Handle): number
+  reset(handle: Handle): number
+  pipe(a: Handle, b: Handle): number
+  bytesRead(handle: Handle): number
+  idle(handle: Handle): number
+  pending(handle: Handle): number
+  remoteAddress(handle: Handle): string | undefined
+  listen(listener: NativeListener, address: string, port: number, backlog: number): Handle | number
+  listenerPort(handle: Handle): number
+  listenerClose(handle: Handle): void
+  stats(): NativeStats
+}
+
+/** What the addon holds right now: side structs not yet freed, libuv handles not yet closed. */
+export interface NativeStats {
+  sides: number
+  handles: number
+}
+
+interface Callbacks {
+  accept(listener: NativeListener, handle: Handle): void
+  acceptError(listener: NativeListener, status: number): void
+  connect(endpoint: NativeEndpoint, status: number): void
+  data(endpoint: NativeEndpoint, buffer: Buffer): void
+  end(endpoint: NativeEndpoint): void
+  error(endpoint: NativeEndpoint, status: number): void
+  write(endpoint: NativeEndpoint, status: number): void
+  shutdown(endpoint: NativeEndpoint, status: number): void
+}
+
+/** build/Release/relay.node at the package root (this file is in src/lib/gateway/ or dist/lib/gateway/). */
+export const DEFAULT_ADDON_PATH = fileURLToPath(new URL('../../../build/Release/relay.node', import.meta.url))
+
+const loaded = new Map<string, Addon | null>()
+
+/** The addon at `path`, set up; null when it is missing or does not load (built for another Node...). */
+export function loadAddon(path = DEFAULT_ADDON_PATH): Addon | null {
+  if (loaded.has(path)) return loaded.get(path)!
+  let addon: Addon | null = null
+  try {
+    const candidate = createRequire(import.meta.url)(path) as Partial<Addon>
+    if (typeof candidate.setup === 'function' && typeof candidate.pipe === 'function') {
+      addon = candidate as Addon
+      addon.setup(callbacks)
+    }
+  } catch {
+    addon = null
+  }
+
+  loaded.set(path, addon)
+  return addon
+}
+
+/** The native transport, or null when the addon is not built or does not load. */
+export function nativeTransport(path?: string): Transport | null {
+  const addon = loadAddon(path)
+  if (!addon) return null
+  return {
+    name: 'native',
+    listen: options => listen(addon, options),
+    connect(address, port, handler) {
+      const endpoint = new NativeEndpoint(addon)
+      endpoint.handler = handler
+      endpoint.connect(address, port)
+      return endpoint
+    },
+  }
+}
+
+/** The addon's live counts (leak checks), or null without the addon. */
+export function nativeStats(path?: string): NativeStats | null {
+  return loadAddon(path)?.stats() ?? null
+}
+
+function errorCode(status: number): string {
+  try {
+    return getSystemErrorName(status)
+  } catch {
+    return `E${-status}`
+  }
+}
+
+function systemError(code: string, message: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(message), {code})
+}
+
+const callbacks: Callbacks = {
+  accept: (listener, handle) => listener.accepted(handle),
+  acceptError: (listener, status) => listener.options.onAcceptError(errorCode(status)),
+  connect(endpoint, status) {
+    if (status === 0) endpoint.connected()
+    else endpoint.connectFailed(errorCode(status))
+  },
+  data: (endpoint, buffer) => endpoint.received(buffer),
+  end: endpoint => endpoint.readEnded(),
+  error: (endpoint, status) => endpoint.fail(errorCode(status)),
+  write: (endpoint, status) => endpoint.writeDone(status),
+  shutdown: (endpoint, status) => endpoint.shutdownDone(status),
+}
+
+/** Where the FIN stands: not asked for, sent (libuv sends it after queued writes), acknowledged. */
+const Shutdown = {None: 0, Sent: 1, Done: 2} as const
+
+class NativeEndpoint implements Endpoint {
+  handler: EndpointHandler | null = null
+  closed = false
+  readonly handle: Handle
+  /** The peer's FIN arrived. */
+  private ended = false
+  private shutdownState: number = Shutdown.None
+  private closeOnceShutdown = false
+  /** Writes from write() still queued (piped writes are C's business). */
+  private pendingWrites = 0
+  private finalBytesRead = 0
+  private lastActiveAt = 0
+
+  constructor(private readonly addon: Addon, accepted?: Handle) {
+    if (accepted === undefined) {
+      this.handle = addon.create(this)
+    } else {
+      this.handle = accepted
+      addon.bind(accepted, this)
+    }
+  }
+
+  get pendingBytes(): number {
+    return this.closed ? 0 : this.addon.pending(this.handle)
+  }
+
+  get bytesRead(): number {
+    return this.closed ? this.finalBytesRead : this.addon.bytesRead(this.handle)
+  }
+
+  idleMs(): number {
+    return this.closed ? Date.now() - this.lastActiveAt : this.addon.idle(this.handle)
+  }
+
+  connect(address: string, port: number): void {
+    if (isIP(address) === 0) {
+      lookup(address, (error, resolved) => {
+        if (this.closed) return
+        if (error) this.connectFailed((error as NodeJS.ErrnoException).code ?? 'ENOTFOUND')
+        else this.connect(resolved, port)
+      })
+      return
+    }
+
+    const status = this.addon.connect(this.handle, address, port)
+    // Failures found right away (EMFILE at socket()...) still reach the handler later, as the contract says.
+    if (status !== 0) process.nextTick(connectFailedLater, this, errorCode(status))
+  }
+
+  connected(): void {
+    this.handler?.onConnect(this)
+  }
+
+  connectFailed(code: string): void {
+    if (this.closed) return
+    this.close()
+    this.handler?.onConnectFailed(this, code)
+  }
+
+  pipe(peer: Endpoint): void {
+    if (this.closed || peer.closed) return
+    const status = this.addon.pipe(this.handle, (peer as NativeEndpoint).handle)
+    if (status !== 0) this.fail(errorCode(status))
+  }
+
+  readStart(): void {
+    if (this.closed || this.ended) return
+    const status = this.addon.readStart(this.handle)
+    if (status !== 0) this.fail(errorCode(status))
+  }
+
+  readStop(): void {
+    if (!this.closed) this.addon.readStop(this.handle)
+  }
+
+  /** Bytes read while not piped (a copy). */
+  received(buffer: Buffer): void {
+    const {handler} = this
+    if (handler !== null && !handler.onData(this, buffer, buffer.length)) this.readStop()
+  }
+
+  readEnded(): void {
+    this.ended = true
+    this.handler?.onEnd(this)
+    this.closeIfDone()
+  }
+
+  write(buffer: Buffer, length: number): boolean {
+    if (this.closed) return true
+    const status = this.addon.write(this.handle, buffer, length)
+    if (status === 0) return true
+    if (status < 0) {
+      this.fail(errorCode(status))
+      return true
+    }
+
+    this.pendingWrites++
+    return false
+  }
+
+  writeDone(status: number): void {
+    this.pendingWrites--
+    if (this.closed) return
+    if (status < 0) {
+      this.fail(errorCode(status))
+      return
+    }
+
+    if (this.pendingWrites === 0) this.handler?.onDrain(this)
+  }
+
+  end(): void {
+    if (this.closed || this.shutdownState !== Shutdown.None) return
+    // The peer is done too and nothing waits: close() sends the same FIN and saves a shutdown round trip.
+    if (this.ended && this.pendingWrites === 0 && this.addon.pending(this.handle) === 0) {
+      this.closeItself()
+      return
+    }
+
+    this.shutdownState = Shutdown.Sent
+    const status = this.addon.shutdown(this.handle)
+    if (status !== 0) this.fail(errorCode(status))
+  }
+
+  finish(): void {
+    this.closeOnceShutdown = true
+    if (this.shutdownState === Shutdown.Done) this.closeItself()
+    else this.end()
+  }
+
+  shutdownDone(status: number): void {
+    if (this.closed) return
+    if (status < 0) {
+      this.fail(errorCode(status))
+      return
+    }
+
+    this.shutdownState = Shutdown.Done
+    this.closeIfDone()
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.lastActiveAt = Date.now() - this.addon.idle(this.handle)
+    this.finalBytesRead = this.addon.close(this.handle)
+  }
+
+  reset(): void {
+    if (this.closed) return
+    this.closed = true
+    this.lastActiveAt = Date.now() - this.addon.idle(this.handle)
+    this.finalBytesRead = this.addon.reset(this.handle)
+  }
+
+  remoteAddress(): string {
+    return (this.closed ? undefined : this.addon.remoteAddress(this.handle)) ?? 'unknown'
+  }
+
+  fail(code: string): void {
+    if (this.closed) return
+    this.close()
+    this.handler?.onClose(this, code)
+  }
+
+  private closeIfDone(): void {
+    if (this.closed) return
+    if (this.shutdownState === Shutdown.Done && (this.ended || this.closeOnceShutdown)) this.closeItself()
+  }
+
+  private closeItself(): void {
+    this.close()
+    this.handler?.onClose(this, null)
+  }
+}
+
+function connectFailedLater(endpoint: NativeEndpoint, code: string): void {
+  endpoint.connectFailed(code)
+}
+
+class NativeListener implements Listener {
+  host = ''
+  port = 0
+  handle: Handle | null = null
+
+  constructor(private readonly addon: Addon, readonly options: ListenOptions) {}
+
+  accepted(handle: Handle): void {
+    this.options.onAccept(new NativeEndpoint(this.addon, handle))
+  }
+
+  close(): void {
+    if (this.handle === null) return
+    this.addon.listenerClose(this.handle)
+    this.handle = null
+  }
+}
+
+async function listen(addon: Addon, options: ListenOptions): Promise<Listener> {
+  const address = isIP(options.host) === 0 ? await resolve(options.host) : options.host
+  const listener = new NativeListener(addon, options)
+  const result = addon.listen(listener, address, options.port, options.backlog)
+  if (typeof result === 'number') {
+    const code = errorCode(result)
+    throw systemError(code, `listen ${code} ${address}:${options.port}`)
+  }
+
+  listener.handle = result
+  listener.host = address
+  listener.port = addon.listenerPort(result)
+  return listener
+}
+
+function resolve(host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    lookup(host, (error, address) => {
+      if (error) reject(error)
+      else resolve(address)
+    })
+  })
+}
