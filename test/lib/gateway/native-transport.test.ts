@@ -1,0 +1,226 @@
+import {expect} from 'chai'
+import {randomBytes} from 'node:crypto'
+import {once} from 'node:events'
+import {connect, type Socket} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {setFlagsFromString} from 'node:v8'
+import {runInNewContext} from 'node:vm'
+
+import {loadAddon, nativeStats, nativeTransport} from '../../../src/lib/gateway/native-transport.js'
+import {type Endpoint, type EndpointHandler, GATEWAY_IO_MODES, type Listener, type Transport} from '../../../src/lib/gateway/transport.js'
+import {outcome, Resources} from './fixtures.js'
+
+/**
+ * The smallest Connection: each accepted client is connected to `backendPort` and piped to it; a FIN is
+ * passed on, a reset too. Records every endpoint so the test can read its bytesRead once closed.
+ */
+class PipedRelay {
+  readonly pairs: Array<{client: Endpoint; upstream: Endpoint; closed: Promise<void>}> = []
+  listener: Listener | null = null
+
+  constructor(private readonly transport: Transport, private readonly backendPort: number) {}
+
+  async listen(): Promise<number> {
+    this.listener = await this.transport.listen({
+      host: '127.0.0.1',
+      port: 0,
+      backlog: 511,
+      onAccept: client => this.accept(client),
+      onAcceptError() {},
+    })
+    return this.listener.port
+  }
+
+  private accept(client: Endpoint): void {
+    let upstream!: Endpoint
+    let settle!: () => void
+    const closed = new Promise<void>(resolve => {
+      settle = resolve
+    })
+    const done = () => {
+      if (client.closed && upstream.closed) settle()
+    }
+
+    const otherOf = (endpoint: Endpoint) => (endpoint === client ? upstream : client)
+    const handler: EndpointHandler = {
+      onData: () => true,
+      onDrain() {},
+      onEnd: from => otherOf(from).end(),
+      onClose(endpoint, error) {
+        if (error === null) otherOf(endpoint).end()
+        else otherOf(endpoint).reset()
+        done()
+      },
+      onConnect: () => client.pipe!(upstream),
+      onConnectFailed() {
+        client.reset()
+        done()
+      },
+    }
+    client.handler = handler
+    upstream = this.transport.connect('127.0.0.1', this.backendPort, handler)
+    this.pairs.push({client, upstream, closed})
+  }
+
+  close(): void {
+    this.listener?.close()
+    for (const {client, upstream} of this.pairs) {
+      client.close()
+      upstream.close()
+    }
+  }
+}
+
+const native = nativeTransport()
+
+describe('native transport', () => {
+  it('is unavailable, not an error, when its addon is missing', () => {
+    const missing = join(tmpdir(), 'scalingo-tcp-no-such-dir', 'relay.node')
+    expect(loadAddon(missing)).to.equal(null)
+    expect(nativeTransport(missing)).to.equal(null)
+    expect(nativeStats(missing)).to.equal(null)
+  })
+
+  it('is one of the gateway modes exactly when its addon loads', () => {
+    expect(GATEWAY_IO_MODES.includes('native')).to.equal(native !== null)
+  })
+
+  describe('with its addon', function () {
+    const resources = new Resources()
+    let relay: PipedRelay | null = null
+
+    before(function () {
+      if (native === null) this.skip()
+    })
+
+    afterEach(async () => {
+      relay?.close()
+      relay = null
+      await resources.cleanup()
+    })
+
+    it('counts the bytes each side read, exactly, and still knows them once closed', async () => {
+      const fromClient = randomBytes(3 * 1024 * 1024 + 17)
+      const fromBackend = randomBytes(1024 * 1024 + 5)
+      const backend = await resources.server(socket => {
+        let received = 0
+        socket.on('data', chunk => {
+          received += chunk.length
+        })
+        socket.on('end', () => {
+          expect(received).to.equal(fromClient.length)
+          socket.end(fromBackend)
+        })
+      })
+      relay = new PipedRelay(native!, backend.port)
+      const port = await relay.listen()
+      const client = await resources.client(port, {allowHalfOpen: true})
+      let received = 0
+      client.on('data', chunk => {
+        received += chunk.length
+      })
+      client.end(fromClient)
+      await once(client, 'end')
+      client.end()
+      await relay.pairs[0].closed
+      const {client: clientSide, upstream} = relay.pairs[0]
+      expect(received).to.equal(fromBackend.length)
+      expect(clientSide.closed && upstream.closed).to.equal(true)
+      expect(clientSide.bytesRead).to.equal(fromClient.length)
+      expect(upstream.bytesRead).to.equal(fromBackend.length)
+      expect(clientSide.idleMs!()).to.be.at.least(0)
+    })
+
+    it('passes a backend reset to the client as ECONNRESET while bytes are in flight', async () => {
+      const backend = await resources.server(socket => {
+        // Read a little, then reset while the relay still holds a write for this socket (back-pressure).
+        socket.once('data', () => {
+          socket.pause()
+          setImmediate(() => socket.resetAndDestroy())
+        })
+      })
+      relay = new PipedRelay(native!, backend.port)
+      const port = await relay.listen()
+      const client = await resources.client(port)
+      const result = outcome(client)
+      const chunk = randomBytes(1024 * 1024)
+      const pump = () => {
+        while (!client.destroyed && client.write(chunk));
+      }
+
+      client.on('drain', pump)
+      pump()
+      expect((await result).error).to.equal('ECONNRESET')
+      await relay.pairs[0].closed
+    })
+
+    it('leaves no socket open and no memory held after 2,000 piped connections', async function () {
+      this.timeout(60_000)
+      const backend = await resources.echoServer()
+      relay = new PipedRelay(native!, backend.port)
+      const port = await relay.listen()
+      const baseline = nativeStats()!
+      const activeBefore = activeHandles()
+      const batch = 100
+      for (let done = 0; done < 2000; done += batch) {
+        // eslint-disable-next-line no-await-in-loop
+        await Promise.all(Array.from({length: batch}, (_, index) => echoOnce(port, `${done + index}`)))
+      }
+
+      await Promise.all(relay.pairs.map(pair => pair.closed))
+      expect(relay.pairs).to.have.length(2000)
+      for (const {client} of relay.pairs) expect(client.bytesRead).to.be.above(0)
+      // Close callbacks run on the loop turn after uv_close: wait for them (no event tells, so poll).
+      const deadline = Date.now() + 5000
+      while (nativeStats()!.handles > baseline.handles && Date.now() < deadline) {
+        // eslint-disable-next-line no-await-in-loop
+        await new Promise(resolve => {
+          setImmediate(resolve)
+        })
+      }
+
+      expect(nativeStats()!.handles).to.equal(baseline.handles)
+      expect(activeHandles()).to.be.at.most(activeBefore)
+      {
+        // A side's struct goes with its JavaScript external: after a collection, and the loop turn on which
+        // Node runs N-API finalizers.
+        relay.pairs.length = 0
+        for (let round = 0; round < 5 && nativeStats()!.sides > baseline.sides; round++) {
+          gc()
+          // eslint-disable-next-line no-await-in-loop
+          await new Promise(resolve => {
+            setImmediate(resolve)
+          })
+        }
+
+        expect(nativeStats()!.sides).to.be.at.most(baseline.sides)
+      }
+    })
+  })
+})
+
+/** A full garbage collection, without starting the process with --expose-gc. */
+function gc(): void {
+  setFlagsFromString('--expose-gc')
+  ;(runInNewContext('gc') as () => void)()
+}
+
+function activeHandles(): number {
+  return (process as unknown as {_getActiveHandles(): unknown[]})._getActiveHandles().length
+}
+
+/** One connection: sends a line, waits for its echo, ends, waits for the close. */
+async function echoOnce(port: number, text: string): Promise<void> {
+  const socket: Socket = connect({host: '127.0.0.1', port})
+  await once(socket, 'connect')
+  socket.write(`${text}\n`)
+  let received = ''
+  socket.setEncoding('utf8')
+  socket.on('data', (chunk: string) => {
+    received += chunk
+    if (received.endsWith('\n')) socket.end()
+  })
+  await once(socket, 'close')
+  expect(received).to.equal(`${text}\n`)
+}
