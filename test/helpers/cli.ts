@@ -23,7 +23,8 @@ export interface CliOptions {
 /** A clean environment: no Scalingo variables, no colour forcing, HOME pointed wherever the test says. */
 export function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {}
-  for (const key of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'SystemRoot']) {
+  // SCALINGO_TCP_GATEWAY_IO passes through so the suites can be run on each gateway transport.
+  for (const key of ['PATH', 'HOME', 'TMPDIR', 'LANG', 'SystemRoot', 'SCALINGO_TCP_GATEWAY_IO']) {
     const value = process.env[key]
     if (value !== undefined) env[key] = value
   }

@@ -427,13 +427,13 @@ function releaseHeld(gateway: Gateway, connection: Connection): void {
   connection.client.reset()
 }
 
-/** `io` when given, else SCALINGO_TCP_GATEWAY_IO, else the handle transport when this Node allows it. */
+/** `io` when given, else SCALINGO_TCP_GATEWAY_IO, else the fastest transport this installation has. */
 function chooseTransport(io: GatewayIo | undefined): Transport {
   const wanted = io ?? process.env.SCALINGO_TCP_GATEWAY_IO
   if (wanted === 'streams') return streamTransport
-  // Only when asked for: without its addon (not built), the default transport.
-  if (wanted === 'native') return nativeTransport() ?? handleTransport() ?? streamTransport
-  return handleTransport() ?? streamTransport
+  if (wanted === 'handles') return handleTransport() ?? streamTransport
+  // The native relay when its addon was built and loads; else the fastest JavaScript transport.
+  return nativeTransport() ?? handleTransport() ?? streamTransport
 }
 
 function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {

@@ -1,9 +1,11 @@
+import type {GatewayIo} from '../gateway/index.js'
+
 /**
  * Everything tcp:proxy reports. With --json each is one NDJSON line on stdout (the interface tests
  * and scripts use); otherwise the command renders them as prefixed log lines.
  */
 export type ProxyEvent =
-  | {event: 'gateway-listening'; host: string; port: number; tcpUrl: string}
+  | {event: 'gateway-listening'; host: string; port: number; tcpUrl: string; transport: GatewayIo}
   | {event: 'instance-starting'; instance: string; type: string; generation: number; pid: number; port?: number}
   | {event: 'instance-ready'; instance: string; generation: number; port: number; bootMs: number}
   | {event: 'instance-boot-failed'; instance: string; generation: number; reason: string; lastLines: string[]}

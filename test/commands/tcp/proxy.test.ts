@@ -4,6 +4,7 @@ import net from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {GATEWAY_IO_MODES} from '../../../src/lib/gateway/transport.js'
 import {runCli} from '../../helpers/cli.js'
 import {liveGroupMembers, waitUntilNoLiveMembers} from '../../helpers/processes.js'
 import {type Event, ProxyProcess, SERVERS, exchange, makeApp} from '../../helpers/proxy.js'
@@ -86,6 +87,27 @@ describe('tcp:proxy', function () {
       const port = await proxy.port()
       await proxy.waitForEvent('upstream-ready')
       expect(await exchange(port, 'x')).to.equal('from upstream\n')
+    } finally {
+      upstream.close()
+    }
+  })
+
+  it('uses the fastest transport this installation has unless SCALINGO_TCP_GATEWAY_IO picks one, and says which', async () => {
+    const upstream = net.createServer((s) => s.once('data', () => s.end('from upstream\n')))
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+    const emptyDir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-empty-'))
+    const args = ['--upstream', `127.0.0.1:${(upstream.address() as net.AddressInfo).port}`]
+    try {
+      for (const io of [undefined, ...GATEWAY_IO_MODES]) {
+        // An empty value is the default (and overrides a value the developer's environment may pass through).
+        proxy = ProxyProcess.start(args, {cwd: emptyDir, env: {SCALINGO_TCP_GATEWAY_IO: io ?? ''}})
+        const port = await proxy.port()
+        const listening = await proxy.waitForEvent('gateway-listening')
+        expect(listening.transport).to.equal(io ?? (GATEWAY_IO_MODES.includes('native') ? 'native' : 'handles'))
+        expect(await exchange(port, 'x')).to.equal('from upstream\n')
+        await proxy.cleanup()
+        proxy = undefined
+      }
     } finally {
       upstream.close()
     }
