@@ -343,6 +343,12 @@ static void on_connect(uv_connect_t *req, int status) {
   if (status == UV_ECANCELED) return;
   if (status == 0) s->last_active = uv_now(s->relay->loop);
   emit(s, CB_CONNECT, status);
+  /* Reading started with the connect (js_connect): libuv reads nothing before this callback, and JavaScript
+   * asked to read in it (pipe(), readStart()) or did not, in which case reading stops until it asks. */
+  if (status == 0 && s->open) {
+    int started = update_reading(s);
+    if (started != 0) emit(s, CB_ERROR, started);
+  }
 }
 
 static void on_connection(uv_stream_t *server, int status) {
@@ -485,7 +491,12 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
     return number(env, UV_EINVAL);
   /* No socket yet: libuv applies TCP_NODELAY when connect creates it. */
   uv_tcp_nodelay(&s->tcp, 1);
-  return number(env, uv_tcp_connect(&s->creq, &s->tcp, (const struct sockaddr *)&address, on_connect));
+  int status = uv_tcp_connect(&s->creq, &s->tcp, (const struct sockaddr *)&address, on_connect);
+  /* Ask for reads while connecting: libuv keeps the socket's one epoll registration (POLLOUT for the connect,
+   * then POLLIN) instead of dropping it after the connect and adding it again for the first read. libuv
+   * completes the connect before it reads, and on_connect stops reading again if JavaScript did not ask. */
+  if (status == 0 && uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read) == 0) s->active = 1;
+  return number(env, status);
 }
 
 static napi_value js_read_start(napi_env env, napi_callback_info info) {

@@ -132,6 +132,59 @@ describe('native transport', () => {
       expect(clientSide.idleMs!()).to.be.at.least(0)
     })
 
+    it('holds what a backend sends first, unread, until the endpoint is asked to read', async () => {
+      let written!: () => void
+      const greetingWritten = new Promise<void>(resolve => {
+        written = resolve
+      })
+      const backend = await resources.server(socket => {
+        socket.write('hello\n', () => written())
+      })
+      const events: string[] = []
+      let connected!: () => void
+      const isConnected = new Promise<void>(resolve => {
+        connected = resolve
+      })
+      let gotData!: () => void
+      const dataArrived = new Promise<void>(resolve => {
+        gotData = resolve
+      })
+      const handler: EndpointHandler = {
+        onData(_endpoint, buffer, length) {
+          events.push(`data ${buffer.subarray(0, length).toString()}`)
+          gotData()
+          return true
+        },
+        onDrain() {},
+        onEnd: () => events.push('end'),
+        onClose: (_endpoint, error) => events.push(`close ${error}`),
+        onConnect() {
+          events.push('connect')
+          connected()
+        },
+        onConnectFailed: (_endpoint, error) => events.push(`connect failed ${error}`),
+      }
+      const upstream = native!.connect('127.0.0.1', backend.port, handler)
+      try {
+        await Promise.all([isConnected, greetingWritten])
+        // Two poll phases: a read the endpoint was not asked for would have been delivered by now.
+        for (let turn = 0; turn < 2; turn++) {
+          // eslint-disable-next-line no-await-in-loop
+          await new Promise(resolve => {
+            setImmediate(resolve)
+          })
+        }
+
+        expect(events).to.deep.equal(['connect'])
+        upstream.readStart()
+        await dataArrived
+        expect(events).to.deep.equal(['connect', 'data hello\n'])
+        expect(upstream.bytesRead).to.equal(6)
+      } finally {
+        upstream.close()
+      }
+    })
+
     it('passes a backend reset to the client as ECONNRESET while bytes are in flight', async () => {
       const backend = await resources.server(socket => {
         // Read a little, then reset while the relay still holds a write for this socket (back-pressure).
