@@ -547,11 +547,21 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
   return number(env, 1);
 }
 
-/* shutdown(handle) -> status; libuv sends the FIN once the queued writes are out. */
+/* shutdown(handle, now) -> 1 when the FIN went out right away (no callback follows), else a status and a
+ * shutdown callback follows; libuv sends the FIN once the queued writes are out. `now`: JavaScript has no
+ * write queued either, and wants no round trip. */
 static napi_value js_shutdown(napi_env env, napi_callback_info info) {
-  ARGS(1)
+  ARGS(2)
   SIDE(0)
+  bool now = false;
+  napi_get_value_bool(env, argv[1], &now);
   if (!s->open) return number(env, UV_EBADF);
+  /* Nothing queued: shutdown(2) at once. uv_shutdown would wait for a POLLOUT (two epoll_ctl) and call back
+   * into JavaScript to say so. A pending piped write is still in the queue (it holds bytes). */
+  uv_os_fd_t fd;
+  if (now && s->pw_src == NULL && uv_stream_get_write_queue_size((uv_stream_t *)&s->tcp) == 0 &&
+      uv_fileno((uv_handle_t *)&s->tcp, &fd) == 0 && shutdown(fd, SHUT_WR) == 0)
+    return number(env, 1);
   return number(env, uv_shutdown(&s->sreq, (uv_stream_t *)&s->tcp, on_shutdown));
 }
 

@@ -27,7 +27,8 @@ interface Addon {
   readStart(handle: Handle): number
   readStop(handle: Handle): void
   write(handle: Handle, buffer: Buffer, length: number): number
-  shutdown(handle: Handle): number
+  /** 1: the FIN went out now (allowed by `now`, nothing queued), no callback follows; else a status. */
+  shutdown(handle: Handle, now: boolean): number
   close(handle: Handle): number
   reset(handle: Handle): number
   pipe(a: Handle, b: Handle): number
@@ -251,8 +252,15 @@ class NativeEndpoint implements Endpoint {
     }
 
     this.shutdownState = Shutdown.Sent
-    const status = this.addon.shutdown(this.handle)
-    if (status !== 0) this.fail(errorCode(status))
+    // finish() keeps the round trip: the loop turn it takes lets a reading side drain what the peer sent,
+    // so that closing right after the FIN does not turn into a reset.
+    const status = this.addon.shutdown(this.handle, !this.closeOnceShutdown && this.pendingWrites === 0)
+    if (status === 1) {
+      this.shutdownState = Shutdown.Done
+      this.closeIfDone()
+    } else if (status !== 0) {
+      this.fail(errorCode(status))
+    }
   }
 
   finish(): void {
