@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # CLI start-up with hyperfine: `node -e 0`, a minimal oclif v4 CLI (only @oclif/core, with a manifest),
-# `scalingo-tcp --version` and `scalingo-tcp env -a APP` against the fake platform (bench/fake-platform.ts).
+# `scalingo-tcp --version` and `scalingo-tcp env -a APP` against the fake platform (bench/fake-platform.ts), and
+# importing got: its own package, and the one-file bundle the CLI loads (dist/vendor/got.js, scripts/bundle-got.js).
+# Prints hyperfine's table (means), then medians and minimums with the ratio to the minimal oclif CLI.
 #   bench/startup.sh            # RUNS=30 WARMUP=3 by default; needs `npm run build` and hyperfine
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,10 +41,20 @@ export HOME=$HOME_DIR SCALINGO_TCP_NO_UPDATE=1
 for kv in "${ENV_ARGS[@]}"; do export "${kv?}"; done
 node "$ROOT/bin/run.js" env -a "$APP" >/dev/null || { echo "env -a $APP failed against the fake platform" >&2; exit 1; }
 
-hyperfine -N --style basic --warmup "$WARMUP" --runs "$RUNS" --export-markdown "$MINI/results.md" \
+hyperfine -N --style basic --warmup "$WARMUP" --runs "$RUNS" --export-markdown "$MINI/results.md" --export-json "$MINI/results.json" \
   -n 'node -e 0' 'node -e 0' \
   -n 'minimal oclif CLI' "node $MINI/bin/run.js hello" \
   -n 'scalingo-tcp --version' "node $ROOT/bin/run.js --version" \
   -n "scalingo-tcp env -a $APP" "node $ROOT/bin/run.js env -a $APP" \
-  -n 'import got' "node --input-type=module -e \"await import('$ROOT/node_modules/got/dist/source/index.js')\""
+  -n 'import got' "node --input-type=module -e \"await import('$ROOT/node_modules/got/dist/source/index.js')\"" \
+  -n 'import got (bundle)' "node --input-type=module -e \"await import('$ROOT/dist/vendor/got.js')\""
 cat "$MINI/results.md"
+echo
+node -e '
+const results = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8")).results
+const ms = (s) => (s * 1000).toFixed(1)
+const mini = results.find((r) => r.command === "minimal oclif CLI")
+console.log("| Command | Median [ms] | Min [ms] | Median / minimal oclif |")
+console.log("|:---|---:|---:|---:|")
+for (const r of results) console.log(`| \`${r.command}\` | ${ms(r.median)} | ${ms(r.min)} | ${(r.median / mini.median).toFixed(2)} |`)
+' "$MINI/results.json"

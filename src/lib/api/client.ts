@@ -13,6 +13,7 @@ import {
   ServerError,
   ValidationError,
 } from './errors.js'
+import {loadGot} from './load-got.js'
 import {authUrl, type ResolvedRegion} from './regions.js'
 import {JwtCache} from './token-exchange.js'
 
@@ -205,8 +206,7 @@ export class ScalingoClient {
     headers: Record<string, string>,
     json: unknown,
   ): Promise<{status: number; headers: ApiResponse<unknown>['headers']; text: string}> {
-    // got is loaded on first use so commands that never call the API start faster.
-    const {got} = await import('got')
+    const got = await loadGot()
     const started = Date.now()
     this.debug(`--> ${method} ${url}\n${Object.entries(headers).map(([k, v]) => `    ${k}: ${v}`).join('\n')}`)
     if (json !== undefined) this.debug(`    ${JSON.stringify(json)}`)
