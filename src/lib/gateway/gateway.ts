@@ -7,7 +7,8 @@ import {DescriptorBudget} from './descriptors.js'
 import {handleTransport} from './handle-transport.js'
 import {nativeTransport} from './native-transport.js'
 import {streamTransport} from './stream-transport.js'
-import {type Endpoint, type GatewayIo, type Listener, systemError, type Transport} from './transport.js'
+import {systemError} from './system.js'
+import {type Endpoint, type GatewayIo, type Listener, type Transport} from './transport.js'
 import {
   type BackendInfo, type BackendSpec, type BalanceMode, type DropMode, GATEWAY_DEFAULTS, type GatewayEvent,
   type GatewayOptions, type MaxConnectionsMode,

@@ -1,9 +1,9 @@
 import {lookup} from 'node:dns'
 import {isIP} from 'node:net'
-import {getSystemErrorName} from 'node:util'
 
+import {errorCode, resolveHost, systemError} from './system.js'
 import {
-  type Endpoint, type EndpointHandler, formatAddress, type Listener, type ListenOptions, systemError, type Transport,
+  type Endpoint, type EndpointHandler, formatAddress, type Listener, type ListenOptions, type Transport,
 } from './transport.js'
 
 /*
@@ -127,14 +127,6 @@ export function handleTransport(): Transport | null {
       endpoint.connect(address, port)
       return endpoint
     },
-  }
-}
-
-function errorCode(status: number): string {
-  try {
-    return getSystemErrorName(status)
-  } catch {
-    return `E${-status}`
   }
 }
 
@@ -393,7 +385,7 @@ function connectFailedLater(endpoint: HandleEndpoint, code: string): void {
 }
 
 async function listen(loaded: Bindings, options: ListenOptions): Promise<Listener> {
-  const address = isIP(options.host) === 0 ? await resolve(options.host) : options.host
+  const address = isIP(options.host) === 0 ? await resolveHost(options.host) : options.host
   const server = new loaded.TCP(loaded.SERVER)
   let status = isIP(address) === 6 ? server.bind6(address, options.port, 0) : server.bind(address, options.port)
   if (status === 0) status = server.listen(options.backlog)
@@ -417,13 +409,4 @@ async function listen(loaded: Bindings, options: ListenOptions): Promise<Listene
   const bound: {address?: string; port?: number} = {}
   server.getsockname(bound)
   return {host: bound.address ?? address, port: bound.port ?? options.port, close: () => server.close()}
-}
-
-function resolve(host: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    lookup(host, (error, address) => {
-      if (error) reject(error)
-      else resolve(address)
-    })
-  })
 }

@@ -2,8 +2,8 @@ import {lookup} from 'node:dns'
 import {createRequire} from 'node:module'
 import {isIP} from 'node:net'
 import {fileURLToPath} from 'node:url'
-import {getSystemErrorName} from 'node:util'
 
+import {errorCode, resolveHost, systemError} from './system.js'
 // Types only: transport.ts imports this module to know whether 'native' is available.
 import type {Endpoint, EndpointHandler, Listener, ListenOptions, Transport} from './transport.js'
 
@@ -101,18 +101,6 @@ export function nativeTransport(path?: string): Transport | null {
 /** The addon's live counts (leak checks), or null without the addon. */
 export function nativeStats(path?: string): NativeStats | null {
   return loadAddon(path)?.stats() ?? null
-}
-
-function errorCode(status: number): string {
-  try {
-    return getSystemErrorName(status)
-  } catch {
-    return `E${-status}`
-  }
-}
-
-function systemError(code: string, message: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(message), {code})
 }
 
 const callbacks: Callbacks = {
@@ -338,7 +326,7 @@ class NativeListener implements Listener {
 }
 
 async function listen(addon: Addon, options: ListenOptions): Promise<Listener> {
-  const address = isIP(options.host) === 0 ? await resolve(options.host) : options.host
+  const address = isIP(options.host) === 0 ? await resolveHost(options.host) : options.host
   const listener = new NativeListener(addon, options)
   const result = addon.listen(listener, address, options.port, options.backlog)
   if (typeof result === 'number') {
@@ -350,13 +338,4 @@ async function listen(addon: Addon, options: ListenOptions): Promise<Listener> {
   listener.host = address
   listener.port = addon.listenerPort(result)
   return listener
-}
-
-function resolve(host: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    lookup(host, (error, address) => {
-      if (error) reject(error)
-      else resolve(address)
-    })
-  })
 }

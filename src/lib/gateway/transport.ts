@@ -98,7 +98,3 @@ export function formatAddress(address: string | undefined, port: number | undefi
 export function isResetError(code: string): boolean {
   return code === 'ECONNRESET' || code === 'EPIPE'
 }
-
-export function systemError(code: string, message: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(message), {code})
-}
