@@ -4,7 +4,6 @@ import {type ConnectFlags, connectToApp} from '../lib/api/context.js'
 import {appFlags} from '../lib/api/flags.js'
 import {listVariables} from '../lib/api/resources.js'
 import {BaseCommand} from '../lib/command.js'
-import {connectToLocalGateway} from '../lib/control/client.js'
 import {debugLogger} from '../lib/debug-log.js'
 import {type EnvVars, formatEnv, sortedEntries, toEnvVars} from '../lib/env-format.js'
 import {NotFoundError} from '../lib/errors.js'
@@ -24,7 +23,9 @@ With --local, prints instead the environment the instances of the local gateway 
   ]
 
   static override args = {
-    name: Args.string({description: 'Name of a single variable to print.'}),
+    // Never read from stdin (oclif's default for a missing argument): `... | scalingo-tcp env -a APP` must print
+    // every variable, and probing a non-TTY stdin costs every scripted call several milliseconds.
+    name: Args.string({description: 'Name of a single variable to print.', ignoreStdin: true}),
   }
 
   static override flags = {
@@ -48,6 +49,8 @@ With --local, prints instead the environment the instances of the local gateway 
   }
 
   private async localVariables(name: string | undefined, type: string): Promise<EnvVars> {
+    // Loaded here: `env -a APP`, the common case, never needs the local gateway's client (start-up time).
+    const {connectToLocalGateway} = await import('../lib/control/client.js')
     const gateway = await connectToLocalGateway({cwd: process.cwd()})
     const vars = toEnvVars(await gateway.env(type))
     if (name === undefined) return vars

@@ -14,3 +14,8 @@ export function configDir(env: NodeJS.ProcessEnv = process.env): string {
 export function credentialsPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(configDir(env), 'credentials.json')
 }
+
+/** Bearer JWTs exchanged from API tokens, kept between commands (src/lib/api/jwt-store.ts). */
+export function jwtCachePath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(configDir(env), 'jwt-cache.json')
+}

@@ -2,7 +2,7 @@ import {runCommand} from '@oclif/test'
 import {expect} from 'chai'
 import {spawnSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -244,7 +244,9 @@ describe('env', () => {
     const result = await cli(['env', 'EQUALS', '-a', 'my-app', '--debug'])
     expect(result.code, result.stderr).to.equal(0)
     expect(result.stdout).to.equal('a=b==c\n')
-    expect(result.stderr).to.include('--> POST').and.include('<-- 200 GET').and.include('Bearer [REDACTED]')
+    expect(result.stderr).to.include('<-- 200 GET').and.include('Bearer [REDACTED]')
+    // The JWT comes from the exchange, or from the cache an earlier test in this HOME filled.
+    expect(result.stderr).to.match(/--> POST \S+\/v1\/tokens\/exchange|JWT from the cache /)
     const viaEnv = await cli(['env', 'EQUALS', '-a', 'my-app'], {DEBUG: 'scalingo-tcp'})
     expect(viaEnv.stderr).to.include('--> GET')
   })
@@ -255,5 +257,65 @@ describe('env', () => {
     expect(fake.jwts.size).to.be.above(0)
     expect(all).to.not.include(TOKEN)
     for (const jwt of fake.jwts.keys()) expect(all).to.not.include(jwt)
+  })
+})
+
+describe('env reuses the JWT between commands (JWT cache)', () => {
+  let fake: FakeScalingo
+  let home: string
+
+  before(async () => {
+    fake = new FakeScalingo()
+    await fake.start()
+    fake.addUser(TOKEN)
+    fake.addApp('my-app', {variables: {TCP_URL: VARIABLES.TCP_URL}})
+    home = mkdtempSync(join(tmpdir(), 'scalingo-tcp-env-jwt-home-'))
+  })
+
+  after(async () => {
+    await fake.stop()
+    rmSync(home, {recursive: true, force: true})
+  })
+
+  const cli = (args: string[], env: Record<string, string> = {}, input?: string) =>
+    runCli(args, {input, env: {HOME: home, ...fake.env(), SCALINGO_API_TOKEN: TOKEN, ...env}})
+  const exchanges = () => fake.requestsTo('POST', '/v1/tokens/exchange').length
+  const cachePath = () => join(home, '.config', 'scalingo-tcp', 'jwt-cache.json')
+
+  it('a second `env -a` makes no token exchange; a refused cached JWT is replaced; nothing secret is printed', async () => {
+    const first = await cli(['env', '-a', 'my-app'])
+    expect(first.code, first.stderr).to.equal(0)
+    expect(exchanges()).to.equal(1)
+    expect(statSync(cachePath()).mode & 0o777).to.equal(0o600)
+
+    const second = await cli(['env', '-a', 'my-app', '--debug'])
+    expect(second.code, second.stderr).to.equal(0)
+    expect(second.stdout).to.equal(first.stdout).and.equal(`TCP_URL=${VARIABLES.TCP_URL}\n`)
+    expect(exchanges()).to.equal(1)
+    expect(second.stderr).to.include(`JWT from the cache ${cachePath()}`)
+
+    fake.revokeJwts()
+    const third = await cli(['env', '-a', 'my-app', '--debug'])
+    expect(third.code, third.stderr).to.equal(0)
+    expect(third.stdout).to.equal(first.stdout)
+    expect(exchanges()).to.equal(2)
+    expect(third.stderr).to.include('JWT refused (401)').and.include(`JWT saved to the cache ${cachePath()}`)
+
+    const all = [first, second, third].flatMap((r) => [r.stdout, r.stderr]).join('\n')
+    expect(all).to.not.include(TOKEN)
+    for (const jwt of fake.jwts.keys()) expect(all).to.not.include(jwt)
+  })
+
+  it('never takes NAME from stdin: piped input does not change what is printed', async () => {
+    const result = await cli(['env', '-a', 'my-app'], {}, 'NOPE\n')
+    expect(result.code, result.stderr).to.equal(0)
+    expect(result.stdout).to.equal(`TCP_URL=${VARIABLES.TCP_URL}\n`)
+  })
+
+  it('logout removes the cache', async () => {
+    expect(existsSync(cachePath())).to.equal(true)
+    const result = await cli(['logout'])
+    expect(result.code, result.stderr).to.equal(0)
+    expect(existsSync(cachePath())).to.equal(false)
   })
 })

@@ -1,5 +1,6 @@
 import {readFileSync} from 'node:fs'
 
+import {jwtCachePath} from '../config-dir.js'
 import {registerSecret, redact} from '../secrets.js'
 import {type ResolvedToken, resolveApiToken} from './credentials.js'
 import {
@@ -15,7 +16,8 @@ import {
 } from './errors.js'
 import {loadGot} from './load-got.js'
 import {authUrl, type ResolvedRegion} from './regions.js'
-import {JwtCache} from './token-exchange.js'
+import {cachedJwt, jwtCacheDisabled, jwtCacheKey, readJwtCache, saveJwt} from './jwt-store.js'
+import {JwtCache, type JwtStore} from './token-exchange.js'
 
 export type HttpMethod = 'DELETE' | 'GET' | 'HEAD' | 'PATCH' | 'POST' | 'PUT'
 export type Service = 'api' | 'auth'
@@ -52,6 +54,11 @@ export interface ClientOptions {
   /** Receives --debug lines (already redacted). Libraries never print: the command decides where they go. */
   log?: (line: string) => void
   env?: NodeJS.ProcessEnv
+  /**
+   * The JWT cache on disk (jwt-store.ts): `read-write` (the default), `write-only` (always exchange, e.g. to check
+   * a token at login, but save the result) or `off`. SCALINGO_TCP_NO_JWT_CACHE=1 turns it off whatever this says.
+   */
+  jwtCache?: 'off' | 'read-write' | 'write-only'
 }
 
 const IDEMPOTENT = new Set<HttpMethod>(['DELETE', 'GET', 'HEAD', 'PUT'])
@@ -101,7 +108,8 @@ export class ScalingoClient {
     this.userAgent = options.userAgent ?? `scalingo-tcp/${packageVersion()}`
     this.log = options.log
     this.tokenLoader = options.apiToken ?? (() => resolveApiToken(env))
-    this.jwt = new JwtCache(() => this.exchangeToken())
+    const cacheMode = jwtCacheDisabled(env) ? 'off' : (options.jwtCache ?? 'read-write')
+    this.jwt = new JwtCache(() => this.exchangeToken(), Date.now, cacheMode === 'off' ? undefined : this.diskJwtStore(jwtCachePath(env), cacheMode))
   }
 
   useRegion(region: ResolvedRegion): void {
@@ -349,6 +357,27 @@ export class ScalingoClient {
     return new ApiError(`The Scalingo API answered HTTP ${status}${platformMessage ? `: ${platformMessage}` : ''} (${method} ${new URL(url).pathname}).`, {
       status,
     })
+  }
+
+  private diskJwtStore(path: string, mode: 'read-write' | 'write-only'): JwtStore {
+    const key = async () => jwtCacheKey(this.authUrl, (await this.apiToken()).token)
+    return {
+      load: async () => {
+        if (mode === 'write-only') return undefined
+        const file = readJwtCache(path)
+        if (file.ignored) this.debug(`JWT cache ${path} ignored: ${file.ignored}`)
+        const entry = cachedJwt(file, await key())
+        if (entry) this.debug(`JWT from the cache ${path} (valid until ${new Date(entry.exp * 1000).toISOString()})`)
+        return entry?.jwt
+      },
+      save: async (jwt) => {
+        try {
+          if (await saveJwt(path, await key(), jwt)) this.debug(`JWT saved to the cache ${path}`)
+        } catch (error) {
+          this.debug(`JWT cache ${path} not written: ${(error as Error).message}`)
+        }
+      },
+    }
   }
 
   private async exchangeToken(): Promise<string> {

@@ -2,6 +2,7 @@ import {credentialsPath} from '../config-dir.js'
 import {registerSecret} from '../secrets.js'
 import {ScalingoClient} from './client.js'
 import {removeStoredToken, storeToken} from './credentials.js'
+import {removeJwtCache} from './jwt-store.js'
 import {authHost} from './regions.js'
 import {getCurrentUser} from './resources.js'
 import type {User} from './types.js'
@@ -26,6 +27,8 @@ export async function authenticate(
   const client = new ScalingoClient({
     env,
     log: options.log,
+    // The exchange is what proves the token works: never skip it with a cached JWT, but keep the one it gives.
+    jwtCache: 'write-only',
     apiToken: async () => ({token, source: 'login', origin: 'the login prompt'}),
   })
   const user = await getCurrentUser(client)
@@ -33,7 +36,9 @@ export async function authenticate(
   return {user, path}
 }
 
+/** Removes our stored token and the JWT cache (every JWT in it, whichever token it came from). */
 export async function logout(env: NodeJS.ProcessEnv = process.env): Promise<{removed: boolean; path: string}> {
+  await removeJwtCache(env)
   const removed = await removeStoredToken(authHost(env), env)
   return {removed, path: credentialsPath(env)}
 }

@@ -75,7 +75,7 @@ describe('app and region detection', () => {
     after(() => fake.stop())
 
     function client() {
-      return new ScalingoClient({env: {SCALINGO_AUTH_URL: fake.url, SCALINGO_API_TOKEN: 'tk-us-region-test'}})
+      return new ScalingoClient({env: {SCALINGO_AUTH_URL: fake.url, SCALINGO_API_TOKEN: 'tk-us-region-test', SCALINGO_TCP_NO_JWT_CACHE: '1'}})
     }
 
     const secnumHost = 'ssh.osc-secnum-fr1.scalingo.com'

@@ -1,6 +1,9 @@
 import {expect} from 'chai'
 import {randomBytes} from 'node:crypto'
+import {mkdtempSync, rmSync} from 'node:fs'
 import {createServer, type Server} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 import {ScalingoClient} from '../../../src/lib/api/client.js'
 import {
@@ -34,6 +37,9 @@ async function caught(promise: Promise<unknown>): Promise<ApiError> {
 describe('ScalingoClient against the fake platform', () => {
   let fake: FakeScalingo
   let logs: string[]
+  // The JWT cache on disk stays on (each test has its own fake platform, hence its own cache key), out of HOME.
+  const configDir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-client-config-'))
+  after(() => rmSync(configDir, {recursive: true, force: true}))
 
   beforeEach(async () => {
     fake = new FakeScalingo()
@@ -49,7 +55,7 @@ describe('ScalingoClient against the fake platform', () => {
 
   function client(overrides: Record<string, string> = {}, options: {retries?: number; timeoutMs?: number} = {}) {
     return new ScalingoClient({
-      env: {...fake.env(), SCALINGO_API_TOKEN: TOKEN, SCALINGO_TCP_RETRY_BASE_MS: '5', ...overrides},
+      env: {...fake.env(), SCALINGO_API_TOKEN: TOKEN, SCALINGO_TCP_RETRY_BASE_MS: '5', SCALINGO_TCP_CONFIG_DIR: configDir, ...overrides},
       region: {name: 'osc-fr1', apiUrl: fake.url, source: 'default'},
       log: (line) => logs.push(line),
       ...options,
@@ -230,7 +236,7 @@ describe('ScalingoClient against the fake platform', () => {
 
     it('reports the host it could not reach', async () => {
       const c = new ScalingoClient({
-        env: {SCALINGO_AUTH_URL: `http://127.0.0.1:${closedPort}`, SCALINGO_API_TOKEN: TOKEN, SCALINGO_TCP_RETRY_BASE_MS: '1'},
+        env: {SCALINGO_AUTH_URL: `http://127.0.0.1:${closedPort}`, SCALINGO_API_TOKEN: TOKEN, SCALINGO_TCP_RETRY_BASE_MS: '1', SCALINGO_TCP_CONFIG_DIR: configDir},
         region: {name: 'osc-fr1', apiUrl: `http://127.0.0.1:${closedPort}`, source: 'default'},
       })
       const error = await caught(c.get('/v1/regions', {service: 'auth', auth: 'none'}))
