@@ -3,11 +3,17 @@
  * libuv TCP handles on Node's own event loop (napi_get_uv_event_loop; node exports the uv_* symbols).
  *
  * The split with JavaScript: C owns the sockets and, once two endpoints are piped, moves their bytes both
- * ways without entering JavaScript (no Buffer, no callback per read). JavaScript keeps every decision: when
- * to end, close or reset a side, and what a FIN, an error or a connect result means for the connection
- * (the same state machine as handle-transport.ts). C never closes a socket by itself: it reports, and the
- * JavaScript endpoint closes. So, per connection, C calls into JavaScript about six times: accept, connect
- * result, EOF per side, shutdown done per side (and an error, when there is one).
+ * ways without entering JavaScript (no Buffer, no callback per read), and ends a piped pair the ordinary way
+ * by itself: a FIN read on one side is passed on to the other (once the bytes before it are out), and when
+ * both directions are done C closes both sockets and reports it once (pipeDone). JavaScript keeps every
+ * other decision: errors, resets, drops, timeouts, what a connect result means, and everything before and
+ * after a pipe (the same state machine as handle-transport.ts). So, per proxied connection, C calls into
+ * JavaScript three times when all goes well: accept, connect result, pipeDone.
+ *
+ * Endpoints are numbers, not JavaScript objects: an id is a slot in the relay's table plus a generation
+ * (id = generation * 2^24 + slot), so a stale id never reaches another socket, and no N-API reference,
+ * external or finalizer is made per socket (each costs global handles and work in every garbage
+ * collection). Calls into JavaScript pass the slot; native-transport.ts keeps the endpoint of each slot.
  *
  * Calls into JavaScript use napi_make_callback, not napi_call_function: they come from libuv, not from
  * JavaScript, so nothing else would run the process.nextTick queue and the microtasks the callback leaves
@@ -16,11 +22,11 @@
  * as for any socket callback). C updates its own state before calling JavaScript and re-checks it after
  * (JavaScript may have closed either side meanwhile), so an exception leaves nothing half-done.
  *
- * Lifetimes: a side_t is freed when three things are gone: its uv handle (close callback run), its
- * JavaScript external (garbage collected), and a piped write to its peer that still points into its read
- * buffer. Its read buffer is freed as soon as the handle closed and no write points into it. libuv completes
- * pending requests with UV_ECANCELED before the close callback, so request callbacks may always dereference
- * their side. One relay_t per napi_env (instance data).
+ * Lifetimes: a side_t (and its slot) is freed when its uv handle is closed (close callback run) and no piped
+ * write to its peer still points into its read buffer. JavaScript stops using an id when it closes the
+ * endpoint (or hears pipeDone), before that can happen. libuv completes pending requests with UV_ECANCELED
+ * before the close callback, so request callbacks may always dereference their side. One relay_t per
+ * napi_env (instance data).
  */
 #include <node_api.h>
 #include <uv.h>
@@ -30,16 +36,24 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 /* First read buffer: small, so idle connections cost little; once a read fills it, read 64 KiB at a time. */
 #define BUF_MIN 2048
 #define BUF_MAX 65536
 
-enum { CB_ACCEPT, CB_ACCEPT_ERROR, CB_CONNECT, CB_DATA, CB_END, CB_ERROR, CB_WRITE, CB_SHUTDOWN, CB_COUNT };
-static const char *CB_NAMES[CB_COUNT] = {"accept", "acceptError", "connect", "data", "end", "error", "write", "shutdown"};
+/* Slots per table index bits: an id is generation * SLOT_SPAN + slot. */
+#define SLOT_SPAN 16777216.0
+#define MAX_SLOTS 16777216u
+
+enum { CB_ACCEPT, CB_ACCEPT_ERROR, CB_CONNECT, CB_DATA, CB_END, CB_ERROR, CB_WRITE, CB_SHUTDOWN, CB_PIPE_DONE, CB_COUNT };
+static const char *CB_NAMES[CB_COUNT] = {"accept", "acceptError", "connect", "data", "end", "error", "write", "shutdown", "pipeDone"};
+
+typedef struct side_s side_t;
 
 typedef struct relay_s {
   napi_env env;
@@ -49,13 +63,16 @@ typedef struct relay_s {
   bool ready;
   double sides;   /* side_t structs not freed yet */
   double handles; /* uv handles (sides and listeners) whose close callback has not run yet */
+  side_t **slots; /* live sides by slot */
+  uint32_t *generations;
+  uint32_t *free_slots;
+  uint32_t slot_count, free_count;
 } relay_t;
 
-typedef struct side_s side_t;
 struct side_s {
   uv_tcp_t tcp;            /* tcp.data == this */
   relay_t *relay;
-  napi_ref js;             /* the JavaScript endpoint, while open */
+  uint32_t slot;
   side_t *peer;            /* piped to */
   side_t *pw_src;          /* pending piped write to this side: the side whose buffer it holds */
   char *buf;
@@ -65,14 +82,17 @@ struct side_s {
   uv_write_t pwreq;
   uv_shutdown_t sreq;
   uv_connect_t creq;
-  int refs;                /* handle + external + lent */
+  int refs;                /* handle + lent */
   unsigned open : 1;       /* uv_close not called yet */
+  unsigned known : 1;      /* JavaScript has an endpoint for it: callbacks go there */
   unsigned handle_live : 1;/* close callback not run yet */
   unsigned want_read : 1;  /* JavaScript or pipe() asked to read */
   unsigned active : 1;     /* uv_read_start in effect */
   unsigned lent : 1;       /* buf is held by a pending write to the peer: do not read */
   unsigned eof : 1;
   unsigned grow : 1;
+  unsigned fin_sent : 1;   /* our FIN went out on this socket */
+  unsigned fin_piped : 1;  /* a uv_shutdown asked by the pipe (not JavaScript) is in flight */
 };
 
 typedef struct listener_s {
@@ -91,53 +111,90 @@ typedef struct js_write_s {
 
 /* ------------------------------------------------------------------ calls into JavaScript */
 
-static void invoke(relay_t *r, int cb, size_t argc, napi_value *argv) {
+/* Calls JavaScript; false when it threw (the exception went to uncaughtException) or could not be called. */
+static bool invoke(relay_t *r, int cb, size_t argc, napi_value *argv) {
   napi_env env = r->env;
   napi_value fn, recv, result;
-  if (napi_get_reference_value(env, r->cb[cb], &fn) != napi_ok || fn == NULL) return;
+  if (napi_get_reference_value(env, r->cb[cb], &fn) != napi_ok || fn == NULL) return false;
   /* napi_make_callback wants an object as the receiver. */
   napi_get_global(env, &recv);
-  if (napi_make_callback(env, r->ctx, recv, fn, argc, argv, &result) != napi_ok) {
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value exception;
-      napi_get_and_clear_last_exception(env, &exception);
-      napi_fatal_exception(env, exception);
-    }
+  if (napi_make_callback(env, r->ctx, recv, fn, argc, argv, &result) == napi_ok) return true;
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) {
+    napi_value exception;
+    napi_get_and_clear_last_exception(env, &exception);
+    napi_fatal_exception(env, exception);
   }
+  return false;
 }
 
-/* cb(endpoint, status) for an open side. */
+/* cb(slot, status) for an open side JavaScript knows. */
 static void emit(side_t *s, int cb, int status) {
-  if (!s->open || s->js == NULL) return;
+  if (!s->open || !s->known) return;
   relay_t *r = s->relay;
   napi_handle_scope scope;
   if (napi_open_handle_scope(r->env, &scope) != napi_ok) return;
   napi_value argv[2];
-  napi_get_reference_value(r->env, s->js, &argv[0]);
+  napi_create_uint32(r->env, s->slot, &argv[0]);
   napi_create_int32(r->env, status, &argv[1]);
   invoke(r, cb, 2, argv);
   napi_close_handle_scope(r->env, scope);
 }
 
 static void emit_data(side_t *s, const char *data, size_t len) {
-  if (!s->open || s->js == NULL) return;
+  if (!s->open || !s->known) return;
   relay_t *r = s->relay;
   napi_handle_scope scope;
   if (napi_open_handle_scope(r->env, &scope) != napi_ok) return;
   napi_value argv[2];
   void *copy;
-  napi_get_reference_value(r->env, s->js, &argv[0]);
+  napi_create_uint32(r->env, s->slot, &argv[0]);
   if (napi_create_buffer_copy(r->env, len, data, &copy, &argv[1]) == napi_ok) invoke(r, CB_DATA, 2, argv);
   napi_close_handle_scope(r->env, scope);
 }
 
 /* ------------------------------------------------------------------ lifetimes */
 
+static double side_id(const side_t *s) {
+  return (double)s->relay->generations[s->slot] * SLOT_SPAN + (double)s->slot;
+}
+
+/* A slot for s: a freed one, or a new one (the table doubles). */
+static bool slot_take(relay_t *r, side_t *s) {
+  if (r->free_count == 0) {
+    uint32_t old = r->slot_count;
+    if (old >= MAX_SLOTS) return false;
+    uint32_t count = old == 0 ? 1024 : old * 2;
+    side_t **slots = realloc(r->slots, count * sizeof *slots);
+    if (slots == NULL) return false;
+    r->slots = slots;
+    uint32_t *generations = realloc(r->generations, count * sizeof *generations);
+    if (generations == NULL) return false;
+    r->generations = generations;
+    uint32_t *free_slots = realloc(r->free_slots, count * sizeof *free_slots);
+    if (free_slots == NULL) return false;
+    r->free_slots = free_slots;
+    for (uint32_t i = count; i > old; i--) {
+      r->slots[i - 1] = NULL;
+      r->generations[i - 1] = 0;
+      r->free_slots[r->free_count++] = i - 1;
+    }
+    r->slot_count = count;
+  }
+  s->slot = r->free_slots[--r->free_count];
+  r->slots[s->slot] = s;
+  return true;
+}
+
 static void side_unref(side_t *s) {
   if (--s->refs > 0) return;
-  s->relay->sides--;
+  relay_t *r = s->relay;
+  r->slots[s->slot] = NULL;
+  /* A new generation: ids JavaScript may still hold for this slot name nothing from now on. */
+  r->generations[s->slot] = (r->generations[s->slot] + 1) & 0x1fffffff;
+  r->free_slots[r->free_count++] = s->slot;
+  r->sides--;
   free(s);
 }
 
@@ -161,16 +218,18 @@ static void on_side_closed(uv_handle_t *h) {
   side_unref(s);
 }
 
-static void finalize_side(napi_env env, void *data, void *hint) {
-  side_unref(data);
-}
-
 static side_t *side_new(relay_t *r) {
   side_t *s = calloc(1, sizeof *s);
   if (s == NULL) return NULL;
   s->relay = r;
   s->tcp.data = s;
+  if (!slot_take(r, s)) {
+    free(s);
+    return NULL;
+  }
   if (uv_tcp_init(r->loop, &s->tcp) != 0) {
+    r->slots[s->slot] = NULL;
+    r->free_slots[r->free_count++] = s->slot;
     free(s);
     return NULL;
   }
@@ -181,13 +240,6 @@ static side_t *side_new(relay_t *r) {
   r->sides++;
   r->handles++;
   return s;
-}
-
-/* The external JavaScript holds; it keeps the side_t (not the socket) alive. */
-static napi_status side_external(side_t *s, napi_value *out) {
-  napi_status st = napi_create_external(s->relay->env, s, finalize_side, NULL, out);
-  if (st == napi_ok) s->refs++;
-  return st;
 }
 
 static void side_close(side_t *s, bool reset) {
@@ -205,10 +257,7 @@ static void side_close(side_t *s, bool reset) {
     s->peer->peer = NULL;
     s->peer = NULL;
   }
-  if (s->js != NULL) {
-    napi_delete_reference(s->relay->env, s->js);
-    s->js = NULL;
-  }
+  s->known = 0;
   s->active = 0;
   uv_close((uv_handle_t *)&s->tcp, on_side_closed);
 }
@@ -258,6 +307,79 @@ static int update_reading(side_t *s) {
   return 0;
 }
 
+/* ------------------------------------------------------------------ ending a piped pair */
+
+/* Nothing of ours waits to go out on s: a close() would send its FIN right now. */
+static bool side_drained(side_t *s) {
+  return s->pw_src == NULL && uv_stream_get_write_queue_size((uv_stream_t *)&s->tcp) == 0;
+}
+
+/* Both directions of a piped pair are over: both peers sent their FIN, ours is out (or a close sends it:
+ * nothing is queued, and nothing unread is left since we read up to the peer's FIN, so no reset). */
+static bool pipe_over(side_t *s) {
+  side_t *p = s->peer;
+  if (p == NULL || !s->eof || !p->eof || s->fin_piped || p->fin_piped) return false;
+  return (s->fin_sent || side_drained(s)) && (p->fin_sent || side_drained(p));
+}
+
+/* Closes both sockets, then tells JavaScript once: pipeDone(slotA, slotB, bytesA, bytesB, idleA, idleB). */
+static void pipe_finish(side_t *a) {
+  side_t *b = a->peer;
+  relay_t *r = a->relay;
+  uint64_t now = uv_now(r->loop);
+  bool known = a->known && b->known;
+  uint32_t slots[2] = {a->slot, b->slot};
+  double bytes[2] = {(double)a->bytes_read, (double)b->bytes_read};
+  double idle[2] = {now > a->last_active ? (double)(now - a->last_active) : 0,
+                    now > b->last_active ? (double)(now - b->last_active) : 0};
+  side_close(a, false);
+  side_close(b, false);
+  if (!known) return;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(r->env, &scope) != napi_ok) return;
+  napi_value argv[6];
+  for (int i = 0; i < 2; i++) {
+    napi_create_uint32(r->env, slots[i], &argv[i]);
+    napi_create_double(r->env, bytes[i], &argv[2 + i]);
+    napi_create_double(r->env, idle[i], &argv[4 + i]);
+  }
+  invoke(r, CB_PIPE_DONE, 6, argv);
+  napi_close_handle_scope(r->env, scope);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status);
+
+/* The peer of p sent its FIN: p gets ours once what came before it is out. */
+static void pipe_pass_fin(side_t *p) {
+  if (p->fin_sent || p->fin_piped || !p->open) return;
+  uv_os_fd_t fd;
+  if (side_drained(p) && uv_fileno((uv_handle_t *)&p->tcp, &fd) == 0) {
+    /* shutdown(2) now: uv_shutdown would wait for a POLLOUT (two epoll_ctl) to do the same. */
+    if (shutdown(fd, SHUT_WR) == 0) {
+      p->fin_sent = 1;
+      return;
+    }
+    emit(p, CB_ERROR, -errno);
+    return;
+  }
+  int status = uv_shutdown(&p->sreq, (uv_stream_t *)&p->tcp, on_shutdown);
+  if (status != 0) emit(p, CB_ERROR, status);
+  else p->fin_piped = 1;
+}
+
+/* s read its peer's FIN while piped: pass it on, or close the pair when that was the last thing to wait for. */
+static void pipe_eof(side_t *s) {
+  if (pipe_over(s)) {
+    pipe_finish(s);
+    return;
+  }
+  side_t *p = s->peer;
+  pipe_pass_fin(p);
+  if (s->peer == p && pipe_over(s)) pipe_finish(s);
+}
+
+/* ------------------------------------------------------------------ relaying */
+
 static void on_pipe_write(uv_write_t *req, int status) {
   side_t *target = req->handle->data;
   side_t *source = target->pw_src;
@@ -270,6 +392,8 @@ static void on_pipe_write(uv_write_t *req, int status) {
     int started = update_reading(source);
     if (started != 0) emit(source, CB_ERROR, started);
   }
+  /* The last bytes before a FIN went out: the pair may be over. */
+  if (status == 0 && source->open && source->peer == target && pipe_over(source)) pipe_finish(source);
   side_free_buffer_if_unused(source);
   side_unref(source);
 }
@@ -317,10 +441,27 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   s->active = 0;
   if (nread == UV_EOF) {
     s->eof = 1;
-    emit(s, CB_END, 0);
+    if (s->peer != NULL) pipe_eof(s);
+    else emit(s, CB_END, 0);
   } else {
     emit(s, CB_ERROR, (int)nread);
   }
+}
+
+/* Reads what is already waiting on s, as libuv would on its next POLLIN: on a new connection the client's
+ * first bytes (sent before the backend was even connected) usually are, and reading them now saves a turn of
+ * the loop. Only while reading is allowed; EAGAIN leaves it to libuv. */
+static void read_now(side_t *s) {
+  uv_os_fd_t fd;
+  if (!s->active || uv_fileno((uv_handle_t *)&s->tcp, &fd) != 0) return;
+  uv_buf_t buf;
+  on_alloc((uv_handle_t *)&s->tcp, BUF_MAX, &buf);
+  if (buf.len == 0) return;
+  ssize_t n;
+  do n = read(fd, buf.base, buf.len);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+  on_read((uv_stream_t *)&s->tcp, n > 0 ? n : n == 0 ? UV_EOF : -errno, &buf);
 }
 
 static void on_js_write(uv_write_t *req, int status) {
@@ -335,7 +476,14 @@ static void on_js_write(uv_write_t *req, int status) {
 static void on_shutdown(uv_shutdown_t *req, int status) {
   side_t *s = req->handle->data;
   if (status == UV_ECANCELED) return;
-  emit(s, CB_SHUTDOWN, status);
+  if (status == 0) s->fin_sent = 1;
+  if (!s->fin_piped) {
+    emit(s, CB_SHUTDOWN, status);
+    return;
+  }
+  s->fin_piped = 0;
+  if (status < 0) emit(s, CB_ERROR, status);
+  else if (s->open && pipe_over(s)) pipe_finish(s);
 }
 
 static void on_connect(uv_connect_t *req, int status) {
@@ -379,10 +527,11 @@ static void on_connection(uv_stream_t *server, int status) {
   }
   napi_value argv[2];
   napi_get_reference_value(r->env, l->js, &argv[0]);
-  if (side_external(s, &argv[1]) == napi_ok) invoke(r, CB_ACCEPT, 2, argv);
+  napi_create_double(r->env, side_id(s), &argv[1]);
+  s->known = 1;
+  /* JavaScript threw before taking it: nobody would ever close it. */
+  if (!invoke(r, CB_ACCEPT, 2, argv)) side_close(s, true);
   napi_close_handle_scope(r->env, scope);
-  /* JavaScript did not take it (bind() not reached): nobody would ever close it. */
-  if (s->js == NULL) side_close(s, true);
 }
 
 /* ------------------------------------------------------------------ functions for JavaScript */
@@ -393,10 +542,14 @@ static relay_t *relay_of(napi_env env, napi_callback_info info, size_t *argc, na
   return data;
 }
 
-static side_t *side_arg(napi_env env, napi_value value) {
-  void *data = NULL;
-  if (napi_get_value_external(env, value, &data) != napi_ok) return NULL;
-  return data;
+/* The side an id names; NULL for an id that names nothing (any more). */
+static side_t *side_arg(relay_t *r, napi_env env, napi_value value) {
+  double id;
+  if (napi_get_value_double(env, value, &id) != napi_ok || !(id >= 0)) return NULL;
+  double generation = (double)(uint64_t)(id / SLOT_SPAN);
+  double slot = id - generation * SLOT_SPAN;
+  if (slot >= r->slot_count || (double)r->generations[(uint32_t)slot] != generation) return NULL;
+  return r->slots[(uint32_t)slot];
 }
 
 static napi_value number(napi_env env, double value) {
@@ -422,13 +575,13 @@ static napi_value undefined(napi_env env) {
   }
 
 #define SIDE(index)                                            \
-  side_t *s = side_arg(env, argv[index]);                      \
+  side_t *s = side_arg(relay, env, argv[index]);               \
   if (s == NULL) {                                             \
-    napi_throw_type_error(env, NULL, "not an endpoint handle"); \
+    napi_throw_type_error(env, NULL, "not a live endpoint id"); \
     return NULL;                                               \
   }
 
-/* setup({accept, acceptError, connect, data, end, error, write, shutdown}) */
+/* setup({accept, acceptError, connect, data, end, error, write, shutdown, pipeDone}) */
 static napi_value js_setup(napi_env env, napi_callback_info info) {
   ARGS(1)
   if (relay->ready) return undefined(env);
@@ -450,29 +603,17 @@ static napi_value js_setup(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-/* create(endpoint) -> handle: a socket to connect with. */
+/* create() -> id: a socket to connect with. */
 static napi_value js_create(napi_env env, napi_callback_info info) {
-  ARGS(1)
+  relay_t *relay;
+  napi_get_cb_info(env, info, NULL, NULL, NULL, (void **)&relay);
   side_t *s = side_new(relay);
   if (s == NULL) {
     napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
-  napi_value external;
-  if (side_external(s, &external) != napi_ok) {
-    side_close(s, false);
-    return NULL;
-  }
-  napi_create_reference(env, argv[0], 1, &s->js);
-  return external;
-}
-
-/* bind(handle, endpoint): the endpoint that hears about an accepted socket. */
-static napi_value js_bind(napi_env env, napi_callback_info info) {
-  ARGS(2)
-  SIDE(0)
-  if (s->open && s->js == NULL) napi_create_reference(env, argv[1], 1, &s->js);
-  return undefined(env);
+  s->known = 1;
+  return number(env, side_id(s));
 }
 
 /* connect(handle, ip, port) -> status */
@@ -556,12 +697,20 @@ static napi_value js_shutdown(napi_env env, napi_callback_info info) {
   bool now = false;
   napi_get_value_bool(env, argv[1], &now);
   if (!s->open) return number(env, UV_EBADF);
+  /* Sent already by a pipe since cut: done. In flight for a pipe since cut: JavaScript hears when it is done. */
+  if (s->fin_sent) return number(env, 1);
+  if (s->fin_piped) {
+    s->fin_piped = 0;
+    return number(env, 0);
+  }
   /* Nothing queued: shutdown(2) at once. uv_shutdown would wait for a POLLOUT (two epoll_ctl) and call back
    * into JavaScript to say so. A pending piped write is still in the queue (it holds bytes). */
   uv_os_fd_t fd;
   if (now && s->pw_src == NULL && uv_stream_get_write_queue_size((uv_stream_t *)&s->tcp) == 0 &&
-      uv_fileno((uv_handle_t *)&s->tcp, &fd) == 0 && shutdown(fd, SHUT_WR) == 0)
+      uv_fileno((uv_handle_t *)&s->tcp, &fd) == 0 && shutdown(fd, SHUT_WR) == 0) {
+    s->fin_sent = 1;
     return number(env, 1);
+  }
   return number(env, uv_shutdown(&s->sreq, (uv_stream_t *)&s->tcp, on_shutdown));
 }
 
@@ -580,11 +729,12 @@ static napi_value js_reset(napi_env env, napi_callback_info info) {
   return number(env, (double)s->bytes_read);
 }
 
-/* pipe(a, b) -> status: from now on C relays both ways. */
+/* pipe(a, b) -> status: from now on C relays both ways and ends the pair (pipeDone) unless JavaScript does
+ * first. What a (the client) sent already is read and passed on right away. */
 static napi_value js_pipe(napi_env env, napi_callback_info info) {
   ARGS(2)
-  side_t *a = side_arg(env, argv[0]);
-  side_t *b = side_arg(env, argv[1]);
+  side_t *a = side_arg(relay, env, argv[0]);
+  side_t *b = side_arg(relay, env, argv[1]);
   if (a == NULL || b == NULL || a == b) {
     napi_throw_type_error(env, NULL, "pipe: two endpoint handles");
     return NULL;
@@ -596,6 +746,7 @@ static napi_value js_pipe(napi_env env, napi_callback_info info) {
   b->want_read = 1;
   int status = update_reading(b);
   if (status == 0) status = update_reading(a);
+  if (status == 0) read_now(a);
   return number(env, status);
 }
 
@@ -735,7 +886,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     const char *name;
     napi_callback fn;
   } functions[] = {
-    {"setup", js_setup}, {"create", js_create}, {"bind", js_bind}, {"connect", js_connect},
+    {"setup", js_setup}, {"create", js_create}, {"connect", js_connect},
     {"readStart", js_read_start}, {"readStop", js_read_stop}, {"write", js_write}, {"shutdown", js_shutdown},
     {"close", js_close}, {"reset", js_reset}, {"pipe", js_pipe}, {"bytesRead", js_bytes_read},
     {"idle", js_idle}, {"pending", js_pending}, {"remoteAddress", js_remote_address}, {"listen", js_listen},

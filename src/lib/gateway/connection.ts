@@ -65,6 +65,9 @@ export class Connection implements EndpointHandler {
     this.opened = true
     this.target!.total++
     if (this.gateway.idleTimeoutMs > 0) this.lastActiveAt = Date.now()
+    // Reported before any byte flows: pipe() may pass on, and even end, the connection before it returns.
+    this.gateway.connectionOpened(this)
+    if (this.state !== ConnectionState.Open) return
     const upstream = this.upstream!
     // The client was not read since accept: what it sent meanwhile waits in the kernel and flows now.
     if (this.client.pipe) {
@@ -75,8 +78,6 @@ export class Connection implements EndpointHandler {
       upstream.readStart()
       this.client.readStart()
     }
-
-    this.gateway.connectionOpened(this)
   }
 
   onConnectFailed(_endpoint: Endpoint, error: string): void {

@@ -10,32 +10,39 @@ import type {Endpoint, EndpointHandler, Listener, ListenOptions, Transport} from
 /*
  * The gateway's native path: native/relay.c, an N-API addon built by `npm run build:native` (node-gyp) into
  * build/Release/relay.node, drives libuv TCP sockets on Node's own loop and, once a client and its backend
- * are piped, relays their bytes in C without entering JavaScript. This file keeps the same endpoint state
- * machine as handle-transport.ts (end, finish, close-when-both-done) on top of the addon's primitives.
+ * are piped, relays their bytes in C without entering JavaScript, and ends the pair by itself when both sides
+ * send their FIN (one pipeDone call). This file keeps the same endpoint state machine as handle-transport.ts
+ * (end, finish, close-when-both-done) on top of the addon's primitives for everything else.
+ *
+ * The addon names sockets by number (an id: slot and generation); it calls back with the slot, and
+ * `endpoints` maps a slot to its endpoint while that endpoint is open.
  *
  * No compiler at install time, or an addon built for another Node: nativeTransport() returns null and the
  * gateway uses its JavaScript transports.
  */
 
+/** A listening socket (an N-API external). */
 type Handle = {readonly __nativeHandle: unique symbol}
+/** A socket's id in the addon; its slot is id % SLOT_SPAN. */
+type Id = number
+const SLOT_SPAN = 2 ** 24
 
 interface Addon {
   setup(callbacks: Callbacks): void
-  create(endpoint: NativeEndpoint): Handle
-  bind(handle: Handle, endpoint: NativeEndpoint): void
-  connect(handle: Handle, address: string, port: number): number
-  readStart(handle: Handle): number
-  readStop(handle: Handle): void
-  write(handle: Handle, buffer: Buffer, length: number): number
+  create(): Id
+  connect(id: Id, address: string, port: number): number
+  readStart(id: Id): number
+  readStop(id: Id): void
+  write(id: Id, buffer: Buffer, length: number): number
   /** 1: the FIN went out now (allowed by `now`, nothing queued), no callback follows; else a status. */
-  shutdown(handle: Handle, now: boolean): number
-  close(handle: Handle): number
-  reset(handle: Handle): number
-  pipe(a: Handle, b: Handle): number
-  bytesRead(handle: Handle): number
-  idle(handle: Handle): number
-  pending(handle: Handle): number
-  remoteAddress(handle: Handle): string | undefined
+  shutdown(id: Id, now: boolean): number
+  close(id: Id): number
+  reset(id: Id): number
+  pipe(a: Id, b: Id): number
+  bytesRead(id: Id): number
+  idle(id: Id): number
+  pending(id: Id): number
+  remoteAddress(id: Id): string | undefined
   listen(listener: NativeListener, address: string, port: number, backlog: number): Handle | number
   listenerPort(handle: Handle): number
   listenerClose(handle: Handle): void
@@ -49,14 +56,16 @@ export interface NativeStats {
 }
 
 interface Callbacks {
-  accept(listener: NativeListener, handle: Handle): void
+  accept(listener: NativeListener, id: Id): void
   acceptError(listener: NativeListener, status: number): void
-  connect(endpoint: NativeEndpoint, status: number): void
-  data(endpoint: NativeEndpoint, buffer: Buffer): void
-  end(endpoint: NativeEndpoint): void
-  error(endpoint: NativeEndpoint, status: number): void
-  write(endpoint: NativeEndpoint, status: number): void
-  shutdown(endpoint: NativeEndpoint, status: number): void
+  connect(slot: number, status: number): void
+  data(slot: number, buffer: Buffer): void
+  end(slot: number): void
+  error(slot: number, status: number): void
+  write(slot: number, status: number): void
+  shutdown(slot: number, status: number): void
+  /** A piped pair ended normally: C closed both sockets. */
+  pipeDone(slotA: number, slotB: number, bytesReadA: number, bytesReadB: number, idleA: number, idleB: number): void
 }
 
 /** build/Release/relay.node at the package root (this file is in src/lib/gateway/ or dist/lib/gateway/). */
@@ -103,18 +112,31 @@ export function nativeStats(path?: string): NativeStats | null {
   return loadAddon(path)?.stats() ?? null
 }
 
+/** The open endpoint of each slot (the addon never calls back for a socket once JavaScript closed it). */
+const endpoints: Array<NativeEndpoint | undefined> = []
+
 const callbacks: Callbacks = {
-  accept: (listener, handle) => listener.accepted(handle),
+  accept: (listener, id) => listener.accepted(id),
   acceptError: (listener, status) => listener.options.onAcceptError(errorCode(status)),
-  connect(endpoint, status) {
+  connect(slot, status) {
+    const endpoint = endpoints[slot]!
     if (status === 0) endpoint.connected()
     else endpoint.connectFailed(errorCode(status))
   },
-  data: (endpoint, buffer) => endpoint.received(buffer),
-  end: endpoint => endpoint.readEnded(),
-  error: (endpoint, status) => endpoint.fail(errorCode(status)),
-  write: (endpoint, status) => endpoint.writeDone(status),
-  shutdown: (endpoint, status) => endpoint.shutdownDone(status),
+  data: (slot, buffer) => endpoints[slot]!.received(buffer),
+  end: slot => endpoints[slot]!.readEnded(),
+  error: (slot, status) => endpoints[slot]!.fail(errorCode(status)),
+  write: (slot, status) => endpoints[slot]!.writeDone(status),
+  shutdown: (slot, status) => endpoints[slot]!.shutdownDone(status),
+  pipeDone(slotA, slotB, bytesReadA, bytesReadB, idleA, idleB) {
+    const a = endpoints[slotA]!
+    const b = endpoints[slotB]!
+    // Both are closed before either handler hears of it: each then sees its peer closed too.
+    a.closedByPipe(bytesReadA, idleA)
+    b.closedByPipe(bytesReadB, idleB)
+    a.handler?.onClose(a, null)
+    b.handler?.onClose(b, null)
+  },
 }
 
 /** Where the FIN stands: not asked for, sent (libuv sends it after queued writes), acknowledged. */
@@ -123,7 +145,7 @@ const Shutdown = {None: 0, Sent: 1, Done: 2} as const
 class NativeEndpoint implements Endpoint {
   handler: EndpointHandler | null = null
   closed = false
-  readonly handle: Handle
+  readonly id: Id
   /** The peer's FIN arrived. */
   private ended = false
   private shutdownState: number = Shutdown.None
@@ -133,25 +155,21 @@ class NativeEndpoint implements Endpoint {
   private finalBytesRead = 0
   private lastActiveAt = 0
 
-  constructor(private readonly addon: Addon, accepted?: Handle) {
-    if (accepted === undefined) {
-      this.handle = addon.create(this)
-    } else {
-      this.handle = accepted
-      addon.bind(accepted, this)
-    }
+  constructor(private readonly addon: Addon, accepted?: Id) {
+    this.id = accepted ?? addon.create()
+    endpoints[this.id % SLOT_SPAN] = this
   }
 
   get pendingBytes(): number {
-    return this.closed ? 0 : this.addon.pending(this.handle)
+    return this.closed ? 0 : this.addon.pending(this.id)
   }
 
   get bytesRead(): number {
-    return this.closed ? this.finalBytesRead : this.addon.bytesRead(this.handle)
+    return this.closed ? this.finalBytesRead : this.addon.bytesRead(this.id)
   }
 
   idleMs(): number {
-    return this.closed ? Date.now() - this.lastActiveAt : this.addon.idle(this.handle)
+    return this.closed ? Date.now() - this.lastActiveAt : this.addon.idle(this.id)
   }
 
   connect(address: string, port: number): void {
@@ -164,7 +182,7 @@ class NativeEndpoint implements Endpoint {
       return
     }
 
-    const status = this.addon.connect(this.handle, address, port)
+    const status = this.addon.connect(this.id, address, port)
     // Failures found right away (EMFILE at socket()...) still reach the handler later, as the contract says.
     if (status !== 0) process.nextTick(connectFailedLater, this, errorCode(status))
   }
@@ -181,18 +199,18 @@ class NativeEndpoint implements Endpoint {
 
   pipe(peer: Endpoint): void {
     if (this.closed || peer.closed) return
-    const status = this.addon.pipe(this.handle, (peer as NativeEndpoint).handle)
+    const status = this.addon.pipe(this.id, (peer as NativeEndpoint).id)
     if (status !== 0) this.fail(errorCode(status))
   }
 
   readStart(): void {
     if (this.closed || this.ended) return
-    const status = this.addon.readStart(this.handle)
+    const status = this.addon.readStart(this.id)
     if (status !== 0) this.fail(errorCode(status))
   }
 
   readStop(): void {
-    if (!this.closed) this.addon.readStop(this.handle)
+    if (!this.closed) this.addon.readStop(this.id)
   }
 
   /** Bytes read while not piped (a copy). */
@@ -209,7 +227,7 @@ class NativeEndpoint implements Endpoint {
 
   write(buffer: Buffer, length: number): boolean {
     if (this.closed) return true
-    const status = this.addon.write(this.handle, buffer, length)
+    const status = this.addon.write(this.id, buffer, length)
     if (status === 0) return true
     if (status < 0) {
       this.fail(errorCode(status))
@@ -234,7 +252,7 @@ class NativeEndpoint implements Endpoint {
   end(): void {
     if (this.closed || this.shutdownState !== Shutdown.None) return
     // The peer is done too and nothing waits: close() sends the same FIN and saves a shutdown round trip.
-    if (this.ended && this.pendingWrites === 0 && this.addon.pending(this.handle) === 0) {
+    if (this.ended && this.pendingWrites === 0 && this.addon.pending(this.id) === 0) {
       this.closeItself()
       return
     }
@@ -242,7 +260,7 @@ class NativeEndpoint implements Endpoint {
     this.shutdownState = Shutdown.Sent
     // finish() keeps the round trip: the loop turn it takes lets a reading side drain what the peer sent,
     // so that closing right after the FIN does not turn into a reset.
-    const status = this.addon.shutdown(this.handle, !this.closeOnceShutdown && this.pendingWrites === 0)
+    const status = this.addon.shutdown(this.id, !this.closeOnceShutdown && this.pendingWrites === 0)
     if (status === 1) {
       this.shutdownState = Shutdown.Done
       this.closeIfDone()
@@ -270,20 +288,31 @@ class NativeEndpoint implements Endpoint {
 
   close(): void {
     if (this.closed) return
-    this.closed = true
-    this.lastActiveAt = Date.now() - this.addon.idle(this.handle)
-    this.finalBytesRead = this.addon.close(this.handle)
+    this.forget(this.addon.idle(this.id))
+    this.finalBytesRead = this.addon.close(this.id)
   }
 
   reset(): void {
     if (this.closed) return
+    this.forget(this.addon.idle(this.id))
+    this.finalBytesRead = this.addon.reset(this.id)
+  }
+
+  /** The addon closed it at the end of a pipe. */
+  closedByPipe(bytesRead: number, idleMs: number): void {
+    this.forget(idleMs)
+    this.finalBytesRead = bytesRead
+  }
+
+  private forget(idleMs: number): void {
     this.closed = true
-    this.lastActiveAt = Date.now() - this.addon.idle(this.handle)
-    this.finalBytesRead = this.addon.reset(this.handle)
+    this.lastActiveAt = Date.now() - idleMs
+    const slot = this.id % SLOT_SPAN
+    if (endpoints[slot] === this) endpoints[slot] = undefined
   }
 
   remoteAddress(): string {
-    return (this.closed ? undefined : this.addon.remoteAddress(this.handle)) ?? 'unknown'
+    return (this.closed ? undefined : this.addon.remoteAddress(this.id)) ?? 'unknown'
   }
 
   fail(code: string): void {
@@ -314,8 +343,8 @@ class NativeListener implements Listener {
 
   constructor(private readonly addon: Addon, readonly options: ListenOptions) {}
 
-  accepted(handle: Handle): void {
-    this.options.onAccept(new NativeEndpoint(this.addon, handle))
+  accepted(id: Id): void {
+    this.options.onAccept(new NativeEndpoint(this.addon, id))
   }
 
   close(): void {

@@ -51,9 +51,12 @@ export interface Endpoint {
   remoteAddress(): string
   /**
    * Optional (a transport that can relay by itself): from now on, bytes read by either endpoint are written
-   * to the other inside the transport, with back-pressure, and neither onData nor onDrain is called.
-   * onEnd and onClose are still reported, and end(), close(), reset() still act on each side. Ends when
-   * either side closes. `peer` comes from the same transport.
+   * to the other inside the transport, with back-pressure, and neither onData, onDrain nor onEnd is called:
+   * a FIN is passed on by the transport, which closes both sockets once both sides sent theirs and then
+   * reports onClose(null) for each (both already closed when the first is reported). Errors are still
+   * reported as onClose(error), and end(), close(), reset() still act on each side; the pipe ends when
+   * either side closes. What this endpoint (the client) sent already may be passed on before pipe()
+   * returns, and a failure doing so reported from within it. `peer` comes from the same transport.
    */
   pipe?(peer: Endpoint): void
   /** With pipe(): bytes this endpoint has read so far (still readable once closed). */
