@@ -2,7 +2,7 @@ import {runCommand} from '@oclif/test'
 import {expect} from 'chai'
 import {spawnSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -304,6 +304,16 @@ describe('env reuses the JWT between commands (JWT cache)', () => {
     const all = [first, second, third].flatMap((r) => [r.stdout, r.stderr]).join('\n')
     expect(all).to.not.include(TOKEN)
     for (const jwt of fake.jwts.keys()) expect(all).to.not.include(jwt)
+  })
+
+  it('runs from one bundled file (scripts/bundle-commands.js) whose module paths still resolve', () => {
+    const bundle = readFileSync(join(ROOT, 'dist', 'commands', 'env.js'), 'utf8')
+    expect(bundle).to.not.match(/\bfrom\s*["']\.{1,2}\//).and.not.match(/\bimport\(\s*["']\.{1,2}\//)
+    // The version comes from package.json, found from client.js's own location (import.meta.url rewritten).
+    const {version} = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
+    const agents = fake.requests.map((r) => r.headers['user-agent'])
+    expect(agents).to.have.length.above(0)
+    for (const agent of agents) expect(agent).to.equal(`scalingo-tcp/${version}`)
   })
 
   it('never takes NAME from stdin: piped input does not change what is printed', async () => {
