@@ -581,6 +581,23 @@ static napi_value undefined(napi_env env) {
     return NULL;                                               \
   }
 
+/*
+ * Node configures its loop with UV_METRICS_IDLE_TIME (for performance.eventLoopUtilization()), and with it
+ * every poll of libuv's loop that would wait starts with a second, non-blocking epoll_wait: one more system
+ * call each time the gateway goes idle, i.e. up to one per request relayed. The gateway never reads that
+ * metric, so it is turned off: libuv's public API has no way to, so this clears the flag in the loop's
+ * internal fields, whose first member has been `unsigned int flags` since they appeared (libuv 1.39), and
+ * only when the flag is set there (so a different layout is left alone). Returns whether it did.
+ */
+static bool skip_idle_time_metrics(uv_loop_t *loop) {
+  unsigned int version = uv_version();
+  if (version < ((1u << 16) | (39u << 8)) || version >= (2u << 16) || loop->internal_fields == NULL) return false;
+  unsigned int *flags = loop->internal_fields;
+  if ((*flags & UV_METRICS_IDLE_TIME) == 0) return false;
+  *flags &= ~(unsigned int)UV_METRICS_IDLE_TIME;
+  return true;
+}
+
 /* setup({accept, acceptError, connect, data, end, error, write, shutdown, pipeDone}) */
 static napi_value js_setup(napi_env env, napi_callback_info info) {
   ARGS(1)
@@ -599,6 +616,7 @@ static napi_value js_setup(napi_env env, napi_callback_info info) {
   napi_value name;
   napi_create_string_utf8(env, "ScalingoTcpNativeRelay", NAPI_AUTO_LENGTH, &name);
   if (napi_async_init(env, NULL, name, &relay->ctx) != napi_ok) return NULL;
+  if (getenv("SCALINGO_TCP_KEEP_LOOP_METRICS") == NULL) skip_idle_time_metrics(relay->loop);
   relay->ready = true;
   return undefined(env);
 }

@@ -112,6 +112,11 @@ export function nativeStats(path?: string): NativeStats | null {
   return loadAddon(path)?.stats() ?? null
 }
 
+/** What setup() takes: one function per kind of event the addon reports. */
+export const CALLBACK_NAMES: ReadonlyArray<keyof Callbacks> = [
+  'accept', 'acceptError', 'connect', 'data', 'end', 'error', 'write', 'shutdown', 'pipeDone',
+]
+
 /** The open endpoint of each slot (the addon never calls back for a socket once JavaScript closed it). */
 const endpoints: Array<NativeEndpoint | undefined> = []
 

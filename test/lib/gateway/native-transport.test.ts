@@ -1,11 +1,13 @@
 import {expect} from 'chai'
+import {execFile} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {once} from 'node:events'
 import {connect, type Socket} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {promisify} from 'node:util'
 
-import {loadAddon, nativeStats, nativeTransport} from '../../../src/lib/gateway/native-transport.js'
+import {CALLBACK_NAMES, DEFAULT_ADDON_PATH, loadAddon, nativeStats, nativeTransport} from '../../../src/lib/gateway/native-transport.js'
 import {type Endpoint, type EndpointHandler, GATEWAY_IO_MODES, type Listener, type Transport} from '../../../src/lib/gateway/transport.js'
 import {outcome, Resources} from './fixtures.js'
 
@@ -78,6 +80,7 @@ class PipedRelay {
 }
 
 const native = nativeTransport()
+const execFileAsync = promisify(execFile)
 
 describe('native transport', () => {
   it('is unavailable, not an error, when its addon is missing', () => {
@@ -181,6 +184,26 @@ describe('native transport', () => {
       expect(await result).to.include({ended: true, data: 'bye', error: undefined})
       await relay.pairs[0].closed
       expect([...relay.pairs[0].log].sort()).to.deep.equal(['close client null (other closed)', 'close upstream null (other closed)'])
+    })
+
+    it("turns off the loop's idle-time metric (one epoll_wait per wake-up instead of two), unless SCALINGO_TCP_KEEP_LOOP_METRICS is set", async () => {
+      // A fresh process loads the addon, idles 50 ms on a timer, and prints what eventLoopUtilization() saw as idle.
+      const script = `
+        const addon = require(${JSON.stringify(DEFAULT_ADDON_PATH)})
+        const noop = () => {}
+        addon.setup(Object.fromEntries(${JSON.stringify(CALLBACK_NAMES)}.map(name => [name, noop])))
+        const {performance} = require('node:perf_hooks')
+        const start = performance.eventLoopUtilization()
+        setTimeout(() => console.log(performance.eventLoopUtilization(start).idle), 50)`
+      const idleMs = async (env: NodeJS.ProcessEnv) => {
+        const {stdout} = await execFileAsync(process.execPath, ['-e', script], {env: {...process.env, ...env}})
+        return Number(stdout.trim())
+      }
+
+      const kept = await idleMs({SCALINGO_TCP_KEEP_LOOP_METRICS: '1'})
+      const skipped = await idleMs({SCALINGO_TCP_KEEP_LOOP_METRICS: undefined})
+      expect(kept).to.be.above(20)
+      expect(skipped).to.equal(0)
     })
 
     it('holds what a backend sends first, unread, until the endpoint is asked to read', async () => {
