@@ -82,8 +82,8 @@ export function packageVersion(): string {
 
 /**
  * A thin client for the Scalingo auth service and regional API: JSON in and out, a bearer JWT
- * exchanged from the API token and refreshed before it expires, timeouts, retries with
- * exponential backoff for idempotent requests, and typed errors.
+ * exchanged from the API token, kept on disk for the next commands (jwt-store.ts) and refreshed
+ * before it expires, timeouts, retries with exponential backoff for idempotent requests, and typed errors.
  */
 export class ScalingoClient {
   readonly authUrl: string
