@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # CLI start-up with hyperfine: `node -e 0`, a minimal oclif v4 CLI (only @oclif/core, with a manifest),
-# `scalingo-tcp --version`, and `scalingo-tcp env -a APP` against the fake platform (bench/fake-platform.ts) as a
-# user runs it again and again: with the JWT cached on disk by the first run (in a temp HOME), and without
-# (SCALINGO_TCP_NO_JWT_CACHE=1: one more request, the token exchange).
+# `scalingo-tcp --version` and `scalingo-tcp env -a APP` against the fake platform (bench/fake-platform.ts), and
+# loading got: importing its own package, and loading it as the CLI does (the one-file bundle compiled from its
+# code cache, dist/vendor/got.cjs, made by scripts/bundle-got.js).
 # Prints hyperfine's table (means), then medians and minimums with the ratio to the minimal oclif CLI.
 #   bench/startup.sh            # RUNS=30 WARMUP=3 by default; needs `npm run build` and hyperfine
 set -euo pipefail
@@ -47,7 +47,8 @@ hyperfine -N --style basic --warmup "$WARMUP" --runs "$RUNS" --export-markdown "
   -n 'minimal oclif CLI' "node $MINI/bin/run.js hello" \
   -n 'scalingo-tcp --version' "node $ROOT/bin/run.js --version" \
   -n "scalingo-tcp env -a $APP" "node $ROOT/bin/run.js env -a $APP" \
-  -n "scalingo-tcp env -a $APP (no JWT cache)" "env SCALINGO_TCP_NO_JWT_CACHE=1 node $ROOT/bin/run.js env -a $APP"
+  -n 'import got' "node --input-type=module -e \"await import('$ROOT/node_modules/got/dist/source/index.js')\"" \
+  -n 'load got as the CLI does' "node --input-type=module -e \"await (await import('$ROOT/dist/lib/api/load-got.js')).loadGot()\""
 cat "$MINI/results.md"
 echo
 node -e '

@@ -14,9 +14,9 @@ import {
   ServerError,
   ValidationError,
 } from './errors.js'
-import {httpRequest} from './http.js'
-import {cachedJwt, jwtCacheDisabled, jwtCacheKey, readJwtCache, saveJwt} from './jwt-store.js'
+import {loadGot} from './load-got.js'
 import {authUrl, type ResolvedRegion} from './regions.js'
+import {cachedJwt, jwtCacheDisabled, jwtCacheKey, readJwtCache, saveJwt} from './jwt-store.js'
 import {JwtCache, type JwtStore} from './token-exchange.js'
 
 export type HttpMethod = 'DELETE' | 'GET' | 'HEAD' | 'PATCH' | 'POST' | 'PUT'
@@ -214,13 +214,22 @@ export class ScalingoClient {
     headers: Record<string, string>,
     json: unknown,
   ): Promise<{status: number; headers: ApiResponse<unknown>['headers']; text: string}> {
+    const got = await loadGot()
     const started = Date.now()
     this.debug(`--> ${method} ${url}\n${Object.entries(headers).map(([k, v]) => `    ${k}: ${v}`).join('\n')}`)
     if (json !== undefined) this.debug(`    ${JSON.stringify(json)}`)
-    const body = json === undefined ? undefined : JSON.stringify(json)
-    const response = await httpRequest(url, {method, headers, body, timeoutMs: this.timeoutMs})
-    this.debug(`<-- ${response.status} ${method} ${url} (${Date.now() - started} ms)\n    ${response.text}`)
-    return response
+    const response = await got(url, {
+      method,
+      headers,
+      body: json === undefined ? undefined : JSON.stringify(json),
+      throwHttpErrors: false,
+      retry: {limit: 0},
+      timeout: {request: this.timeoutMs},
+      followRedirect: false,
+      responseType: 'text',
+    })
+    this.debug(`<-- ${response.statusCode} ${method} ${url} (${Date.now() - started} ms)\n    ${response.body}`)
+    return {status: response.statusCode, headers: response.headers, text: response.body}
   }
 
   private parse<T>(response: {status: number; text: string}, method: string, url: string): T {
