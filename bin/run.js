@@ -1,4 +1,6 @@
 #!/usr/bin/env node
-import {execute} from '@oclif/core'
+import {compareCommandIdsWithoutIcu, importOclif} from '../dist/lib/startup.js'
 
+compareCommandIdsWithoutIcu()
+const {execute} = await importOclif()
 await execute({dir: import.meta.url})
