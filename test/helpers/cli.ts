@@ -29,12 +29,15 @@ export function baseEnv(): Record<string, string> {
     if (value !== undefined) env[key] = value
   }
 
+  // The developer's own HOME must not collect the JWTs of fake platforms; a test with its own HOME gets the cache (runCli).
+  env.SCALINGO_TCP_NO_JWT_CACHE = '1'
   return env
 }
 
 /** Runs the built CLI (`bin/run.js`) as a real subprocess. */
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   const env: Record<string, string> = options.inheritEnv ? {...(process.env as Record<string, string>)} : baseEnv()
+  if (options.env?.HOME !== undefined && !('SCALINGO_TCP_NO_JWT_CACHE' in options.env)) delete env.SCALINGO_TCP_NO_JWT_CACHE
   for (const [k, v] of Object.entries(options.env ?? {})) {
     if (v === undefined) delete env[k]
     else env[k] = v
