@@ -4,7 +4,7 @@ import {BaseCommand} from '../lib/command.js'
 export default class Logout extends BaseCommand {
   static override summary = 'Remove the API token stored by `login`.'
   static override description =
-    "Only scalingo-tcp's own stored token is removed; the Scalingo CLI's login (~/.config/scalingo/auth) is left untouched."
+    "Only scalingo-tcp's own stored token, and the bearer JWTs it cached (jwt-cache.json), are removed; the Scalingo CLI's login (~/.config/scalingo/auth) is left untouched."
 
   static override examples = ['<%= config.bin %> <%= command.id %>']
 
