@@ -1,6 +1,7 @@
 import {lookup} from 'node:dns'
 import {isIP} from 'node:net'
 
+import {EndingEndpoint, Shutdown} from './endpoint-ending.js'
 import {errorCode, resolveHost, systemError} from './system.js'
 import {
   type Endpoint, type EndpointHandler, formatAddress, type Listener, type ListenOptions, type Transport,
@@ -133,22 +134,14 @@ export function handleTransport(): Transport | null {
 /** A write request whose last write completed synchronously: nothing in C++ is bound to it, so it is reused. */
 let spareWriteRequest: WriteRequest | null = null
 
-/** Where the FIN stands: not asked for, asked for once queued writes are out, sent, acknowledged by the kernel. */
-const Shutdown = {None: 0, AfterWrites: 1, Sent: 2, Done: 3} as const
-
-class HandleEndpoint implements Endpoint {
-  handler: EndpointHandler | null = null
-  closed = false
+class HandleEndpoint extends EndingEndpoint {
   pendingBytes = 0
   private buffer: Buffer | null = null
   private reading = false
-  /** The peer's FIN arrived. */
-  private ended = false
-  private shutdownState: number = Shutdown.None
-  private closeOnceShutdown = false
   private pendingWrites = 0
 
   constructor(private readonly bindings: Bindings, readonly handle: TcpHandle) {
+    super()
     handle[ENDPOINT] = this
     handle.onread = onHandleRead
   }
@@ -236,9 +229,7 @@ class HandleEndpoint implements Endpoint {
       return
     }
 
-    this.ended = true
-    this.handler?.onEnd(this)
-    this.closeIfDone()
+    this.readEnded()
   }
 
   write(buffer: Buffer, length: number): boolean {
@@ -295,23 +286,6 @@ class HandleEndpoint implements Endpoint {
     else this.shutdown()
   }
 
-  finish(): void {
-    this.closeOnceShutdown = true
-    if (this.shutdownState === Shutdown.Done) this.closeItself()
-    else this.end()
-  }
-
-  shutdownDone(status: number): void {
-    if (this.closed) return
-    if (status < 0) {
-      this.fail(errorCode(status))
-      return
-    }
-
-    this.shutdownState = Shutdown.Done
-    this.closeIfDone()
-  }
-
   close(): void {
     if (this.closed) return
     this.closed = true
@@ -343,20 +317,6 @@ class HandleEndpoint implements Endpoint {
     if (status !== 0) this.fail(errorCode(status))
   }
 
-  private closeIfDone(): void {
-    if (this.shutdownState === Shutdown.Done && (this.ended || this.closeOnceShutdown)) this.closeItself()
-  }
-
-  private closeItself(): void {
-    this.close()
-    this.handler?.onClose(this, null)
-  }
-
-  private fail(code: string): void {
-    if (this.closed) return
-    this.close()
-    this.handler?.onClose(this, code)
-  }
 }
 
 function onHandleRead(this: TcpHandle): void {

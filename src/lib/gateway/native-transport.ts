@@ -3,6 +3,7 @@ import {createRequire} from 'node:module'
 import {isIP} from 'node:net'
 import {fileURLToPath} from 'node:url'
 
+import {EndingEndpoint, Shutdown} from './endpoint-ending.js'
 import {errorCode, resolveHost, systemError} from './system.js'
 // Types only: transport.ts imports this module to know whether 'native' is available.
 import type {Endpoint, EndpointHandler, Listener, ListenOptions, Transport} from './transport.js'
@@ -144,23 +145,16 @@ const callbacks: Callbacks = {
   },
 }
 
-/** Where the FIN stands: not asked for, sent (libuv sends it after queued writes), acknowledged. */
-const Shutdown = {None: 0, Sent: 1, Done: 2} as const
-
-class NativeEndpoint implements Endpoint {
-  handler: EndpointHandler | null = null
-  closed = false
+/** libuv sends the FIN after queued writes: Shutdown goes None, Sent, Done. */
+class NativeEndpoint extends EndingEndpoint {
   readonly id: Id
-  /** The peer's FIN arrived. */
-  private ended = false
-  private shutdownState: number = Shutdown.None
-  private closeOnceShutdown = false
   /** Writes from write() still queued (piped writes are C's business). */
   private pendingWrites = 0
   private finalBytesRead = 0
   private lastActiveAt = 0
 
   constructor(private readonly addon: Addon, accepted?: Id) {
+    super()
     this.id = accepted ?? addon.create()
     endpoints[this.id % SLOT_SPAN] = this
   }
@@ -224,12 +218,6 @@ class NativeEndpoint implements Endpoint {
     if (handler !== null && !handler.onData(this, buffer, buffer.length)) this.readStop()
   }
 
-  readEnded(): void {
-    this.ended = true
-    this.handler?.onEnd(this)
-    this.closeIfDone()
-  }
-
   write(buffer: Buffer, length: number): boolean {
     if (this.closed) return true
     const status = this.addon.write(this.id, buffer, length)
@@ -274,23 +262,6 @@ class NativeEndpoint implements Endpoint {
     }
   }
 
-  finish(): void {
-    this.closeOnceShutdown = true
-    if (this.shutdownState === Shutdown.Done) this.closeItself()
-    else this.end()
-  }
-
-  shutdownDone(status: number): void {
-    if (this.closed) return
-    if (status < 0) {
-      this.fail(errorCode(status))
-      return
-    }
-
-    this.shutdownState = Shutdown.Done
-    this.closeIfDone()
-  }
-
   close(): void {
     if (this.closed) return
     this.forget(this.addon.idle(this.id))
@@ -320,21 +291,6 @@ class NativeEndpoint implements Endpoint {
     return (this.closed ? undefined : this.addon.remoteAddress(this.id)) ?? 'unknown'
   }
 
-  fail(code: string): void {
-    if (this.closed) return
-    this.close()
-    this.handler?.onClose(this, code)
-  }
-
-  private closeIfDone(): void {
-    if (this.closed) return
-    if (this.shutdownState === Shutdown.Done && (this.ended || this.closeOnceShutdown)) this.closeItself()
-  }
-
-  private closeItself(): void {
-    this.close()
-    this.handler?.onClose(this, null)
-  }
 }
 
 function connectFailedLater(endpoint: NativeEndpoint, code: string): void {

@@ -1,0 +1,69 @@
+import {errorCode} from './system.js'
+import type {Endpoint, EndpointHandler} from './transport.js'
+
+/** Where an endpoint's FIN stands: not asked for, asked for once queued writes are out, sent, acknowledged. */
+export const Shutdown = {None: 0, AfterWrites: 1, Sent: 2, Done: 3} as const
+
+/**
+ * How an endpoint of a transport driven from JavaScript (handles, native) ends: once the peer's FIN arrived
+ * (readEnded) and ours is out (shutdownDone), it closes and reports onClose(null); after finish() it closes as
+ * soon as ours is out, whatever the peer does; a failure closes it and reports the code. Subclasses send the FIN
+ * (end) and close the socket (close).
+ */
+export abstract class EndingEndpoint implements Endpoint {
+  handler: EndpointHandler | null = null
+  closed = false
+  /** The peer's FIN arrived. */
+  protected ended = false
+  protected shutdownState: number = Shutdown.None
+  protected closeOnceShutdown = false
+
+  abstract readonly pendingBytes: number
+  abstract readStart(): void
+  abstract readStop(): void
+  abstract write(buffer: Buffer, length: number): boolean
+  abstract end(): void
+  abstract close(): void
+  abstract reset(): void
+  abstract remoteAddress(): string
+
+  finish(): void {
+    this.closeOnceShutdown = true
+    if (this.shutdownState === Shutdown.Done) this.closeItself()
+    else this.end()
+  }
+
+  readEnded(): void {
+    this.ended = true
+    this.handler?.onEnd(this)
+    this.closeIfDone()
+  }
+
+  shutdownDone(status: number): void {
+    if (this.closed) return
+    if (status < 0) {
+      this.fail(errorCode(status))
+      return
+    }
+
+    this.shutdownState = Shutdown.Done
+    this.closeIfDone()
+  }
+
+  /** Closes on a failure (a system error code: ECONNRESET...) and reports it. */
+  fail(code: string): void {
+    if (this.closed) return
+    this.close()
+    this.handler?.onClose(this, code)
+  }
+
+  protected closeIfDone(): void {
+    if (this.closed) return
+    if (this.shutdownState === Shutdown.Done && (this.ended || this.closeOnceShutdown)) this.closeItself()
+  }
+
+  protected closeItself(): void {
+    this.close()
+    this.handler?.onClose(this, null)
+  }
+}
