@@ -30,31 +30,71 @@ export function makeApp(procfile: string, files: Record<string, string> = {}): s
   return dir
 }
 
+const MEMORY_PROBE = fileURLToPath(new URL('../reliability/fixtures/memory-probe.mjs', import.meta.url))
+
+export interface MemoryUsage {
+  rss: number
+  heapUsed: number
+  external: number
+  arrayBuffers: number
+}
+
+export interface ProxyOptions {
+  cwd: string
+  env?: Record<string, string>
+  /** Runs it under `sh -c 'ulimit -n N; exec node ...'`. */
+  fdLimit?: number
+  /** Which events to keep in `events` (all by default); every event is counted (load tests make hundreds of thousands). */
+  keep?: (e: Event) => boolean
+  /** Loads the memory probe: memory() then reports the gateway's memory after full collections. */
+  memoryProbe?: boolean
+}
+
 /**
  * `tcp:proxy --json` as a real subprocess: collects NDJSON events and lets a test wait for one.
  * Every wait is on an event, bounded by a deadline that only turns a hang into a clear failure.
  */
 export class ProxyProcess {
   readonly events: Event[] = []
+  readonly counts = new Map<string, number>()
   stderr = ''
   readonly child: ChildProcess
   readonly exited: Promise<{code: number | null; signal: NodeJS.Signals | null}>
   private waiters: Array<{match: (e: Event) => boolean; resolve: (e: Event) => void}> = []
+  private memoryWaiters: Array<(usage: MemoryUsage) => void> = []
   private buffer = ''
+  private readonly keep: (e: Event) => boolean
 
-  constructor(args: string[], options: {cwd: string; env?: Record<string, string>}) {
-    this.child = spawn(process.execPath, [BIN, 'tcp:proxy', '--json', ...args], {
-      cwd: options.cwd,
-      env: {...baseEnv(), ...options.env},
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+  constructor(args: string[], options: ProxyOptions) {
+    const command = [BIN, 'tcp:proxy', '--json', ...args]
+    const env = {...baseEnv(), ...options.env}
+    if (options.memoryProbe) env.NODE_OPTIONS = `--import ${MEMORY_PROBE}`
+    this.keep = options.keep ?? (() => true)
+    this.child = options.fdLimit
+      ? spawn('sh', ['-c', `ulimit -n ${options.fdLimit} && exec "$0" "$@"`, process.execPath, ...command], {cwd: options.cwd, env})
+      : spawn(process.execPath, command, {cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe']})
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.onData(chunk))
-    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk))
+    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderr += chunk
+      for (const match of chunk.matchAll(/^MEMORY (.+)$/gm)) this.memoryWaiters.shift()?.(JSON.parse(match[1]) as MemoryUsage)
+    })
     this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({code, signal})))
   }
 
-  static start(args: string[], options: {cwd: string; env?: Record<string, string>}): ProxyProcess {
+  static start(args: string[], options: ProxyOptions): ProxyProcess {
     return new ProxyProcess(['--port', '0', ...args], options)
+  }
+
+  get pid(): number {
+    return this.child.pid!
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null
+  }
+
+  count(name: string): number {
+    return this.counts.get(name) ?? 0
   }
 
   /** Resolves with the first event (past or future) that matches. */
@@ -62,9 +102,10 @@ export class ProxyProcess {
     const seen = this.events.find(match)
     if (seen) return Promise.resolve(seen)
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching event in ${timeoutMs} ms; stderr: ${this.stderr}\nevents: ${this.events.map((e) => JSON.stringify(e)).join('\n')}`)), timeoutMs)
-      const onExit = () => reject(new Error(`tcp:proxy exited before the event; stderr: ${this.stderr}`))
-      void this.exited.then(onExit)
+      // The predicate's source names what was awaited; the last events show where the run stood.
+      const what = () => `${String(match)}; last events: ${this.events.slice(-8).map((e) => JSON.stringify(e)).join(' ')}; stderr: ${this.stderr}`
+      const timer = setTimeout(() => reject(new Error(`no event ${what()} within ${timeoutMs} ms`)), timeoutMs)
+      void this.exited.then(() => reject(new Error(`tcp:proxy exited before the event ${what()}`)))
       this.waiters.push({match, resolve: (e) => {
         clearTimeout(timer)
         resolve(e)
@@ -80,21 +121,31 @@ export class ProxyProcess {
     return (await this.waitForEvent('gateway-listening')).port as number
   }
 
+  /** The gateway's memory right after full collections (needs memoryProbe). */
+  memory(): Promise<MemoryUsage> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no MEMORY line within 10 s')), 10_000)
+      this.memoryWaiters.push((usage) => {
+        clearTimeout(timer)
+        resolve(usage)
+      })
+      this.child.kill('SIGUSR2')
+    })
+  }
+
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{code: number | null; signal: NodeJS.Signals | null}> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal)
+    if (this.alive) this.child.kill(signal)
     return this.exited
   }
 
-  /** After a test: a graceful stop, then SIGKILL whatever process group it may have left behind. */
-  async cleanup(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      this.child.kill('SIGTERM')
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000)
-      await this.exited
-      clearTimeout(timer)
-    }
-
+  /** After a test: a graceful stop (SIGKILL after `graceMs`), then SIGKILL whatever process group it left behind. */
+  async cleanup(graceMs = 5000): Promise<{code: number | null; signal: NodeJS.Signals | null}> {
+    if (this.alive) this.child.kill('SIGTERM')
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs)
+    const result = await this.exited
+    clearTimeout(timer)
     killInstanceGroups(this.events)
+    return result
   }
 
   private onData(chunk: string): void {
@@ -105,7 +156,9 @@ export class ProxyProcess {
       this.buffer = this.buffer.slice(newline + 1)
       if (!line.trim()) continue
       const event = JSON.parse(line) as Event
-      this.events.push(event)
+      this.counts.set(event.event, (this.counts.get(event.event) ?? 0) + 1)
+      if (this.keep(event)) this.events.push(event)
+      if (this.waiters.length === 0) continue
       this.waiters = this.waiters.filter((w) => {
         if (!w.match(event)) return true
         w.resolve(event)

@@ -1,26 +1,15 @@
-import {type ChildProcess, spawn} from 'node:child_process'
 import {once} from 'node:events'
 import {mkdtempSync, readdirSync, readFileSync} from 'node:fs'
 import {type AddressInfo, connect, createServer, type Server, type Socket} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {fileURLToPath} from 'node:url'
 
-import {BIN, baseEnv} from '../helpers/cli.js'
-import type {Event} from '../helpers/proxy.js'
-import {killInstanceGroups} from '../helpers/processes.js'
+import {ProxyProcess, type ProxyOptions} from '../helpers/proxy.js'
 
 /** Long soak variants run only with RELIABILITY_SOAK=1; the short ones always run. */
 export const SOAK = process.env.RELIABILITY_SOAK === '1'
 
-const MEMORY_PROBE = fileURLToPath(new URL('fixtures/memory-probe.mjs', import.meta.url))
-
-export interface MemoryUsage {
-  rss: number
-  heapUsed: number
-  external: number
-  arrayBuffers: number
-}
+export type {MemoryUsage} from '../helpers/proxy.js'
 
 /** A directory without a Procfile, for tcp:proxy runs with --upstream only. */
 export function emptyDir(): string {
@@ -55,81 +44,10 @@ export async function pollUntil(check: () => boolean, what: () => string, timeou
   }
 }
 
-/**
- * `tcp:proxy --json` as a subprocess, optionally through `sh -c 'ulimit -n N; exec node ...'`, collecting
- * its NDJSON events. Counts events by name instead of keeping them when asked (load tests produce
- * hundreds of thousands).
- */
-export class Proxy {
-  readonly child: ChildProcess
-  readonly exited: Promise<{code: number | null; signal: NodeJS.Signals | null}>
-  readonly counts = new Map<string, number>()
-  readonly events: Event[] = []
-  stderr = ''
-  private buffer = ''
-  private waiters: Array<{match: (e: Event) => boolean; resolve: (e: Event) => void}> = []
-
-  private memoryWaiters: Array<(usage: MemoryUsage) => void> = []
-
-  constructor(args: string[], options: {
-    cwd: string; fdLimit?: number; keep?: (e: Event) => boolean; env?: Record<string, string>; memoryProbe?: boolean
-  }) {
-    const command = [BIN, 'tcp:proxy', '--json', '--port', '0', ...args]
-    const env = {...baseEnv(), ...options.env}
-    if (options.memoryProbe) env.NODE_OPTIONS = `--import ${MEMORY_PROBE}`
-    this.keep = options.keep ?? (() => true)
-    this.child = options.fdLimit
-      ? spawn('sh', ['-c', `ulimit -n ${options.fdLimit} && exec "$0" "$@"`, process.execPath, ...command], {cwd: options.cwd, env})
-      : spawn(process.execPath, command, {cwd: options.cwd, env})
-    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.onData(chunk))
-    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stderr += chunk
-      for (const match of chunk.matchAll(/^MEMORY (.+)$/gm)) this.memoryWaiters.shift()?.(JSON.parse(match[1]) as MemoryUsage)
-    })
-    this.exited = new Promise(resolve => {
-      this.child.on('exit', (code, signal) => resolve({code, signal}))
-    })
-  }
-
-  private readonly keep: (e: Event) => boolean
-
-  get pid(): number {
-    return this.child.pid!
-  }
-
-  get alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null
-  }
-
-  /** The gateway's memory right after full collections (needs memoryProbe). */
-  memory(): Promise<MemoryUsage> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no MEMORY line within 10 s')), 10_000)
-      this.memoryWaiters.push(usage => {
-        clearTimeout(timer)
-        resolve(usage)
-      })
-      this.child.kill('SIGUSR2')
-    })
-  }
-
-  count(name: string): number {
-    return this.counts.get(name) ?? 0
-  }
-
-  waitFor(match: (e: Event) => boolean, timeoutMs = 15_000): Promise<Event> {
-    const seen = this.events.find(match)
-    if (seen) return Promise.resolve(seen)
-    return new Promise((resolve, reject) => {
-      // The predicate's source names what was awaited; the last events show where the run stood.
-      const what = () => `${String(match)}; last events: ${this.events.slice(-8).map(e => JSON.stringify(e)).join(' ')}; stderr: ${this.stderr}`
-      const timer = setTimeout(() => reject(new Error(`no event ${what()} within ${timeoutMs} ms`)), timeoutMs)
-      void this.exited.then(() => reject(new Error(`tcp:proxy exited before the event ${what()}`)))
-      this.waiters.push({match, resolve(e) {
-        clearTimeout(timer)
-        resolve(e)
-      }})
-    })
+/** tcp:proxy on an ephemeral port (ProxyProcess), stopped with SIGKILL after 8 s of grace. */
+export class Proxy extends ProxyProcess {
+  constructor(args: string[], options: ProxyOptions) {
+    super(['--port', '0', ...args], options)
   }
 
   /** Resolves once `count(name)` reaches n (events are counted as they arrive). */
@@ -137,37 +55,8 @@ export class Proxy {
     return pollUntil(() => this.count(name) >= n, () => `${n} ${name} events (got ${this.count(name)})`, timeoutMs, 10)
   }
 
-  async port(): Promise<number> {
-    return (await this.waitFor(e => e.event === 'gateway-listening')).port as number
-  }
-
-  async stop(): Promise<{code: number | null; signal: NodeJS.Signals | null}> {
-    if (this.alive) this.child.kill('SIGTERM')
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 8000)
-    const result = await this.exited
-    clearTimeout(timer)
-    killInstanceGroups(this.events)
-
-    return result
-  }
-
-  private onData(chunk: string): void {
-    this.buffer += chunk
-    let newline: number
-    while ((newline = this.buffer.indexOf('\n')) >= 0) {
-      const line = this.buffer.slice(0, newline)
-      this.buffer = this.buffer.slice(newline + 1)
-      if (!line.trim()) continue
-      const event = JSON.parse(line) as Event
-      this.counts.set(event.event, (this.counts.get(event.event) ?? 0) + 1)
-      if (this.keep(event)) this.events.push(event)
-      if (this.waiters.length === 0) continue
-      this.waiters = this.waiters.filter(w => {
-        if (!w.match(event)) return true
-        w.resolve(event)
-        return false
-      })
-    }
+  override async stop(): Promise<{code: number | null; signal: NodeJS.Signals | null}> {
+    return this.cleanup(8000)
   }
 }
 
