@@ -1,7 +1,6 @@
-import {lookup} from 'node:dns'
 import {isIP} from 'node:net'
 
-import {EndingEndpoint, Shutdown} from './endpoint-ending.js'
+import {EndpointBase, Shutdown} from './endpoint-base.js'
 import {errorCode, resolveHost, systemError} from './system.js'
 import {
   type Endpoint, type EndpointHandler, formatAddress, type Listener, type ListenOptions, type Transport,
@@ -134,7 +133,7 @@ export function handleTransport(): Transport | null {
 /** A write request whose last write completed synchronously: nothing in C++ is bound to it, so it is reused. */
 let spareWriteRequest: WriteRequest | null = null
 
-class HandleEndpoint extends EndingEndpoint {
+class HandleEndpoint extends EndpointBase {
   pendingBytes = 0
   private buffer: Buffer | null = null
   private reading = false
@@ -146,16 +145,7 @@ class HandleEndpoint extends EndingEndpoint {
     handle.onread = onHandleRead
   }
 
-  connect(address: string, port: number): void {
-    if (isIP(address) === 0) {
-      lookup(address, (error, resolved) => {
-        if (this.closed) return
-        if (error) this.connectFailed((error as NodeJS.ErrnoException).code ?? 'ENOTFOUND')
-        else this.connect(resolved, port)
-      })
-      return
-    }
-
+  protected connectTo(address: string, port: number): void {
     const request = new this.bindings.TCPConnectWrap()
     request.oncomplete = onConnectComplete
     request.address = address
@@ -179,13 +169,6 @@ class HandleEndpoint extends EndingEndpoint {
   connected(): void {
     this.handle.setNoDelay(true)
     this.handler?.onConnect(this)
-  }
-
-  connectFailed(code: string): void {
-    if (this.closed) return
-    this.closed = true
-    this.handle.close()
-    this.handler?.onConnectFailed(this, code)
   }
 
   readStart(): void {

@@ -1,9 +1,8 @@
-import {lookup} from 'node:dns'
 import {createRequire} from 'node:module'
 import {isIP} from 'node:net'
 import {fileURLToPath} from 'node:url'
 
-import {EndingEndpoint, Shutdown} from './endpoint-ending.js'
+import {EndpointBase, Shutdown} from './endpoint-base.js'
 import {errorCode, resolveHost, systemError} from './system.js'
 // Types only: transport.ts imports this module to know whether 'native' is available.
 import type {Endpoint, EndpointHandler, Listener, ListenOptions, Transport} from './transport.js'
@@ -146,7 +145,7 @@ const callbacks: Callbacks = {
 }
 
 /** libuv sends the FIN after queued writes: Shutdown goes None, Sent, Done. */
-class NativeEndpoint extends EndingEndpoint {
+class NativeEndpoint extends EndpointBase {
   readonly id: Id
   /** Writes from write() still queued (piped writes are C's business). */
   private pendingWrites = 0
@@ -171,16 +170,7 @@ class NativeEndpoint extends EndingEndpoint {
     return this.closed ? Date.now() - this.lastActiveAt : this.addon.idle(this.id)
   }
 
-  connect(address: string, port: number): void {
-    if (isIP(address) === 0) {
-      lookup(address, (error, resolved) => {
-        if (this.closed) return
-        if (error) this.connectFailed((error as NodeJS.ErrnoException).code ?? 'ENOTFOUND')
-        else this.connect(resolved, port)
-      })
-      return
-    }
-
+  protected connectTo(address: string, port: number): void {
     const status = this.addon.connect(this.id, address, port)
     // Failures found right away (EMFILE at socket()...) still reach the handler later, as the contract says.
     if (status !== 0) process.nextTick(connectFailedLater, this, errorCode(status))
@@ -188,12 +178,6 @@ class NativeEndpoint extends EndingEndpoint {
 
   connected(): void {
     this.handler?.onConnect(this)
-  }
-
-  connectFailed(code: string): void {
-    if (this.closed) return
-    this.close()
-    this.handler?.onConnectFailed(this, code)
   }
 
   pipe(peer: Endpoint): void {

@@ -1,3 +1,6 @@
+import {lookup} from 'node:dns'
+import {isIP} from 'node:net'
+
 import {errorCode} from './system.js'
 import type {Endpoint, EndpointHandler} from './transport.js'
 
@@ -5,12 +8,12 @@ import type {Endpoint, EndpointHandler} from './transport.js'
 export const Shutdown = {None: 0, AfterWrites: 1, Sent: 2, Done: 3} as const
 
 /**
- * How an endpoint of a transport driven from JavaScript (handles, native) ends: once the peer's FIN arrived
- * (readEnded) and ours is out (shutdownDone), it closes and reports onClose(null); after finish() it closes as
- * soon as ours is out, whatever the peer does; a failure closes it and reports the code. Subclasses send the FIN
- * (end) and close the socket (close).
+ * What the endpoints of the handle and native transports share: connecting to a host name (resolved first), and
+ * how an endpoint ends: once the peer's FIN arrived (readEnded) and ours is out (shutdownDone), it closes and
+ * reports onClose(null); after finish() it closes as soon as ours is out, whatever the peer does; a failure closes
+ * it and reports the code. Subclasses connect to an IP (connectTo), send the FIN (end) and close the socket (close).
  */
-export abstract class EndingEndpoint implements Endpoint {
+export abstract class EndpointBase implements Endpoint {
   handler: EndpointHandler | null = null
   closed = false
   /** The peer's FIN arrived. */
@@ -26,6 +29,27 @@ export abstract class EndingEndpoint implements Endpoint {
   abstract close(): void
   abstract reset(): void
   abstract remoteAddress(): string
+  /** Starts connecting to an IP address; the outcome reaches the handler later, never synchronously. */
+  protected abstract connectTo(ip: string, port: number): void
+
+  connect(address: string, port: number): void {
+    if (isIP(address) !== 0) {
+      this.connectTo(address, port)
+      return
+    }
+
+    lookup(address, (error, resolved) => {
+      if (this.closed) return
+      if (error) this.connectFailed((error as NodeJS.ErrnoException).code ?? 'ENOTFOUND')
+      else this.connectTo(resolved, port)
+    })
+  }
+
+  connectFailed(code: string): void {
+    if (this.closed) return
+    this.close()
+    this.handler?.onConnectFailed(this, code)
+  }
 
   finish(): void {
     this.closeOnceShutdown = true
