@@ -8,6 +8,7 @@ import {join} from 'node:path'
 
 import {type CliResult, ROOT, runCli} from '../helpers/cli.js'
 import {FakeScalingo, gitRepo, scalingoCliAuthFile} from '../helpers/fake-scalingo.js'
+import {usePlatform} from '../helpers/platform.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 
@@ -261,26 +262,14 @@ describe('env', () => {
 })
 
 describe('env reuses the JWT between commands (JWT cache)', () => {
-  let fake: FakeScalingo
-  let home: string
-
-  before(async () => {
-    fake = new FakeScalingo()
-    await fake.start()
+  const platform = usePlatform('scalingo-tcp-env-jwt-home-', fake => {
     fake.addUser(TOKEN)
     fake.addApp('my-app', {variables: {TCP_URL: VARIABLES.TCP_URL}})
-    home = mkdtempSync(join(tmpdir(), 'scalingo-tcp-env-jwt-home-'))
-  })
+  }, {env: {SCALINGO_API_TOKEN: TOKEN}})
 
-  after(async () => {
-    await fake.stop()
-    rmSync(home, {recursive: true, force: true})
-  })
-
-  const cli = (args: string[], env: Record<string, string> = {}, input?: string) =>
-    runCli(args, {input, env: {HOME: home, ...fake.env(), SCALINGO_API_TOKEN: TOKEN, ...env}})
-  const exchanges = () => fake.requestsTo('POST', '/v1/tokens/exchange').length
-  const cachePath = () => join(home, '.config', 'scalingo-tcp', 'jwt-cache.json')
+  const cli = (args: string[], env: Record<string, string> = {}, input?: string) => platform.cli(args, {input, env})
+  const exchanges = () => platform.fake.requestsTo('POST', '/v1/tokens/exchange').length
+  const cachePath = () => platform.configFile('jwt-cache.json')
 
   it('a second `env -a` makes no token exchange; a refused cached JWT is replaced; nothing secret is printed', async () => {
     const first = await cli(['env', '-a', 'my-app'])
@@ -294,7 +283,7 @@ describe('env reuses the JWT between commands (JWT cache)', () => {
     expect(exchanges()).to.equal(1)
     expect(second.stderr).to.include(`JWT from the cache ${cachePath()}`)
 
-    fake.revokeJwts()
+    platform.fake.revokeJwts()
     const third = await cli(['env', '-a', 'my-app', '--debug'])
     expect(third.code, third.stderr).to.equal(0)
     expect(third.stdout).to.equal(first.stdout)
@@ -303,7 +292,7 @@ describe('env reuses the JWT between commands (JWT cache)', () => {
 
     const all = [first, second, third].flatMap((r) => [r.stdout, r.stderr]).join('\n')
     expect(all).to.not.include(TOKEN)
-    for (const jwt of fake.jwts.keys()) expect(all).to.not.include(jwt)
+    for (const jwt of platform.fake.jwts.keys()) expect(all).to.not.include(jwt)
   })
 
   it('runs from one bundled file (scripts/bundle-commands.js) whose module paths still resolve', () => {
@@ -311,7 +300,7 @@ describe('env reuses the JWT between commands (JWT cache)', () => {
     expect(bundle).to.not.match(/\bfrom\s*["']\.{1,2}\//).and.not.match(/\bimport\(\s*["']\.{1,2}\//)
     // The version comes from package.json, found from client.js's own location (import.meta.url rewritten).
     const {version} = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
-    const agents = fake.requests.map((r) => r.headers['user-agent'])
+    const agents = platform.fake.requests.map((r) => r.headers['user-agent'])
     expect(agents).to.have.length.above(0)
     for (const agent of agents) expect(agent).to.equal(`scalingo-tcp/${version}`)
   })

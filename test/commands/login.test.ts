@@ -1,12 +1,12 @@
 import {runCommand} from '@oclif/test'
 import {expect} from 'chai'
 import {randomBytes} from 'node:crypto'
-import {chmodSync, existsSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {chmodSync, existsSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {Readable} from 'node:stream'
 
-import {type CliResult, ROOT, runCli} from '../helpers/cli.js'
-import {FakeScalingo, homeWithScalingoCliLogin} from '../helpers/fake-scalingo.js'
+import {ROOT} from '../helpers/cli.js'
+import {usePlatform} from '../helpers/platform.js'
 import {stripAnsi, TtyCli} from '../helpers/tty.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
@@ -16,40 +16,17 @@ const CLI_TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 const unwrap = (stderr: string) => stderr.replaceAll(/\s*\n ›\s+/g, ' ')
 
 describe('login', () => {
-  let fake: FakeScalingo
-  let home: string
-  let cliAuthPath: string
-  const outputs: string[] = []
-
-  before(async () => {
-    fake = new FakeScalingo()
-    await fake.start()
+  const platform = usePlatform('scalingo-tcp-login-', fake => {
     fake.addUser(TOKEN, {username: 'jdoe'})
     fake.addUser(OTHER_TOKEN, {username: 'other'})
     fake.addUser(CLI_TOKEN, {username: 'cli-user'})
     fake.addApp('my-app', {variables: {WHO: 'me'}})
-  })
-
-  beforeEach(() => {
-    // The Scalingo CLI is logged in too: its file must never change.
-    const scalingoCli = homeWithScalingoCliLogin('scalingo-tcp-login-', '127.0.0.1', CLI_TOKEN)
-    home = scalingoCli.home
-    cliAuthPath = scalingoCli.cliAuthPath
-  })
-
-  afterEach(() => rmSync(home, {recursive: true, force: true}))
-  after(() => fake.stop())
-
-  const credentials = () => join(home, '.config', 'scalingo-tcp', 'credentials.json')
-
-  async function cli(args: string[], options: {input?: string; env?: Record<string, string | undefined>} = {}): Promise<CliResult> {
-    const result = await runCli(args, {input: options.input, env: {HOME: home, ...fake.env(), ...options.env}})
-    outputs.push(result.stdout, result.stderr)
-    return result
-  }
+  }, {scalingoCliToken: CLI_TOKEN})
+  const {cli} = platform
+  const credentials = () => platform.configFile('credentials.json')
 
   function lastExchangedToken(): string {
-    const [exchange] = fake.requestsTo('POST', '/v1/tokens/exchange').slice(-1)
+    const [exchange] = platform.fake.requestsTo('POST', '/v1/tokens/exchange').slice(-1)
     return Buffer.from(exchange.headers.authorization!.replace('Basic ', ''), 'base64').toString().slice(1)
   }
 
@@ -58,14 +35,14 @@ describe('login', () => {
     expect(result.code, result.stderr).to.equal(0)
     expect(result.stdout).to.equal('')
     expect(result.stderr).to.include('Logged in as jdoe\n')
-    expect(fake.requestsTo('GET', '/v1/users/self').slice(-1)[0].status).to.equal(200)
+    expect(platform.fake.requestsTo('GET', '/v1/users/self').slice(-1)[0].status).to.equal(200)
     expect(statSync(credentials()).mode & 0o777).to.equal(0o600)
-    expect(statSync(join(home, '.config', 'scalingo-tcp')).mode & 0o777).to.equal(0o700)
+    expect(statSync(join(platform.home, '.config', 'scalingo-tcp')).mode & 0o777).to.equal(0o700)
     expect(JSON.parse(readFileSync(credentials(), 'utf8')).tokens['127.0.0.1']).to.deep.include({token: TOKEN, username: 'jdoe'})
   })
 
   it('then uses the stored token before the Scalingo CLI login, and SCALINGO_API_TOKEN before both', async () => {
-    const before = {content: readFileSync(cliAuthPath, 'utf8'), mtime: statSync(cliAuthPath).mtimeMs}
+    const before = {content: readFileSync(platform.cliAuthPath, 'utf8'), mtime: statSync(platform.cliAuthPath).mtimeMs}
     expect((await cli(['env', '-a', 'my-app'])).stdout).to.equal('WHO=me\n')
     expect(lastExchangedToken()).to.equal(CLI_TOKEN)
     await cli(['login', '--api-token-stdin'], {input: TOKEN})
@@ -74,8 +51,8 @@ describe('login', () => {
     expect((await cli(['env', '-a', 'my-app'], {env: {SCALINGO_API_TOKEN: OTHER_TOKEN}})).stdout).to.equal('WHO=me\n')
     expect(lastExchangedToken()).to.equal(OTHER_TOKEN)
     await cli(['logout'])
-    expect(readFileSync(cliAuthPath, 'utf8')).to.equal(before.content)
-    expect(statSync(cliAuthPath).mtimeMs).to.equal(before.mtime)
+    expect(readFileSync(platform.cliAuthPath, 'utf8')).to.equal(before.content)
+    expect(statSync(platform.cliAuthPath).mtimeMs).to.equal(before.mtime)
   })
 
   it('refuses an invalid token with exit 3 and stores nothing', async () => {
@@ -87,7 +64,7 @@ describe('login', () => {
   })
 
   it('on a terminal, prompts for the token with hidden input, then stores it', async () => {
-    const tty = new TtyCli(['login'], {env: {HOME: home, ...fake.env()}})
+    const tty = new TtyCli(['login'], {env: {HOME: platform.home, ...platform.fake.env()}})
     try {
       await tty.waitFor(/Scalingo API token/)
       tty.type(`${TOKEN}\r`)
@@ -97,7 +74,7 @@ describe('login', () => {
     }
 
     const screen = stripAnsi(tty.output)
-    outputs.push(tty.output)
+    platform.outputs.push(tty.output)
     expect(screen).to.include('Logged in as jdoe')
     // Hidden: not one character of what was typed is echoed (not even as a mask).
     expect(screen).to.not.include(TOKEN.slice(0, 8))
@@ -107,12 +84,12 @@ describe('login', () => {
 
   it('works in-process too, reading the token from stdin', async () => {
     const saved = {env: {...process.env}, stdin: Object.getOwnPropertyDescriptor(process, 'stdin')!}
-    Object.assign(process.env, {HOME: home, ...fake.env()})
+    Object.assign(process.env, {HOME: platform.home, ...platform.fake.env()})
     delete process.env.SCALINGO_API_TOKEN
     Object.defineProperty(process, 'stdin', {configurable: true, value: Readable.from([`${OTHER_TOKEN}\n`])})
     try {
       const {stdout, stderr, error} = await runCommand(['login', '--api-token-stdin'], {root: ROOT})
-      outputs.push(stdout, stderr)
+      platform.outputs.push(stdout, stderr)
       expect(error).to.equal(undefined)
       expect(stdout).to.equal('')
       expect(stderr).to.include('Logged in as other')
@@ -124,11 +101,11 @@ describe('login', () => {
   })
 
   it('exits 2 when the token read from stdin is empty, and stores nothing', async () => {
-    const exchanges = fake.requestsTo('POST', '/v1/tokens/exchange').length
+    const exchanges = platform.fake.requestsTo('POST', '/v1/tokens/exchange').length
     const result = await cli(['login', '--api-token-stdin'], {input: '\n'})
     expect(result.code).to.equal(2)
     expect(unwrap(result.stderr)).to.include('The API token is empty.')
-    expect(fake.requestsTo('POST', '/v1/tokens/exchange')).to.have.length(exchanges)
+    expect(platform.fake.requestsTo('POST', '/v1/tokens/exchange')).to.have.length(exchanges)
     expect(existsSync(credentials())).to.equal(false)
   })
 
@@ -147,7 +124,7 @@ describe('login', () => {
   })
 
   it('never prints a token or a JWT', () => {
-    const all = outputs.join('\n')
-    for (const secret of [TOKEN, OTHER_TOKEN, CLI_TOKEN, ...fake.jwts.keys()]) expect(all).to.not.include(secret)
+    const all = platform.outputs.join('\n')
+    for (const secret of [TOKEN, OTHER_TOKEN, CLI_TOKEN, ...platform.fake.jwts.keys()]) expect(all).to.not.include(secret)
   })
 })

@@ -1,11 +1,11 @@
 import {expect} from 'chai'
 import {randomBytes} from 'node:crypto'
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {mkdtempSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {type CliResult, runCli} from '../helpers/cli.js'
 import {FakeScalingo, type FailureOptions, type RecordedRequest} from '../helpers/fake-scalingo.js'
+import {usePlatform} from '../helpers/platform.js'
 import {pool, report} from './helpers.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
@@ -42,47 +42,36 @@ const FAULTS: Record<string, {failure: FailureOptions; message: RegExp}> = {
 
 describe('reliability: API faults', function () {
   this.timeout(60_000)
-  let fake: FakeScalingo
-  let home: string
-
-  before(async () => {
-    fake = new FakeScalingo()
-    await fake.start()
-    fake.addUser(TOKEN)
-    home = mkdtempSync(join(tmpdir(), 'scalingo-tcp-api-faults-'))
-  })
+  const shared = usePlatform('scalingo-tcp-api-faults-', fake => fake.addUser(TOKEN))
 
   const platforms: FakeScalingo[] = []
   async function ownPlatform(): Promise<FakeScalingo> {
-    const platform = new FakeScalingo()
-    platforms.push(platform)
-    await platform.start()
-    platform.addUser(TOKEN)
-    return platform
+    const own = new FakeScalingo()
+    platforms.push(own)
+    await own.start()
+    own.addUser(TOKEN)
+    return own
   }
 
-  after(async () => {
-    await Promise.all([fake, ...platforms].map(platform => platform.stop()))
-    rmSync(home, {recursive: true, force: true})
-  })
+  after(() => Promise.all(platforms.map(own => own.stop())))
 
   it('every API command ends with a clear message and exit 1 within its timeout, whatever the API does', async () => {
     const cases = Object.keys(COMMANDS).flatMap(command => Object.keys(FAULTS).map(fault => ({command, fault})))
     const results = await pool(cases.length, 6, async (i) => {
       const {command, fault} = cases[i]
       const app = `faulty-${i}`
-      fake.addApp(app)
-      fake.setFormation(app, [{name: 'tcp', amount: 1}])
-      if (command !== 'addons:tcp:create') fake.addTcpAddon(app)
+      shared.fake.addApp(app)
+      shared.fake.setFormation(app, [{name: 'tcp', amount: 1}])
+      if (command !== 'addons:tcp:create') shared.fake.addTcpAddon(app)
       // login's faults hit the token exchange every other command also needs: it gets a platform of its own.
-      const platform = command === 'login' ? await ownPlatform() : fake
+      const platform = command === 'login' ? await ownPlatform() : shared.fake
       platform.failNext(faultedRequests(command, app), {...FAULTS[fault].failure, times: Infinity})
       const started = Date.now()
       const result = await runCli(COMMANDS[command](app), {
         timeoutMs: 30_000,
         input: command === 'login' ? `${TOKEN}\n` : undefined,
         env: {
-          HOME: command === 'login' ? mkdtempSync(join(home, 'login-')) : home, ...platform.env(),
+          HOME: command === 'login' ? mkdtempSync(join(shared.home, 'login-')) : shared.home, ...platform.env(),
           SCALINGO_API_TOKEN: command === 'login' ? undefined : TOKEN,
           SCALINGO_TCP_RETRY_BASE_MS: '5', SCALINGO_TCP_HTTP_TIMEOUT: String(HTTP_TIMEOUT_MS),
         },
