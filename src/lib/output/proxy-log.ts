@@ -1,7 +1,7 @@
 import {STATE_FILE_NAME} from '../control/state-file.js'
 import type {ProxyEvent} from '../proxy/events.js'
 import {LogPrinter} from './log-lines.js'
-import {formatBytes} from './proxy-status.js'
+import {formatBytes} from './units.js'
 import {theme} from './theme.js'
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`

@@ -2,6 +2,7 @@ import {type LocalGatewayClient, waitForLocalOperation} from '../control/client.
 import type {LocalOperation} from '../control/operations.js'
 import {CliError} from '../errors.js'
 import {keyValueBlock, table} from '../output/render.js'
+import {formatBytes, formatUptime} from '../output/units.js'
 import type {InstanceState, RestartReport} from '../proxy/status.js'
 import {type TcpEndpoint, tcpEndpoint} from './common.js'
 import type {RestartResult, RestartTarget} from './restart.js'
@@ -90,7 +91,7 @@ export function renderLocalTcpInfo(info: LocalTcpInfo): string {
   text += '\n=== instances\n'
   if (info.instances.length === 0) return text + 'No instance is running.\n'
   const rows = info.instances.map((i) => [
-    i.name, i.generation, i.state, i.pid ?? '-', i.port ?? '-', i.pid === null ? '-' : formatUptime(i.uptimeSeconds),
+    i.name, i.generation, i.state, i.pid ?? '-', i.port ?? '-', i.pid === null ? '-' : formatUptime(i.uptimeSeconds * 1000),
     i.activeConnections, i.totalConnections, formatBytes(i.bytesIn), formatBytes(i.bytesOut), i.restarts,
   ])
   return text + table(['Name', 'Gen', 'State', 'PID', 'Port', 'Uptime', 'Active', 'Total', 'In', 'Out', 'Restarts'], rows)
@@ -114,16 +115,4 @@ export function localRestartTarget(gateway: LocalGatewayClient, bin: string): Re
       }),
     extra: (operation) => ({report: operation?.report ?? null}),
   }
-}
-
-function formatUptime(seconds: number): string {
-  if (seconds < 60) return `${seconds}s`
-  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`
-  return `${Math.floor(seconds / 3600)}h${String(Math.floor(seconds / 60) % 60).padStart(2, '0')}m`
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`
-  return `${(n / 1024 ** 2).toFixed(1)} MiB`
 }
