@@ -2,6 +2,7 @@ import {createHash, randomBytes, timingSafeEqual} from 'node:crypto'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 
+import {httpUrl} from '../host-port.js'
 import type {LocalStatus, RestartReport} from '../proxy/status.js'
 import {RestartOperations} from './operations.js'
 
@@ -109,7 +110,7 @@ export class ControlServer {
         resolve()
       })
     })
-    this.baseUrl = `http://${host}:${this.port}`
+    this.baseUrl = httpUrl(host, this.port)
     return this
   }
 

@@ -3,6 +3,7 @@ import {dirname, resolve} from 'node:path'
 
 import {parseDuration, parseDurationRange} from '../duration.js'
 import {UsageError} from '../errors.js'
+import {unbracket} from '../host-port.js'
 import type {BalanceMode, DropMode, MaxConnectionsMode} from '../gateway/gateway.js'
 import {loadEnvFiles} from '../procfile/dotenv.js'
 import {resolveFormation} from '../procfile/formation.js'
@@ -95,7 +96,7 @@ export async function localAppOptions(flags: ProxyFlags, source: AppSource): Pro
     upstreams: (flags.upstream ?? []).map(parseUpstream),
     parentEnv: process.env,
     dotenv: source.dotenv,
-    host: flags.host,
+    host: unbracket(flags.host),
     port: flags.port,
     webPort: flags['web-port'],
     balance: flags.balance as BalanceMode,
@@ -118,7 +119,7 @@ export async function localAppOptions(flags: ProxyFlags, source: AppSource): Pro
 /** What the user should know before it starts: Procfile names the platform refuses, a gateway open to the network. */
 export function startupWarnings(source: AppSource, host: string): string[] {
   const warnings = [...source.warnings]
-  if (!LOOPBACK_HOSTS.has(host)) warnings.push(`The gateway listens on ${host}: it is reachable from the network, not only from this machine.`)
+  if (!LOOPBACK_HOSTS.has(unbracket(host))) warnings.push(`The gateway listens on ${host}: it is reachable from the network, not only from this machine.`)
   return warnings
 }
 
