@@ -86,8 +86,21 @@ export interface ProxyFlags {
   'log-connections'?: boolean
 }
 
+/** web-N listens on --web-port + N - 1: the last one must still be a port. */
+function checkWebPorts(webPort: number, formation: ProcessType[]): void {
+  const count = formation.find((p) => p.type === 'web')?.count ?? 0
+  const last = webPort + count - 1
+  if (count > 0 && last > 65_535) {
+    throw new UsageError(`--web-port ${webPort} with ${count} web instances would put web-${count} on port ${last}: ports go up to 65535.`, [
+      `Lower --web-port to ${65_536 - count} or less`,
+      `Or start fewer web instances (--formation web=${65_536 - webPort})`,
+    ])
+  }
+}
+
 /** The LocalApp tcp:proxy runs: the app source read from disk, tuned by the flags. */
 export async function localAppOptions(flags: ProxyFlags, source: AppSource): Promise<LocalAppOptions> {
+  checkWebPorts(flags['web-port'], source.formation)
   return {
     cwd: source.dir,
     app: flags.app ?? defaultAppName(source.dir),
