@@ -5,7 +5,7 @@ import {appFlags} from '../lib/api/flags.js'
 import {listVariables} from '../lib/api/resources.js'
 import {BaseCommand} from '../lib/command.js'
 import {debugLogger} from '../lib/debug-log.js'
-import {type EnvVars, formatEnv, sortedEntries, toEnvVars} from '../lib/env-format.js'
+import {type EnvVars, formatEnv, formatShellEnv, sortedEntries, toEnvVars} from '../lib/env-format.js'
 import {NotFoundError} from '../lib/errors.js'
 
 export default class Env extends BaseCommand {
@@ -32,7 +32,7 @@ With --local, prints instead the environment the instances of the local gateway 
     ...appFlags,
     local: Flags.boolean({summary: 'Read the environment of the local gateway started by tcp:proxy in this directory, not the platform.'}),
     type: Flags.string({summary: 'With --local: the process type whose environment to print (default: tcp).', dependsOn: ['local']}),
-    shell: Flags.boolean({summary: "Print `export NAME='value'` lines, safely quoted for POSIX shells.", exclusive: ['json']}),
+    shell: Flags.boolean({summary: "Print `export NAME='value'` lines, safely quoted for POSIX shells (names a shell cannot hold are left out, with a warning).", exclusive: ['json']}),
   }
 
   static override enableJsonFlag = true
@@ -42,10 +42,19 @@ With --local, prints instead the environment the instances of the local gateway 
     const vars = flags.local ? await this.localVariables(args.name, flags.type ?? 'tcp') : await this.platformVariables(args.name, flags)
     const sorted = Object.fromEntries(sortedEntries(vars))
     if (this.jsonEnabled()) return sorted
-    if (flags.shell) process.stdout.write(formatEnv(sorted, 'shell'))
+    if (flags.shell) this.printShell(sorted)
     else if (args.name) process.stdout.write(`${sorted[args.name]}\n`)
     else process.stdout.write(formatEnv(sorted, 'lines'))
     return sorted
+  }
+
+  /** Only names a shell can hold: any other is shell syntax under `eval` (a command, or an error). */
+  private printShell(vars: EnvVars): void {
+    const {text, skipped} = formatShellEnv(vars)
+    process.stdout.write(text)
+    if (skipped > 0) {
+      this.warn(`${skipped} variable${skipped === 1 ? ' was' : 's were'} left out of --shell: ${skipped === 1 ? 'its name is' : 'their names are'} not a shell identifier ([A-Za-z_][A-Za-z0-9_]*), so \`eval\` would run ${skipped === 1 ? 'it' : 'them'} as code. See every variable with --json.`)
+    }
   }
 
   private async localVariables(name: string | undefined, type: string): Promise<EnvVars> {

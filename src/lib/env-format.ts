@@ -14,15 +14,38 @@ export function shellQuote(value: string): string {
   return `'${value.replaceAll("'", "'\\''")}'`
 }
 
-/** `NAME=value` lines (as `scalingo env` prints them) or `export NAME='value'` lines for `eval`. */
+/**
+ * A name a POSIX shell can hold (`[A-Za-z_][A-Za-z0-9_]*`). Any other name in `export NAME=...`
+ * is shell syntax under `eval`: `X;touch pwned;Y` runs a command, and an exported bash function
+ * (`BASH_FUNC_f%%`, which the local gateway inherits from its parent's environment) is an error.
+ */
+export function isShellName(name: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)
+}
+
+/** `export NAME='value'` lines for `eval`, for the variables a shell can hold; `skipped` counts the others. */
+export function formatShellEnv(vars: EnvVars): {text: string; skipped: number} {
+  let text = ''
+  let skipped = 0
+  for (const [name, value] of sortedEntries(vars)) {
+    if (isShellName(name)) text += `export ${name}=${shellQuote(value)}\n`
+    else skipped++
+  }
+
+  return {text, skipped}
+}
+
+/** `NAME=value` lines (as `scalingo env` prints them) or `export NAME='value'` lines for `eval` (shell names only). */
 export function formatEnv(vars: EnvVars, format: EnvFormat): string {
+  if (format === 'shell') return formatShellEnv(vars).text
   return sortedEntries(vars)
-    .map(([name, value]) => (format === 'shell' ? `export ${name}=${shellQuote(value)}` : `${name}=${value}`) + '\n')
+    .map(([name, value]) => `${name}=${value}\n`)
     .join('')
 }
 
+/** Without a prototype: a variable named `__proto__` is a variable like any other. */
 export function toEnvVars(variables: Array<{name: string; value: string}>): EnvVars {
-  const vars: EnvVars = {}
+  const vars: EnvVars = Object.create(null) as EnvVars
   for (const {name, value} of variables) vars[name] = value
   return vars
 }

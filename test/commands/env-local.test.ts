@@ -1,9 +1,10 @@
 import {expect} from 'chai'
+import {spawnSync} from 'node:child_process'
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {runCli} from '../helpers/cli.js'
+import {BIN, baseEnv, runCli} from '../helpers/cli.js'
 import {emptyAppRoot, makeApp, ProxyProcess, SERVERS} from '../helpers/proxy.js'
 
 const echo = `node ${join(SERVERS, 'echo-server.mjs')}`
@@ -124,5 +125,42 @@ describe('env --local without a running gateway', function () {
     expect(code).to.equal(1)
     expect(unwrapped(stderr)).to.include(`No local gateway is running in ${app}.`)
     expect(existsSync(join(app, STATE_FILE))).to.equal(false)
+  })
+})
+
+describe('env --local --shell under eval in a real bash', function () {
+  this.timeout(30_000)
+  let dir: string
+  let proxy: ProxyProcess
+
+  before(async () => {
+    dir = makeApp(`tcp: ${echo}\n`)
+    // The gateway hands its own environment on to the instances: a name no shell can hold, and an
+    // exported bash function, as a developer's shell can have them.
+    proxy = ProxyProcess.start([], {cwd: dir, env: {
+      'X;touch pwned;Y': 'v',
+      'BASH_FUNC_f%%': '() {  touch pwned-function\n}',
+      QUOTED: "it's $(touch pwned-value) `touch pwned-value`",
+    }})
+    await proxy.waitForEvent('status-page')
+  })
+
+  after(async () => {
+    await proxy.cleanup()
+    rmSync(dir, {recursive: true, force: true})
+  })
+
+  it('leaves out names that are not shell identifiers, with a warning naming how many, and runs nothing', () => {
+    const script = `eval "$("${process.execPath}" "${BIN}" env --local --shell)" && printf '%s' "$QUOTED"`
+    const bash = spawnSync('bash', ['-c', script], {cwd: dir, encoding: 'utf8', env: baseEnv()})
+    expect(bash.status, bash.stderr).to.equal(0)
+    expect(bash.stdout).to.equal("it's $(touch pwned-value) `touch pwned-value`")
+    for (const file of ['pwned', 'Y', 'pwned-function', 'pwned-value']) expect(existsSync(join(dir, file)), file).to.equal(false)
+    expect(unwrapped(bash.stderr)).to.include('2 variables were left out of --shell')
+    expect(bash.stderr).to.not.include('pwned')
+    // --json still shows them (nothing is evaluated there).
+    return runCli(['env', '--local', '--json'], {cwd: dir}).then((json) => {
+      expect(JSON.parse(json.stdout)).to.include({'X;touch pwned;Y': 'v', 'BASH_FUNC_f%%': '() {  touch pwned-function\n}'})
+    })
   })
 })

@@ -38,6 +38,7 @@ describe('env', () => {
     fake.addUser(TOKEN)
     fake.addApp('my-app', {variables: VARIABLES})
     fake.addApp('secnum-app', {region: 'osc-secnum-fr1', variables: {WHERE: 'secnum'}})
+    fake.addApp('odd-names', {variables: {'X;touch pwned;Y': 'v', 'BASH_FUNC_f%%': '() { touch pwned; }', '1ST': 'x', OK: 'fine'}})
     home = mkdtempSync(join(tmpdir(), 'scalingo-tcp-env-home-'))
     dirs.push(home)
   })
@@ -86,6 +87,19 @@ describe('env', () => {
     const shell = spawnSync('/bin/sh', ['-c', script], {encoding: 'utf8', env: {PATH: process.env.PATH}})
     expect(shell.status, shell.stderr).to.equal(0)
     expect(shell.stdout.split('\0').slice(0, -1)).to.deep.equal(SORTED_NAMES.map((n) => VARIABLES[n]))
+  })
+
+  it('--shell leaves out the names a shell cannot hold (a warning on stderr says how many), so eval in bash runs nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-env-eval-'))
+    dirs.push(dir)
+    const result = await cli(['env', '-a', 'odd-names', '--shell'])
+    expect(result.code, result.stderr).to.equal(0)
+    expect(result.stdout).to.equal("export OK='fine'\n")
+    expect(result.stderr.replaceAll(/\s*\n ›\s+/g, ' ')).to.include('3 variables were left out of --shell')
+    const bash = spawnSync('bash', ['-c', `eval "$1" && printf '%s' "$OK"`, 'bash', result.stdout], {cwd: dir, encoding: 'utf8', env: {PATH: process.env.PATH}})
+    expect(bash.status, bash.stderr).to.equal(0)
+    expect(bash.stdout).to.equal('fine')
+    expect(existsSync(join(dir, 'pwned'))).to.equal(false)
   })
 
   it('prints --json as an object of every variable', async () => {

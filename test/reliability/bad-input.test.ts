@@ -40,6 +40,8 @@ const CASES: Case[] = [
   {name: 'port out of range', args: ['tcp:proxy', '--port', '70000'], files: {Procfile: ECHO}, code: 2, message: /port.*65535|70000/i},
   {name: 'negative port', args: ['tcp:proxy', '--port=-1'], files: {Procfile: ECHO}, code: 2, message: /port/i},
   {name: '--web-port out of range', args: ['tcp:proxy', '--web-port', '70000'], files: {Procfile: ECHO}, code: 2, message: /--web-port.*65535/},
+  {name: '--web-port too high for its web instances', args: ['tcp:proxy', '--web-port', '65535', '-m', 'web=2'], files: {Procfile: `${ECHO}web: node -e "0"\n`}, code: 2,
+    message: /--web-port 65535 with 2 web instances would put web-2 on port 65536.*--formation web=1/},
   {name: '--upstream port out of range', args: ['tcp:proxy', '--upstream', '127.0.0.1:70000'], code: 2, message: /--upstream "127\.0\.0\.1:70000".*between 1 and 65535/},
   {name: 'formation that does not parse', args: ['tcp:proxy', '-m', 'tcp=two'], files: {Procfile: ECHO}, code: 2, message: /two/},
   {name: '--formation entry that does not parse', args: ['tcp:proxy', '--formation', 'tcp=1,='], files: {Procfile: ECHO}, code: 2, message: /formation entry "="/},

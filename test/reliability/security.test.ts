@@ -1,20 +1,22 @@
 import {expect} from 'chai'
 import {randomBytes} from 'node:crypto'
 import {chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {spawn} from 'node:child_process'
 import {request} from 'node:http'
 import {connect} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {runCli} from '../helpers/cli.js'
+import {BIN, baseEnv, runCli} from '../helpers/cli.js'
 import {FakeScalingo} from '../helpers/fake-scalingo.js'
 import {makeApp} from '../helpers/proxy.js'
-import {Tracker} from './helpers.js'
+import {closeSocket, echoOnce, report, Tracker} from './helpers.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 const JWT = /eyJ[\w-]+\.[\w-]+\.[\w-]*/
 const FAULTY = fileURLToPath(new URL('fixtures/faulty-server.mjs', import.meta.url))
+const PRINTING = fileURLToPath(new URL('fixtures/printing-echo.mjs', import.meta.url))
 
 describe('reliability: security', function () {
   this.timeout(30_000)
@@ -144,5 +146,72 @@ describe('reliability: security', function () {
     expect(existsSync(join(app, marker))).to.equal(false)
     expect(proxy.alive).to.equal(true)
     expect(proxy.stderr).to.equal('')
+  })
+
+  it('redacting lines built to make a matcher backtrack does not stall new connections through the gateway', async function () {
+    this.timeout(120_000)
+    // Human output: that is where instance lines are redacted.
+    const app = makeApp(`tcp: node ${PRINTING}\n`)
+    const child = spawn(process.execPath, [BIN, 'tcp:proxy', '--port', '0'], {cwd: app, env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe']})
+    let stdout = ''
+    const waiters: Array<() => void> = []
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk
+      for (const waiter of waiters.splice(0)) waiter()
+    })
+    const exited = new Promise(resolve => child.on('exit', resolve))
+    const output = (pattern: RegExp) => new Promise<RegExpExecArray>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${pattern} in ${stdout.slice(-2000)}`)), 60_000)
+      const check = () => {
+        const match = pattern.exec(stdout)
+        if (match) {
+          clearTimeout(timer)
+          resolve(match)
+        } else waiters.push(check)
+      }
+
+      check()
+    })
+
+    try {
+      const port = Number((await output(/listening on 127\.0\.0\.1:(\d+)/))[1])
+      await output(/tcp-1 is ready/)
+      // The worst time a new connection takes to echo through the gateway while the instance prints
+      // three 60 KB lines of `kind` (probes one after another until the instance says it printed them all).
+      const worstRoundTrip = async (kind: string) => {
+        let printed = false
+        void output(new RegExp(`printed ${kind}`)).then(() => (printed = true))
+        const trigger = tracker.socket(connect({host: '127.0.0.1', port}))
+        trigger.on('error', () => {})
+        trigger.write(`print ${kind} 3\n`)
+        let worst = 0
+        for (let probes = 0; !printed || probes < 3; probes++) {
+          const start = process.hrtime.bigint()
+          const outcome = await echoOnce(port, 'ping\n', tracker)
+          worst = Math.max(worst, Number(process.hrtime.bigint() - start) / 1e6)
+          if (!outcome.ok) throw new Error(`probe failed: ${outcome.error}`)
+          await closeSocket(outcome.socket)
+        }
+
+        return worst
+      }
+
+      const plain = await worstRoundTrip('plain')
+      const adversarial = await worstRoundTrip('adversarial')
+      report('redaction stall', {plainMs: Math.round(plain), adversarialMs: Math.round(adversarial)})
+      // The lines were printed, each with its JWT hidden.
+      expect(stdout.match(/tcp-1 +\| (eyJ-){15000} \[REDACTED\]\n/g)).to.have.length(3)
+      expect(stdout.match(/tcp-1 +\| (abc-){15000} \[REDACTED\]\n/g)).to.have.length(3)
+      expect(stdout).to.not.match(JWT)
+      // A backtracking matcher held the gateway's event loop for seconds per line (about 2 s each here);
+      // linear redaction keeps the adversarial lines as cheap as plain ones. 5x, and half a second, leave
+      // room for a loaded machine.
+      expect(adversarial).to.be.below(Math.max(5 * plain, 500))
+    } finally {
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 8000)
+      await exited
+      clearTimeout(timer)
+    }
   })
 })

@@ -1,4 +1,5 @@
-import {request} from 'node:http'
+import {type ClientRequest, request} from 'node:http'
+import {join} from 'node:path'
 
 import {waitFor, type WaitOptions} from '../api/wait.js'
 import {CliError} from '../errors.js'
@@ -7,6 +8,9 @@ import type {LocalOperation} from './operations.js'
 import {findStateFile, type GatewayState, STATE_FILE_NAME} from './state-file.js'
 
 const REQUEST_TIMEOUT_MS = 10_000
+/** Far above any answer of the control interface (a status with hundreds of instances is a few hundred KB). */
+const MAX_BODY_BYTES = 8 * 1024 * 1024
+const RESTART_PROXY = ['Restart tcp:proxy in that directory: it rewrites the state file.']
 
 export interface LocalGatewayClient {
   /** The app directory, where the state file is. */
@@ -32,6 +36,14 @@ export function notRunning(dir: string): CliError {
   })
 }
 
+/** What answers at the state file's URL is not a control interface of ours (another server took the port, a stale file). */
+function notOurGateway(dir: string, what: string): CliError {
+  return new CliError(`What answers at the control URL in ${join(dir, STATE_FILE_NAME)} is not a local gateway: ${what}.`, {
+    code: 'NOT_A_LOCAL_GATEWAY',
+    suggestions: RESTART_PROXY,
+  })
+}
+
 /** Finds the gateway `tcp:proxy` runs for this directory (or a parent) and talks to its control interface. */
 export async function connectToLocalGateway(options: {cwd: string}): Promise<LocalGatewayClient> {
   const found = findStateFile(options.cwd)
@@ -40,21 +52,46 @@ export async function connectToLocalGateway(options: {cwd: string}): Promise<Loc
 
   const call = (method: string, path: string): Promise<Response> =>
     new Promise((resolve, reject) => {
-      const req = request(new URL(path, state.url), {method, headers: {Authorization: `Bearer ${state.token}`, Accept: 'application/json'}, timeout: REQUEST_TIMEOUT_MS})
-      req.on('timeout', () => req.destroy(new CliError(`The local gateway in ${dir} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s.`)))
+      let req: ClientRequest
+      try {
+        const url = new URL(path, state.url)
+        if (url.protocol !== 'http:') throw new Error('not http')
+        // request() throws at once on a token that cannot be a header value
+        req = request(url, {method, headers: {Authorization: `Bearer ${state.token}`, Accept: 'application/json'}, timeout: REQUEST_TIMEOUT_MS})
+      } catch {
+        reject(new CliError(`${join(dir, STATE_FILE_NAME)} does not hold the URL and token of a control interface.`, {suggestions: RESTART_PROXY}))
+        return
+      }
+
+      const fail = (error: Error) => {
+        clearTimeout(deadline)
+        req.destroy()
+        reject(error)
+      }
+
+      const noAnswer = () => new CliError(`The local gateway in ${dir} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s.`)
+      // The socket timeout only bounds silences: a server trickling bytes is bounded here.
+      const deadline = setTimeout(() => fail(noAnswer()), REQUEST_TIMEOUT_MS)
+      req.on('timeout', () => fail(noAnswer()))
       req.on('error', (error: NodeJS.ErrnoException) => {
         // The pid in the state file is alive but is not our gateway any more (pid reuse): as good as gone.
-        reject(error.code === 'ECONNREFUSED' || error.code === 'ECONNRESET' ? notRunning(dir) : error)
+        fail(error.code === 'ECONNREFUSED' || error.code === 'ECONNRESET' ? notRunning(dir) : notOurGateway(dir, error.message))
       })
       req.on('response', (res) => {
-        let text = ''
-        res.setEncoding('utf8')
-        res.on('data', (chunk: string) => (text += chunk))
-        res.on('error', reject)
+        // What answers at the state file's URL may not be our gateway: read a bounded body, JSON only.
+        const chunks: Buffer[] = []
+        let length = 0
+        res.on('data', (chunk: Buffer) => {
+          length += chunk.length
+          if (length > MAX_BODY_BYTES) fail(notOurGateway(dir, `an answer larger than ${MAX_BODY_BYTES / 1024 / 1024} MB`))
+          else chunks.push(chunk)
+        })
+        res.on('error', (error: Error) => fail(notOurGateway(dir, error.message)))
         res.on('end', () => {
+          clearTimeout(deadline)
           let body: any
           try {
-            body = text ? JSON.parse(text) : undefined
+            body = length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined
           } catch {
             body = undefined
           }
@@ -64,7 +101,9 @@ export async function connectToLocalGateway(options: {cwd: string}): Promise<Loc
               suggestions: ['Restart tcp:proxy: the state file belongs to another gateway.'],
             }))
           } else if ((res.statusCode ?? 500) >= 400) {
-            reject(new CliError(`The local gateway answered ${res.statusCode}: ${body?.error ?? 'no details'}`))
+            reject(new CliError(`The local gateway answered ${res.statusCode}: ${typeof body?.error === 'string' ? body.error.slice(0, 300) : 'no details'}`))
+          } else if (length > 0 && (body === null || typeof body !== 'object')) {
+            reject(notOurGateway(dir, 'an answer that is not a JSON object'))
           } else {
             resolve({status: res.statusCode!, headers: res.headers, body})
           }
@@ -73,11 +112,25 @@ export async function connectToLocalGateway(options: {cwd: string}): Promise<Loc
       req.end()
     })
 
+  /** The field of a JSON answer, checked: a body without it did not come from our gateway. */
+  const field = <T>(response: Response, name: string, valid: (value: unknown) => boolean): T => {
+    const value = response.body?.[name]
+    if (!valid(value)) throw notOurGateway(dir, `an answer without a valid "${name}"`)
+    return value as T
+  }
+
+  const isObject = (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value)
+  const isVariables = (value: unknown) =>
+    Array.isArray(value) && value.every((v) => isObject(v) && typeof v.name === 'string' && typeof v.value === 'string')
+
   return {
     dir,
     state,
     async status() {
-      return (await call('GET', '/v1/status')).body.status as LocalStatus
+      return field<LocalStatus>(await call('GET', '/v1/status'), 'status', (v) => {
+        const status = v as LocalStatus
+        return isObject(v) && typeof status.app === 'string' && typeof status.tcpUrl === 'string' && Array.isArray(status.instances) && isObject(status.connections)
+      })
     },
     async restart() {
       const {headers} = await call('POST', '/v1/restart')
@@ -85,10 +138,10 @@ export async function connectToLocalGateway(options: {cwd: string}): Promise<Loc
       return {operationId: location.slice(location.lastIndexOf('/') + 1)}
     },
     async operation(id) {
-      return (await call('GET', `/v1/operations/${encodeURIComponent(id)}`)).body.operation as LocalOperation
+      return field<LocalOperation>(await call('GET', `/v1/operations/${encodeURIComponent(id)}`), 'operation', isObject)
     },
     async env(type = 'tcp') {
-      return (await call('GET', `/v1/env?type=${encodeURIComponent(type)}`)).body.variables as Array<{name: string; value: string}>
+      return field<Array<{name: string; value: string}>>(await call('GET', `/v1/env?type=${encodeURIComponent(type)}`), 'variables', isVariables)
     },
   }
 }

@@ -2,6 +2,7 @@ import {createHash, randomBytes, timingSafeEqual} from 'node:crypto'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 
+import {httpUrl} from '../host-port.js'
 import type {LocalStatus, RestartReport} from '../proxy/status.js'
 import {RestartOperations} from './operations.js'
 
@@ -54,6 +55,18 @@ export function sendJson(res: ServerResponse, status: number, body?: unknown, he
 function sameToken(candidate: string, token: string): boolean {
   const digest = (value: string) => createHash('sha256').update(value).digest()
   return timingSafeEqual(digest(candidate), digest(token))
+}
+
+/** Methods that change nothing here: the others must come from no browser page, or from our own. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+/** decodeURIComponent(), undefined instead of a URIError for `%E0%A4%A` and the like. */
+function decodePathSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return undefined
+  }
 }
 
 function compile(path: string): {pattern: RegExp; names: string[]} {
@@ -109,7 +122,7 @@ export class ControlServer {
         resolve()
       })
     })
-    this.baseUrl = `http://${host}:${this.port}`
+    this.baseUrl = httpUrl(host, this.port)
     return this
   }
 
@@ -158,6 +171,13 @@ export class ControlServer {
         return
       }
 
+      if (!SAFE_METHODS.has(req.method ?? '') && !this.isSameOrigin(req)) {
+        // Defence in depth behind the token: a form on another site can POST here (a "simple"
+        // request, no preflight), and browsers always name the page's origin on a POST.
+        sendJson(res, 403, {error: `${req.method} requests from another origin (${String(req.headers.origin)}) are refused: only the status page served here and clients that send no Origin may change anything.`})
+        return
+      }
+
       if (!this.isAuthorized(req, url)) {
         const page = this.routes.find((r) => r.unauthorized && r.pattern.test(url.pathname))
         if (page?.unauthorized) {
@@ -180,7 +200,17 @@ export class ControlServer {
       }
 
       const match = route.pattern.exec(url.pathname)!
-      const params = Object.fromEntries(route.names.map((name, i) => [name, decodeURIComponent(match[i + 1])]))
+      const params: Record<string, string> = {}
+      for (const [i, name] of route.names.entries()) {
+        const value = decodePathSegment(match[i + 1])
+        if (value === undefined) {
+          sendJson(res, 400, {error: `Malformed percent-encoding in ${url.pathname}.`})
+          return
+        }
+
+        params[name] = value
+      }
+
       await route.handler({req, res, url, params, server: this})
     } catch (error) {
       if (res.headersSent) res.destroy()
@@ -193,6 +223,12 @@ export class ControlServer {
     const bearer = header && /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1]
     const candidate = bearer || url.searchParams.get('token')
     return typeof candidate === 'string' && sameToken(candidate, this.token)
+  }
+
+  /** No Origin (curl, this CLI, Node) or the origin of the Host it was sent to (the status page). */
+  private isSameOrigin(req: IncomingMessage): boolean {
+    const {origin, host} = req.headers
+    return origin === undefined || origin.toLowerCase() === `http://${host}`.toLowerCase()
   }
 
   private isLoopbackHost(host: string | undefined): boolean {

@@ -1,6 +1,7 @@
 import {EventEmitter} from 'node:events'
 
 import {CliError} from '../errors.js'
+import {hostPort} from '../host-port.js'
 import {Backend} from './backend.js'
 import {Connection, ConnectionState} from './connection.js'
 import {DescriptorBudget} from './descriptors.js'
@@ -460,7 +461,7 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
     }
 
     default: {
-      return new CliError(`Cannot listen on ${host}:${port}: ${error.message}`, {code: error.code ?? 'ERROR'})
+      return new CliError(`Cannot listen on ${hostPort(host, port)}: ${error.message}`, {code: error.code ?? 'ERROR'})
     }
   }
 }

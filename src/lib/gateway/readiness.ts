@@ -1,6 +1,7 @@
 import {connect} from 'node:net'
 
 import {TimeoutError} from '../errors.js'
+import {hostPort} from '../host-port.js'
 
 export interface WaitForAcceptOptions {
   timeoutMs: number
@@ -55,7 +56,7 @@ export function waitForAccept(host: string, port: number, options: WaitForAccept
     }
 
     const overall = setTimeout(() => {
-      settle(new TimeoutError(`Nothing accepted a TCP connection on ${host}:${port} within ${formatMs(timeoutMs)}.`, [
+      settle(new TimeoutError(`Nothing accepted a TCP connection on ${hostPort(host, port)} within ${formatMs(timeoutMs)}.`, [
         `Check that the process listens on ${host === '127.0.0.1' ? '0.0.0.0 or 127.0.0.1' : host} and port ${port}.`,
         'Raise the boot timeout if it needs longer to start.',
       ]))

@@ -1,3 +1,4 @@
+import {hostPort} from '../host-port.js'
 import {nativeTransport} from './native-transport.js'
 
 /**
@@ -94,8 +95,7 @@ export type GatewayIo = 'handles' | 'streams' | 'native'
 export const GATEWAY_IO_MODES: readonly GatewayIo[] = nativeTransport() ? ['handles', 'streams', 'native'] : ['handles', 'streams']
 
 export function formatAddress(address: string | undefined, port: number | undefined): string {
-  if (address === undefined) return 'unknown'
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`
+  return address === undefined ? 'unknown' : hostPort(address, port ?? '')
 }
 
 export function isResetError(code: string): boolean {

@@ -1,4 +1,5 @@
 import {STATE_FILE_NAME} from '../control/state-file.js'
+import {hostPort} from '../host-port.js'
 import type {ProxyEvent} from '../proxy/events.js'
 import {LogPrinter} from './log-lines.js'
 import {formatBytes} from './units.js'
@@ -14,7 +15,7 @@ export function printProxyEvent(printer: LogPrinter, e: ProxyEvent, options: {co
       printer.line(e.instance, e.line, e.stream === 'stderr' ? 'err' : 'out')
       break
     case 'gateway-listening':
-      g(`listening on ${e.host}:${e.port}  TCP_URL=${e.tcpUrl}`)
+      g(`listening on ${hostPort(e.host, e.port)}  TCP_URL=${e.tcpUrl}`)
       break
     case 'instance-starting':
       g(`starting ${e.instance} (generation ${e.generation}, pid ${e.pid}${e.port === undefined ? '' : `, PORT=${e.port}`})`)
@@ -39,7 +40,7 @@ export function printProxyEvent(printer: LogPrinter, e: ProxyEvent, options: {co
       g(`dropped ${e.count} connection(s) left on ${e.instance} (--drop ${e.mode})`)
       break
     case 'upstream-ready':
-      g(`${e.instance} ${e.host}:${e.port} is ready`)
+      g(`${e.instance} ${hostPort(e.host, e.port)} is ready`)
       break
     case 'backend-connect-failed':
       g(`could not connect to ${e.instance}: ${e.error}; trying another instance`)

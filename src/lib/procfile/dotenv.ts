@@ -20,6 +20,16 @@ const EXPORT_PREFIX = /^export\s+/
 const DOUBLE_QUOTE_ESCAPES: Record<string, string> = {n: '\n', t: '\t', r: '\r', '"': '"', '\\': '\\'}
 
 /**
+ * The variables as an object without a prototype: `__proto__`, `constructor` or `toString` are
+ * variables like any other for whoever reads or copies it (`env[name] = value` included).
+ */
+function withoutPrototype(variables: Map<string, string>): Record<string, string> {
+  const record = Object.create(null) as Record<string, string>
+  for (const [name, value] of variables) record[name] = value
+  return record
+}
+
+/**
  * dotenv rules without variable expansion: `$OTHER` stays literal, like Scalingo's own environment
  * variables, so a value means the same thing here and on the platform.
  */
@@ -69,7 +79,7 @@ export function parseDotenv(text: string, source = '.env'): Record<string, strin
     }
   }
 
-  return Object.fromEntries(result)
+  return withoutPrototype(result)
 }
 
 function parseDoubleQuoted(
@@ -125,5 +135,5 @@ export async function loadEnvFiles(paths: string[]): Promise<Record<string, stri
     for (const [name, value] of Object.entries(parseDotenv(bytes.toString('utf8'), path))) merged.set(name, value)
   }
 
-  return Object.fromEntries(merged)
+  return withoutPrototype(merged)
 }

@@ -38,7 +38,8 @@ export function containerEnv(
   parentEnv: Record<string, string | undefined>,
   dotenv: Record<string, string>,
 ): Record<string, string> {
-  const env: Record<string, string> = {}
+  // no prototype: `env[k] = v` and Object.assign() would drop a variable named __proto__ (it is a setter on plain objects)
+  const env: Record<string, string> = Object.create(null) as Record<string, string>
   for (const [k, v] of Object.entries(parentEnv)) if (v !== undefined && !HOST_ONLY.has(k)) env[k] = v
   Object.assign(env, dotenv)
   const name = `${container.type}-${container.index}`

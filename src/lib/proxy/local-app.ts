@@ -2,6 +2,7 @@ import {EventEmitter} from 'node:events'
 
 import {CliError} from '../errors.js'
 import {type BalanceMode, type DropMode, Gateway, type GatewayEvent, type MaxConnectionsMode} from '../gateway/gateway.js'
+import {parseHostPortUrl, tcpUrl} from '../host-port.js'
 import {Supervisor, type SupervisorEvent} from '../supervisor/supervisor.js'
 import {bootFailureHints} from './boot-hints.js'
 import {ChaosScheduler} from './chaos.js'
@@ -122,7 +123,7 @@ export class LocalApp extends EventEmitter {
   async start(): Promise<void> {
     const {host, port} = await this.gateway.listen()
     const publicHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
-    this.identity = {app: this.options.app, version: this.options.version, tcpUrl: `tcp://${publicHost}:${port}`}
+    this.identity = {app: this.options.app, version: this.options.version, tcpUrl: tcpUrl(publicHost, port)}
     this.runtime.emitEvent({event: 'gateway-listening', host, port, tcpUrl: this.identity.tcpUrl, transport: this.gateway.transport.name})
 
     const upstreamsReady = this.options.upstreams.map((upstream, i) => serveUpstream(this.runtime, upstream, i + 1))
@@ -149,7 +150,7 @@ export class LocalApp extends EventEmitter {
 
   /** Puts what the tcp instances' own output says about a failed boot first among the suggestions. */
   private withBootHints(error: CliError): CliError {
-    const port = this.identity ? Number(new URL(this.identity.tcpUrl).port) : 0
+    const port = this.identity ? (parseHostPortUrl(this.identity.tcpUrl).port ?? 0) : 0
     const hints = this.pool.all
       .filter((i) => i.type === 'tcp' && i.process)
       .flatMap((i) => bootFailureHints(i.name, i.process!.recentOutput(), port))

@@ -3,6 +3,7 @@ import {dirname, resolve} from 'node:path'
 
 import {parseDuration, parseDurationRange} from '../duration.js'
 import {UsageError} from '../errors.js'
+import {unbracket} from '../host-port.js'
 import type {BalanceMode, DropMode, MaxConnectionsMode} from '../gateway/gateway.js'
 import {loadEnvFiles} from '../procfile/dotenv.js'
 import {resolveFormation} from '../procfile/formation.js'
@@ -85,8 +86,21 @@ export interface ProxyFlags {
   'log-connections'?: boolean
 }
 
+/** web-N listens on --web-port + N - 1: the last one must still be a port. */
+function checkWebPorts(webPort: number, formation: ProcessType[]): void {
+  const count = formation.find((p) => p.type === 'web')?.count ?? 0
+  const last = webPort + count - 1
+  if (count > 0 && last > 65_535) {
+    throw new UsageError(`--web-port ${webPort} with ${count} web instances would put web-${count} on port ${last}: ports go up to 65535.`, [
+      `Lower --web-port to ${65_536 - count} or less`,
+      `Or start fewer web instances (--formation web=${65_536 - webPort})`,
+    ])
+  }
+}
+
 /** The LocalApp tcp:proxy runs: the app source read from disk, tuned by the flags. */
 export async function localAppOptions(flags: ProxyFlags, source: AppSource): Promise<LocalAppOptions> {
+  checkWebPorts(flags['web-port'], source.formation)
   return {
     cwd: source.dir,
     app: flags.app ?? defaultAppName(source.dir),
@@ -95,7 +109,7 @@ export async function localAppOptions(flags: ProxyFlags, source: AppSource): Pro
     upstreams: (flags.upstream ?? []).map(parseUpstream),
     parentEnv: process.env,
     dotenv: source.dotenv,
-    host: flags.host,
+    host: unbracket(flags.host),
     port: flags.port,
     webPort: flags['web-port'],
     balance: flags.balance as BalanceMode,
@@ -118,7 +132,7 @@ export async function localAppOptions(flags: ProxyFlags, source: AppSource): Pro
 /** What the user should know before it starts: Procfile names the platform refuses, a gateway open to the network. */
 export function startupWarnings(source: AppSource, host: string): string[] {
   const warnings = [...source.warnings]
-  if (!LOOPBACK_HOSTS.has(host)) warnings.push(`The gateway listens on ${host}: it is reachable from the network, not only from this machine.`)
+  if (!LOOPBACK_HOSTS.has(unbracket(host))) warnings.push(`The gateway listens on ${host}: it is reachable from the network, not only from this machine.`)
   return warnings
 }
 

@@ -5,6 +5,7 @@ import type {ScalingoClient} from '../api/client.js'
 import {listVariables} from '../api/resources.js'
 import {DEFAULT_WAIT_TIMEOUT} from '../api/wait.js'
 import {NotFoundError} from '../errors.js'
+import {parseHostPortUrl} from '../host-port.js'
 
 /** The addon as every --json output shows it. */
 export interface AddonView {
@@ -48,12 +49,7 @@ export function addonView(addon: Addon): AddonView {
 /** `tcp://tcp-1.osc-fr1.scalingo.com:20001` -> host and port (nulls when absent or unreadable). */
 export function tcpEndpoint(tcpUrl: string | undefined | null): TcpEndpoint {
   if (!tcpUrl) return {tcpUrl: null, host: null, port: null}
-  try {
-    const url = new URL(tcpUrl)
-    return {tcpUrl, host: url.hostname || null, port: url.port ? Number(url.port) : null}
-  } catch {
-    return {tcpUrl, host: null, port: null}
-  }
+  return {tcpUrl, ...parseHostPortUrl(tcpUrl)}
 }
 
 /** TCP_URL as the app's containers see it (aliases resolved). */

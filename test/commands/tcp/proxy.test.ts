@@ -66,6 +66,19 @@ describe('tcp:proxy', function () {
     expect(worker).to.not.have.property('PORT')
   })
 
+  it('.env variables named like Object.prototype members (__proto__, constructor, toString) reach the instances and env --local', async () => {
+    const dir = makeApp(`tcp: ${echo}\nworker: ${envDump}\n`, {'.env': '__proto__=x\nconstructor=y\ntoString=z\n'})
+    proxy = ProxyProcess.start([], {cwd: dir})
+    const line = await proxy.waitFor((e) => e.event === 'output' && e.instance === 'worker-1' && e.line.startsWith('ENV '))
+    const env = JSON.parse(line.line.slice(4)) as Record<string, string>
+    expect(Object.hasOwn(env, '__proto__') && env.__proto__).to.equal('x')
+    expect(env).to.include({constructor: 'y', toString: 'z'})
+    await proxy.waitForEvent('status-page')
+    const local = await runCli(['env', '--local', '__proto__'], {cwd: dir})
+    expect(local.stdout, local.stderr).to.equal('x\n')
+    expect((await runCli(['env', '--local', '--shell'], {cwd: dir})).stdout).to.include("export __proto__='x'\n")
+  })
+
   it('stops gracefully on SIGTERM, exits 0 and leaves no process behind, grandchildren included', async () => {
     const dir = makeApp(`tcp: sh -c "sleep 1000 & exec ${echo}"\n`)
     proxy = ProxyProcess.start([], {cwd: dir})

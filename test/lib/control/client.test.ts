@@ -1,5 +1,6 @@
 import {expect} from 'chai'
 import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
+import {createServer as createHttpServer} from 'node:http'
 import {createServer, type Server} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -9,6 +10,7 @@ import {type LocalControl, startLocalControl} from '../../../src/lib/control/loc
 import {STATE_FILE_NAME, writeStateFile} from '../../../src/lib/control/state-file.js'
 import {CliError} from '../../../src/lib/errors.js'
 import {FakeTarget, report} from './fake-target.js'
+import {runCli} from '../../helpers/cli.js'
 import {emptyAppRoot} from '../../helpers/proxy.js'
 
 async function rejection(promise: Promise<unknown>): Promise<CliError> {
@@ -100,5 +102,95 @@ describe('local gateway client', () => {
     } finally {
       other.remove()
     }
+  })
+
+  describe('what answers at the state file\'s URL is not trusted', () => {
+    let written = 0
+    let answer: 'huge' | 'not-json' | 'no-field' | 'not-http' = 'huge'
+    let server: Server
+    let state: ReturnType<typeof writeStateFile>
+
+    beforeEach(async () => {
+      written = 0
+      const http = createHttpServer((req, res) => {
+        if (answer === 'not-http') return
+        // one connection per request, so a 'not-http' answer comes on a connection of its own
+        res.setHeader('Connection', 'close')
+        if (answer === 'not-json') {
+          res.end('<html>not a gateway</html>')
+        } else if (answer === 'no-field') {
+          res.setHeader('Content-Type', 'application/json')
+          res.end('{"hello": "world", "variables": [{"name": 1}]}')
+        } else {
+          // 100 MB, as fast as the client reads it, until the client goes away
+          res.setHeader('Content-Type', 'application/json')
+          const chunk = Buffer.alloc(1024 * 1024, 0x20)
+          const more = () => {
+            while (written < 100 * 1024 * 1024 && !res.destroyed) {
+              written += chunk.length
+              if (!res.write(chunk)) return void res.once('drain', more)
+            }
+
+            res.end()
+          }
+
+          res.write('{"status": "')
+          more()
+        }
+      })
+      http.on('connection', (socket) => {
+        if (answer === 'not-http') socket.end('SSH-2.0-OpenSSH_9.6\r\n\0\0garbage\r\n\r\n')
+      })
+      server = http as unknown as Server
+      await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+      const {port} = http.address() as {port: number}
+      state = writeStateFile(dir, {pid: process.pid, url: `http://127.0.0.1:${port}`, token: 't', tcpUrl: 'tcp://x:1', app: 'a', startedAt: '', version: ''})
+    })
+
+    afterEach(async () => {
+      state.remove()
+      const http = server as unknown as ReturnType<typeof createHttpServer>
+      http.closeAllConnections()
+      await new Promise<void>((resolve) => http.close(() => resolve()))
+    })
+
+    it('stops reading an answer larger than 8 MB and says what answered is not a local gateway', async function () {
+      this.timeout(60_000)
+      answer = 'huge'
+      const client = await connectToLocalGateway({cwd: dir})
+      const error = await rejection(client.env('tcp'))
+      expect(error.message).to.equal(`What answers at the control URL in ${join(dir, STATE_FILE_NAME)} is not a local gateway: an answer larger than 8 MB.`)
+      // Bounded: the client hung up long before the 100 MB (what is in flight in socket buffers aside).
+      expect(written).to.be.below(40 * 1024 * 1024)
+    })
+
+    it('a body that is not JSON, JSON without the expected fields, or something that is not HTTP: a clear error', async () => {
+      const expected: Record<string, string> = {
+        'not-json': 'an answer that is not a JSON object',
+        'no-field': 'an answer without a valid "variables"',
+        'not-http': 'Parse Error',
+      }
+      for (const kind of ['not-json', 'no-field', 'not-http'] as const) {
+        answer = kind
+        const client = await connectToLocalGateway({cwd: dir})
+        const error = await rejection(client.env('tcp'))
+        expect(error.message, error.message).to.include(`What answers at the control URL in ${join(dir, STATE_FILE_NAME)} is not a local gateway: ${expected[kind]}`)
+        if (kind === 'no-field') expect((await rejection(client.status())).message).to.include('an answer without a valid "status"')
+      }
+    })
+
+    it('env --local and addons:tcp:info --local exit 1 with that message, no stack trace', async function () {
+      this.timeout(60_000)
+      for (const kind of ['huge', 'no-field'] as const) {
+        answer = kind
+        for (const args of [['env', '--local'], ['addons:tcp:info', '--local']]) {
+          const run = await runCli(args, {cwd: dir})
+          expect(run.code, `${kind} ${args.join(' ')}: ${run.stderr}`).to.equal(1)
+          expect(run.stdout).to.equal('')
+          expect(run.stderr.replaceAll(/\s*\n\s*›?\s*/g, ' ')).to.include('is not a local gateway')
+          expect(run.stderr).to.not.match(/\n\s+at |RangeError|TypeError/)
+        }
+      }
+    })
   })
 })

@@ -188,7 +188,7 @@ function describe(e) {
     case 'instance-gave-up': return e.instance + ' given up after ' + e.crashes + ' crashes'
     case 'instance-stopping': return e.instance + gen + ' stopping (SIGTERM, ' + Math.round(e.graceMs / 1000) + ' s grace)'
     case 'connections-dropped': return e.count + ' connection(s) of ' + e.instance + gen + ' dropped (' + e.mode + ')'
-    case 'upstream-ready': return e.instance + ' ready at ' + e.host + ':' + e.port
+    case 'upstream-ready': return e.instance + ' ready at ' + (e.host.includes(':') ? '[' + e.host + ']' : e.host) + ':' + e.port
     case 'restart-started': return 'Rolling restart to generation ' + e.generation + ' (' + e.reason + ')'
     case 'restart-retrying': return e.instance + gen + ' retrying, attempt ' + e.attempt + '/' + e.attempts + ': ' + e.reason
     case 'restart-switched': return e.instance + ' switched to generation ' + e.to + ' in ' + e.switchMs + ' ms'
