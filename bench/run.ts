@@ -22,8 +22,8 @@ const HOST = '127.0.0.1'
 
 type Workload = 'keepalive' | 'connections' | 'bulk'
 /** gateway-<io> runs the gateway with SCALINGO_TCP_GATEWAY_IO=<io>: compares its transports in one run. */
-type Config = 'direct' | 'haproxy' | 'gateway' | 'gateway-handles' | 'gateway-streams' | 'gateway-native'
-const CONFIGS: Config[] = ['direct', 'haproxy', 'gateway', 'gateway-handles', 'gateway-streams', 'gateway-native']
+type Config = 'direct' | 'haproxy' | 'gateway' | 'gateway-streams' | 'gateway-native'
+const CONFIGS: Config[] = ['direct', 'haproxy', 'gateway', 'gateway-streams', 'gateway-native']
 const isGateway = (config: Config) => config.startsWith('gateway')
 const WORKLOADS: Workload[] = ['keepalive', 'connections', 'bulk']
 
@@ -47,7 +47,7 @@ function usage(): string {
   --quick                1 s, 1 repetition: a sanity check, not a measurement
   --workloads LIST       keepalive,connections,bulk (env BENCH_WORKLOADS, default all)
   --configs LIST         direct,haproxy,gateway (default; haproxy only when on the PATH); also
-                         gateway-handles, gateway-streams, gateway-native (one transport each)
+                         gateway-streams, gateway-native (one transport each)
   --connections N        keep-alive connections (default 50)
   --concurrency N        parallel connect loops in the connections workload (default 20)
   --clients node|tools   tools: redis-benchmark + redis-server and iperf3 when installed (default);

@@ -7,7 +7,7 @@
  * by itself: a FIN read on one side is passed on to the other (once the bytes before it are out), and when
  * both directions are done C closes both sockets and reports it once (pipeDone). JavaScript keeps every
  * other decision: errors, resets, drops, timeouts, what a connect result means, and everything before and
- * after a pipe (the same state machine as handle-transport.ts). So, per proxied connection, C calls into
+ * after a pipe (the endpoint state machine in native-transport.ts). So, per proxied connection, C calls into
  * JavaScript three times when all goes well: accept, connect result, pipeDone.
  *
  * Endpoints are numbers, not JavaScript objects: an id is a slot in the relay's table plus a generation
@@ -581,23 +581,6 @@ static napi_value undefined(napi_env env) {
     return NULL;                                               \
   }
 
-/*
- * Node configures its loop with UV_METRICS_IDLE_TIME (for performance.eventLoopUtilization()), and with it
- * every poll of libuv's loop that would wait starts with a second, non-blocking epoll_wait: one more system
- * call each time the gateway goes idle, i.e. up to one per request relayed. The gateway never reads that
- * metric, so it is turned off: libuv's public API has no way to, so this clears the flag in the loop's
- * internal fields, whose first member has been `unsigned int flags` since they appeared (libuv 1.39), and
- * only when the flag is set there (so a different layout is left alone). Returns whether it did.
- */
-static bool skip_idle_time_metrics(uv_loop_t *loop) {
-  unsigned int version = uv_version();
-  if (version < ((1u << 16) | (39u << 8)) || version >= (2u << 16) || loop->internal_fields == NULL) return false;
-  unsigned int *flags = loop->internal_fields;
-  if ((*flags & UV_METRICS_IDLE_TIME) == 0) return false;
-  *flags &= ~(unsigned int)UV_METRICS_IDLE_TIME;
-  return true;
-}
-
 /* setup({accept, acceptError, connect, data, end, error, write, shutdown, pipeDone}) */
 static napi_value js_setup(napi_env env, napi_callback_info info) {
   ARGS(1)
@@ -616,7 +599,6 @@ static napi_value js_setup(napi_env env, napi_callback_info info) {
   napi_value name;
   napi_create_string_utf8(env, "ScalingoTcpNativeRelay", NAPI_AUTO_LENGTH, &name);
   if (napi_async_init(env, NULL, name, &relay->ctx) != napi_ok) return NULL;
-  if (getenv("SCALINGO_TCP_KEEP_LOOP_METRICS") == NULL) skip_idle_time_metrics(relay->loop);
   relay->ready = true;
   return undefined(env);
 }

@@ -5,7 +5,6 @@ import {hostPort} from '../host-port.js'
 import {Backend} from './backend.js'
 import {Connection, ConnectionState} from './connection.js'
 import {DescriptorBudget} from './descriptors.js'
-import {handleTransport} from './handle-transport.js'
 import {nativeTransport} from './native-transport.js'
 import {streamTransport} from './stream-transport.js'
 import {systemError} from './system.js'
@@ -429,13 +428,14 @@ function releaseHeld(gateway: Gateway, connection: Connection): void {
   connection.client.reset()
 }
 
-/** `io` when given, else SCALINGO_TCP_GATEWAY_IO, else the fastest transport this installation has. */
+/**
+ * `io` when given, else SCALINGO_TCP_GATEWAY_IO, else the native relay when its addon was built and loads,
+ * else net.Socket. The addon is loaded here, when chosen, never by an import: a gateway on net.Socket never
+ * loads relay.node.
+ */
 function chooseTransport(io: GatewayIo | undefined): Transport {
   const wanted = io ?? process.env.SCALINGO_TCP_GATEWAY_IO
-  if (wanted === 'streams') return streamTransport
-  if (wanted === 'handles') return handleTransport() ?? streamTransport
-  // The native relay when its addon was built and loads; else the fastest JavaScript transport.
-  return nativeTransport() ?? handleTransport() ?? streamTransport
+  return (wanted === 'streams' ? null : nativeTransport()) ?? streamTransport
 }
 
 function listenError(error: NodeJS.ErrnoException, host: string, port: number): Error {

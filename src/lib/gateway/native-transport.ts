@@ -1,24 +1,26 @@
+import {lookup} from 'node:dns'
 import {createRequire} from 'node:module'
 import {isIP} from 'node:net'
 import {fileURLToPath} from 'node:url'
+import {getSystemErrorName} from 'node:util'
 
-import {EndpointBase, Shutdown} from './endpoint-base.js'
-import {errorCode, resolveHost, systemError} from './system.js'
-// Types only: transport.ts imports this module to know whether 'native' is available.
+import {systemError} from './system.js'
 import type {Endpoint, EndpointHandler, Listener, ListenOptions, Transport} from './transport.js'
 
 /*
  * The gateway's native path: native/relay.c, an N-API addon built by `npm run build:native` (node-gyp) into
  * build/Release/relay.node, drives libuv TCP sockets on Node's own loop and, once a client and its backend
  * are piped, relays their bytes in C without entering JavaScript, and ends the pair by itself when both sides
- * send their FIN (one pipeDone call). This file keeps the same endpoint state machine as handle-transport.ts
- * (end, finish, close-when-both-done) on top of the addon's primitives for everything else.
+ * send their FIN (one pipeDone call). Before a pipe (and for what it does not cover: resets, drops, timeouts)
+ * this file keeps each endpoint's state machine (end, finish, close-when-both-done) on top of the addon's
+ * primitives.
  *
  * The addon names sockets by number (an id: slot and generation); it calls back with the slot, and
  * `endpoints` maps a slot to its endpoint while that endpoint is open.
  *
- * No compiler at install time, or an addon built for another Node: nativeTransport() returns null and the
- * gateway uses its JavaScript transports.
+ * The addon is loaded by the first nativeTransport() call, not by importing this module. No compiler at
+ * install time, or an addon that does not load: nativeTransport() returns null and the gateway uses the
+ * net.Socket transport.
  */
 
 /** A listening socket (an N-API external). */
@@ -144,16 +146,28 @@ const callbacks: Callbacks = {
   },
 }
 
-/** libuv sends the FIN after queued writes: Shutdown goes None, Sent, Done. */
-class NativeEndpoint extends EndpointBase {
+/** Where an endpoint's FIN stands: not asked for, sent (libuv sends it once queued writes are out), acknowledged. */
+const Shutdown = {None: 0, Sent: 1, Done: 2} as const
+
+/**
+ * How an endpoint ends: once the peer's FIN arrived (readEnded) and ours is out (shutdownDone), it closes and
+ * reports onClose(null); after finish() it closes as soon as ours is out, whatever the peer does; a failure
+ * closes it and reports the code.
+ */
+class NativeEndpoint implements Endpoint {
+  handler: EndpointHandler | null = null
+  closed = false
   readonly id: Id
+  /** The peer's FIN arrived. */
+  private ended = false
+  private shutdownState: number = Shutdown.None
+  private closeOnceShutdown = false
   /** Writes from write() still queued (piped writes are C's business). */
   private pendingWrites = 0
   private finalBytesRead = 0
   private lastActiveAt = 0
 
   constructor(private readonly addon: Addon, accepted?: Id) {
-    super()
     this.id = accepted ?? addon.create()
     endpoints[this.id % SLOT_SPAN] = this
   }
@@ -170,7 +184,21 @@ class NativeEndpoint extends EndpointBase {
     return this.closed ? Date.now() - this.lastActiveAt : this.addon.idle(this.id)
   }
 
-  protected connectTo(address: string, port: number): void {
+  /** Connects to a host name (resolved first) or an IP; the outcome reaches the handler later, never synchronously. */
+  connect(address: string, port: number): void {
+    if (isIP(address) !== 0) {
+      this.connectTo(address, port)
+      return
+    }
+
+    lookup(address, (error, resolved) => {
+      if (this.closed) return
+      if (error) this.connectFailed((error as NodeJS.ErrnoException).code ?? 'ENOTFOUND')
+      else this.connectTo(resolved, port)
+    })
+  }
+
+  private connectTo(address: string, port: number): void {
     const status = this.addon.connect(this.id, address, port)
     // Failures found right away (EMFILE at socket()...) still reach the handler later, as the contract says.
     if (status !== 0) process.nextTick(connectFailedLater, this, errorCode(status))
@@ -178,6 +206,12 @@ class NativeEndpoint extends EndpointBase {
 
   connected(): void {
     this.handler?.onConnect(this)
+  }
+
+  connectFailed(code: string): void {
+    if (this.closed) return
+    this.close()
+    this.handler?.onConnectFailed(this, code)
   }
 
   pipe(peer: Endpoint): void {
@@ -246,6 +280,46 @@ class NativeEndpoint extends EndpointBase {
     }
   }
 
+  finish(): void {
+    this.closeOnceShutdown = true
+    if (this.shutdownState === Shutdown.Done) this.closeItself()
+    else this.end()
+  }
+
+  readEnded(): void {
+    this.ended = true
+    this.handler?.onEnd(this)
+    this.closeIfDone()
+  }
+
+  shutdownDone(status: number): void {
+    if (this.closed) return
+    if (status < 0) {
+      this.fail(errorCode(status))
+      return
+    }
+
+    this.shutdownState = Shutdown.Done
+    this.closeIfDone()
+  }
+
+  /** Closes on a failure (a system error code: ECONNRESET...) and reports it. */
+  fail(code: string): void {
+    if (this.closed) return
+    this.close()
+    this.handler?.onClose(this, code)
+  }
+
+  private closeIfDone(): void {
+    if (this.closed) return
+    if (this.shutdownState === Shutdown.Done && (this.ended || this.closeOnceShutdown)) this.closeItself()
+  }
+
+  private closeItself(): void {
+    this.close()
+    this.handler?.onClose(this, null)
+  }
+
   close(): void {
     if (this.closed) return
     this.forget(this.addon.idle(this.id))
@@ -275,6 +349,25 @@ class NativeEndpoint extends EndpointBase {
     return (this.closed ? undefined : this.addon.remoteAddress(this.id)) ?? 'unknown'
   }
 
+}
+
+/** 'ECONNRESET' for a negative libuv status. */
+function errorCode(status: number): string {
+  try {
+    return getSystemErrorName(status)
+  } catch {
+    return `E${-status}`
+  }
+}
+
+/** The first address of a host name: the addon binds IP literals only. */
+function resolveHost(host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    lookup(host, (error, address) => {
+      if (error) reject(error)
+      else resolve(address)
+    })
+  })
 }
 
 function connectFailedLater(endpoint: NativeEndpoint, code: string): void {

@@ -5,9 +5,9 @@ import {
 } from './transport.js'
 
 /**
- * The gateway's transport on net.Socket: slower than the handle transport (two Duplex streams per
- * connection), but made of public APIs only. Used when this Node's internals are not the expected ones, or
- * when SCALINGO_TCP_GATEWAY_IO=streams asks for it.
+ * The gateway's transport on net.Socket: slower than the native relay (two Duplex streams per connection, every
+ * byte through JavaScript), but it needs no compiler. Used when the native addon was not built or does not load,
+ * or when SCALINGO_TCP_GATEWAY_IO=streams asks for it.
  */
 export const streamTransport: Transport = {
   name: 'streams',

@@ -1,12 +1,10 @@
 import {hostPort} from '../host-port.js'
-import {nativeTransport} from './native-transport.js'
 
 /**
- * What the gateway's data path needs from a TCP socket, and nothing more. Two implementations in JavaScript:
- * `handle-transport.ts` drives Node's own TCP handles directly (the fast path: no stream machinery, no event
- * emitters, reads into buffers the gateway owns), `stream-transport.ts` does the same with net.Socket (the
- * fallback, for a Node whose internals differ; `SCALINGO_TCP_GATEWAY_IO=streams` forces it). A third,
- * `native-transport.ts`, relays in C (an optional addon; `SCALINGO_TCP_GATEWAY_IO=native` selects it).
+ * What the gateway's data path needs from a TCP socket, and nothing more. Two implementations:
+ * `native-transport.ts` relays in C (native/relay.c, an N-API addon built at install time when a compiler is
+ * there), `stream-transport.ts` uses net.Socket (always there). Importing any of these modules has no side
+ * effect: the native addon is loaded by the gateway's choice of it (nativeTransport()), and only then.
  */
 
 /** The connection an endpoint reports to. Every callback runs on the event loop, never concurrently. */
@@ -90,9 +88,9 @@ export interface Transport {
   connect(address: string, port: number, handler: EndpointHandler): Endpoint
 }
 
-export type GatewayIo = 'handles' | 'streams' | 'native'
-/** The transports this process can use: 'native' only when its addon (build/Release/relay.node) loads. */
-export const GATEWAY_IO_MODES: readonly GatewayIo[] = nativeTransport() ? ['handles', 'streams', 'native'] : ['handles', 'streams']
+export type GatewayIo = 'native' | 'streams'
+/** Every transport the gateway knows (whether this installation has the native one is up to loadTransport()). */
+export const GATEWAY_IO_MODES: readonly GatewayIo[] = ['native', 'streams']
 
 export function formatAddress(address: string | undefined, port: number | undefined): string {
   return address === undefined ? 'unknown' : hostPort(address, port ?? '')

@@ -53,8 +53,8 @@ export interface GatewayOptions {
    */
   connectionEvents?: boolean
   /**
-   * The socket layer: Node's TCP handles (fast) or net.Socket streams (public APIs only). Unset: the
-   * SCALINGO_TCP_GATEWAY_IO environment variable, else handles when this Node provides them.
+   * The socket layer: the native relay (C, when its addon is built; else net.Socket) or net.Socket streams.
+   * Unset: the SCALINGO_TCP_GATEWAY_IO environment variable, else the native relay when it loads.
    */
   io?: GatewayIo
 }

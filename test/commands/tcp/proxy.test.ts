@@ -4,10 +4,10 @@ import net from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {GATEWAY_IO_MODES} from '../../../src/lib/gateway/transport.js'
 import {runCli} from '../../helpers/cli.js'
 import {liveGroupMembers, waitUntilNoLiveMembers} from '../../helpers/processes.js'
 import {type Event, ProxyProcess, SERVERS, exchange, makeApp} from '../../helpers/proxy.js'
+import {defaultTransport, loadsNativeAddon} from '../../helpers/transports.js'
 
 const echo = `node ${join(SERVERS, 'echo-server.mjs')}`
 const envDump = `node ${join(SERVERS, 'env-dump.mjs')}`
@@ -105,19 +105,25 @@ describe('tcp:proxy', function () {
     }
   })
 
-  it('uses the fastest transport this installation has unless SCALINGO_TCP_GATEWAY_IO picks one, and says which', async () => {
+  it('serves on the native relay when it is built, else net.Socket, unless SCALINGO_TCP_GATEWAY_IO picks one, and names the one serving', async () => {
     const upstream = net.createServer((s) => s.once('data', () => s.end('from upstream\n')))
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
     const emptyDir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-empty-'))
     const args = ['--upstream', `127.0.0.1:${(upstream.address() as net.AddressInfo).port}`]
+    // 'native' without its addon (not built, not expected) falls back to net.Socket; an unknown value is unset.
+    const native = defaultTransport()
+    const cases = [['', native], ['native', native], ['streams', 'streams'], ['handles', native]]
     try {
-      for (const io of [undefined, ...GATEWAY_IO_MODES]) {
+      for (const [io, serving] of cases) {
         // An empty value is the default (and overrides a value the developer's environment may pass through).
-        proxy = ProxyProcess.start(args, {cwd: emptyDir, env: {SCALINGO_TCP_GATEWAY_IO: io ?? ''}})
+        proxy = ProxyProcess.start(args, {cwd: emptyDir, env: {SCALINGO_TCP_GATEWAY_IO: io}})
         const port = await proxy.port()
         const listening = await proxy.waitForEvent('gateway-listening')
-        expect(listening.transport).to.equal(io ?? (GATEWAY_IO_MODES.includes('native') ? 'native' : 'handles'))
+        expect(listening.transport, `SCALINGO_TCP_GATEWAY_IO=${io}`).to.equal(serving)
         expect(await exchange(port, 'x')).to.equal('from upstream\n')
+        // What the process really loaded (Linux): the native relay's addon exactly when it serves.
+        const loaded = loadsNativeAddon(proxy.pid)
+        if (loaded !== undefined) expect(loaded, `relay.node loaded with SCALINGO_TCP_GATEWAY_IO=${io}`).to.equal(serving === 'native')
         await proxy.cleanup()
         proxy = undefined
       }

@@ -56,6 +56,9 @@ export class Resources {
     gateway.on('event', (event: GatewayEvent) => events.push(event))
     this.gateways.add(gateway)
     const {port} = await gateway.listen()
+    // A gateway that fell back to another transport would test that one instead.
+    const io = options.io ?? this.io
+    if (io !== undefined && gateway.transport.name !== io) throw new Error(`asked for the ${io} transport, got ${gateway.transport.name}`)
     return {gateway, port, events}
   }
 

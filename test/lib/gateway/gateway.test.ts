@@ -5,13 +5,14 @@ import {createServer, type Socket} from 'node:net'
 
 import {CliError} from '../../../src/lib/errors.js'
 import {freePort} from '../../../src/lib/gateway/ports.js'
-import {GATEWAY_IO_MODES} from '../../../src/lib/gateway/transport.js'
+import {requireTransport, TRANSPORTS} from '../../helpers/transports.js'
 import {LineClient, nextEvent, outcome, Resources} from './fixtures.js'
 
 const MiB = 1024 * 1024
 
-for (const io of GATEWAY_IO_MODES) {
+for (const io of TRANSPORTS) {
   describe(`Gateway: balancing and the data path (${io})`, () => {
+    requireTransport(io)
     const resources = new Resources(io)
     afterEach(() => resources.cleanup())
 

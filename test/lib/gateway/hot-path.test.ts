@@ -2,14 +2,15 @@ import {expect} from 'chai'
 import {createHash, randomBytes} from 'node:crypto'
 import {once} from 'node:events'
 
-import {GATEWAY_IO_MODES} from '../../../src/lib/gateway/transport.js'
+import {requireTransport, TRANSPORTS} from '../../helpers/transports.js'
 import {LineClient, Resources} from './fixtures.js'
 
 // The data path's optimisations must not change what the gateway does: no connection events when they
 // are switched off (but the same accounting), and byte-identical data when the backend side's read
 // buffer is reused while the client's writes are still pending.
-for (const io of GATEWAY_IO_MODES) {
+for (const io of TRANSPORTS) {
   describe(`Gateway: hot path (${io})`, () => {
+    requireTransport(io)
     const resources = new Resources(io)
     afterEach(() => resources.cleanup())
 

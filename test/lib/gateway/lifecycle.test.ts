@@ -2,13 +2,14 @@ import {expect} from 'chai'
 import {randomBytes} from 'node:crypto'
 import {lookup} from 'node:dns/promises'
 
-import {GATEWAY_IO_MODES} from '../../../src/lib/gateway/transport.js'
+import {requireTransport, TRANSPORTS} from '../../helpers/transports.js'
 import {LineClient, nextEvent, outcome, Resources} from './fixtures.js'
 
 const KiB = 1024
 
-for (const io of GATEWAY_IO_MODES) {
+for (const io of TRANSPORTS) {
   describe(`Gateway: queueing, rotation changes and drop modes (${io})`, () => {
+    requireTransport(io)
     const resources = new Resources(io)
     afterEach(() => resources.cleanup())
 
@@ -234,8 +235,9 @@ for (const io of GATEWAY_IO_MODES) {
   })
 }
 
-for (const io of GATEWAY_IO_MODES) {
+for (const io of TRANSPORTS) {
   describe(`Gateway: hostnames (${io})`, () => {
+    requireTransport(io)
     const resources = new Resources(io)
     afterEach(() => resources.cleanup())
 
