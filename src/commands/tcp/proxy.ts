@@ -34,7 +34,7 @@ export default class TcpProxy extends BaseCommand {
     grace: Flags.string({summary: 'Time between SIGTERM and SIGKILL.', default: '30s'}),
     'boot-timeout': Flags.string({summary: 'Time a tcp instance has to accept its first connection.', default: '60s'}),
     'queue-timeout': Flags.string({summary: 'How long a client waits while no instance is ready.', default: '30s'}),
-    'max-crashes': Flags.integer({summary: 'Crashes after which an instance is given up.', default: 13, min: 0}),
+    'max-crashes': Flags.integer({summary: 'Crashes after which an instance is given up (a tcp instance that exits during the first boot is not restarted: the start-up fails like a deployment).', default: 13, min: 0}),
     watch: Flags.boolean({char: 'w', summary: 'Rolling restart when files in the app directory change (node_modules, .git, dist, dotfiles ignored).'}),
     chaos: Flags.string({summary: 'Restart one random tcp instance at random times, as the platform\'s scheduler may: 5m, or a range 30s..2m.'}),
     'backoff-base': Flags.string({summary: 'First delay of the exponential backoff of crash restarts and restart retries.', default: '1s', hidden: true}),

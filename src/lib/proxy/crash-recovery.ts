@@ -11,6 +11,9 @@ type ExitEvent = Extract<SupervisorEvent, {type: 'exited'}>
  * connections dropped per --drop, restarted at once then with backoff, given up after --max-crashes.
  */
 export class CrashRecovery {
+  /** True while LocalApp.start() waits for the first boot of every instance. */
+  startingUp = false
+
   constructor(
     private readonly runtime: AppRuntime,
     private readonly pool: InstancePool,
@@ -44,6 +47,21 @@ export class CrashRecovery {
 
     // Replaced by a newer generation already: nothing to bring back.
     if (instance.retired) return
+
+    // Decision: --max-crashes does not apply to the very first boot. tcp:proxy's start-up is the
+    // local deployment, and the platform fails a deployment whose container never becomes ready
+    // (tcp-gateway.md) instead of restarting it. A tcp instance that exits before it was ever ready
+    // is nearly always a bug in its command (a typo, a missing module, the wrong port): restarting it
+    // with backoff up to --max-crashes times (13 by default, about 8 minutes) would only bury its
+    // last output under retries. So it is not restarted, and the log says so (it used to announce
+    // "restarting in 1.0 s" and then shut down at once). The start fails when no tcp instance became
+    // ready; if others did, the gateway serves with them and a rolling restart brings it back.
+    // --max-crashes counts the crashes after that: of instances that had become ready, and their restarts.
+    if (this.startingUp && wasBooting && instance.type === 'tcp' && instance.restarts === 0) {
+      this.pool.reportBootFailure(instance, `exited before accepting a TCP connection on PORT ${instance.port}: not restarted, a start-up fails like a deployment on the platform (--max-crashes counts crashes once an instance has been ready)`)
+      return
+    }
+
     instance.crashes++
     if (instance.crashes > options.maxCrashes) {
       instance.state = 'failed'

@@ -192,6 +192,11 @@ export class InstancePool {
     for (const instance of this.all) clearTimeout(instance.restartTimer)
   }
 
+  /** The instance failed to boot (its last output lines go with the event); it is not restarted. */
+  reportBootFailure(instance: Instance, reason: string): void {
+    this.bootFailed(instance, reason)
+  }
+
   private bootFailed(instance: Instance, reason: string): void {
     instance.state = 'failed'
     this.runtime.emitEvent({event: 'instance-boot-failed', instance: instance.name, generation: instance.generation, reason, lastLines: instance.process!.recentOutput(LAST_LINES_REPORTED)})

@@ -128,11 +128,17 @@ export class LocalApp extends EventEmitter {
 
     const upstreamsReady = this.options.upstreams.map((upstream, i) => serveUpstream(this.runtime, upstream, i + 1))
     const boots: Promise<boolean>[] = []
-    for (const processType of this.options.formation) {
-      for (let index = 1; index <= processType.count; index++) boots.push(this.pool.start(processType, index))
+    this.crashes.startingUp = true
+    try {
+      for (const processType of this.options.formation) {
+        for (let index = 1; index <= processType.count; index++) boots.push(this.pool.start(processType, index))
+      }
+
+      await Promise.all(boots)
+    } finally {
+      this.crashes.startingUp = false
     }
 
-    await Promise.all(boots)
     const tcpCount = this.pool.processType('tcp')?.count ?? 0
     const tcpReady = this.pool.all.some((i) => i.type === 'tcp' && i.state === 'ready')
     if (tcpCount > 0 && !tcpReady && this.options.upstreams.length === 0 && !this.aborter.signal.aborted) {

@@ -167,6 +167,34 @@ describe('tcp:proxy', function () {
     expect(proxy.stderr.replaceAll(/\s+›?\s*/g, ' ')).to.include(`tcp-1 tried to listen on ${port}, the TCP_URL port, which belongs to the gateway: listen on $PORT instead.`)
   })
 
+  it('a tcp instance that exits during the first boot is not restarted, whatever --max-crashes, and the log says so', async () => {
+    const dir = makeApp(`tcp: node ${join(SERVERS, 'crash.mjs')} 3 'cannot find module'\n`)
+    proxy = ProxyProcess.start(['--max-crashes', '5', '--backoff-base', '50ms', '--grace', '1s'], {cwd: dir})
+    const failed = await proxy.waitForEvent('instance-boot-failed', {instance: 'tcp-1'})
+    expect(failed.reason).to.match(/^exited before accepting a TCP connection on PORT \d+: not restarted, a start-up fails like a deployment/)
+    expect(failed.lastLines).to.include('cannot find module')
+    expect((await proxy.exited).code).to.equal(1)
+    // It used to announce "restarting tcp-1 in 1.0 s" and shut down at once.
+    expect(proxy.count('instance-restarting')).to.equal(0)
+    expect(proxy.count('instance-starting')).to.equal(1)
+    expect(proxy.stderr).to.match(/No tcp instance became ready/)
+  })
+
+  it('when another tcp instance became ready, the gateway serves with it and a rolling restart brings the failed one back', async () => {
+    const crashOnce = `if [ "$CONTAINER" = tcp-1 ] && [ -e crash-once ]; then rm crash-once; exit 3; fi; exec ${echo}`
+    const dir = makeApp(`tcp: ${crashOnce}\n`, {'crash-once': ''})
+    proxy = ProxyProcess.start(['-m', 'tcp=2', '--grace', '1s'], {cwd: dir})
+    const port = await proxy.port()
+    await proxy.waitForEvent('instance-boot-failed', {instance: 'tcp-1'})
+    await proxy.waitForEvent('instance-ready', {instance: 'tcp-2'})
+    await proxy.waitForEvent('status-page')
+    expect(await exchange(port, 'served\n')).to.equal('served\n')
+    expect(proxy.count('instance-restarting')).to.equal(0)
+    const restart = await runCli(['addons:tcp:restart', '--local'], {cwd: dir})
+    expect(restart.code, restart.stderr).to.equal(0)
+    await proxy.waitForEvent('instance-ready', {instance: 'tcp-1', generation: 2})
+  })
+
   it('reports an instance that never listens, with its last output, and exits non-zero', async () => {
     const dir = makeApp(`tcp: node ${join(SERVERS, 'never-listens.mjs')}\n`)
     proxy = ProxyProcess.start(['--boot-timeout', '1s', '--grace', '1s'], {cwd: dir})
