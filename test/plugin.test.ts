@@ -2,23 +2,40 @@ import {expect} from 'chai'
 import {execFile, spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync} from 'node:fs'
-import {homedir, tmpdir} from 'node:os'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 
-import {baseEnv, ROOT} from './helpers/cli.js'
+import {baseEnv, npmEnv, ROOT} from './helpers/cli.js'
 import {FakeScalingo} from './helpers/fake-scalingo.js'
 
 const execFileP = promisify(execFile)
 const HOST_BIN = join(ROOT, 'test', 'fixtures', 'host-cli', 'bin', 'run.js')
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 
-/** Runs the fixture host CLI with its data, config and cache isolated under `dir`. */
-function host(args: string[], dir: string, env: Record<string, string> = {}) {
+const running = new Set<number>()
+
+/** SIGKILLs the process group of a host() still running (an npm install mocha's --exit would leave behind). */
+function killRunningHosts(): void {
+  for (const pid of running) killGroup(pid)
+}
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL')
+  } catch {}
+}
+
+/**
+ * Runs the fixture host CLI with its data, config and cache isolated under `dir`, in its own process group: after
+ * timeoutMs (or when it exits) the whole group is SIGKILLed, so an npm install and its node-gyp never outlive it.
+ */
+function host(args: string[], dir: string, env: Record<string, string> = {}, timeoutMs = 30_000) {
   return new Promise<{code: number | null; stdout: string; stderr: string; ms: number}>((resolve, reject) => {
     const started = performance.now()
     const child = spawn(process.execPath, [HOST_BIN, ...args], {
       cwd: dir,
+      detached: true,
       env: {
         ...baseEnv(),
         HOME: dir,
@@ -29,12 +46,23 @@ function host(args: string[], dir: string, env: Record<string, string> = {}) {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
+    const pid = child.pid!
+    running.add(pid)
     let stdout = ''
     let stderr = ''
+    const timer = setTimeout(() => {
+      stderr += `\n[test] host ${args.join(' ')} still running after ${timeoutMs} ms: process group SIGKILLed\n`
+      killGroup(pid)
+    }, timeoutMs)
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
     child.on('error', reject)
-    child.on('close', (code) => resolve({code, stdout, stderr, ms: performance.now() - started}))
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      killGroup(pid)
+      running.delete(pid)
+      resolve({code, stdout, stderr, ms: performance.now() - started})
+    })
   })
 }
 
@@ -55,6 +83,7 @@ describe('as an oclif plugin linked into another CLI', () => {
   })
 
   after(async () => {
+    killRunningHosts()
     await fake?.stop()
     if (dir) rmSync(dir, {recursive: true, force: true})
   })
@@ -109,6 +138,7 @@ describe('as an oclif plugin, cost for the host', () => {
   })
 
   after(() => {
+    killRunningHosts()
     for (const dir of [linked, bare]) if (dir) rmSync(dir, {recursive: true, force: true})
   })
 
@@ -122,7 +152,8 @@ describe('as an oclif plugin, cost for the host', () => {
   // Speed is the benchmark's business (bench/startup.sh), not a test's: this prints the figure and checks
   // that linking the plugin leaves the host's own --version untouched.
   it('leaves `host --version` as it was, and prints its time with and without the plugin', async function () {
-    this.timeout(30_000)
+    // 14 CLI start-ups: 30 s ran out on 2 cores shared with a full suite's other processes
+    this.timeout(90_000)
     const times: {linked: number[]; bare: number[]} = {linked: [], bare: []}
     // Interleaved, so load on the machine hits both alike.
     for (let i = 0; i < 7; i++) {
@@ -148,7 +179,7 @@ describe('as an oclif plugin installed from a packed tarball (plugins:install)',
     this.timeout(60_000)
     dir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-host-install-'))
     // --ignore-scripts: pack the dist/ already built instead of rebuilding it under other tests' feet.
-    const {stdout} = await execFileP('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], {cwd: ROOT})
+    const {stdout} = await execFileP('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], {cwd: ROOT, timeout: 50_000})
     tarball = join(dir, stdout.trim().split('\n').pop()!)
     fake = new FakeScalingo()
     await fake.start()
@@ -157,16 +188,17 @@ describe('as an oclif plugin installed from a packed tarball (plugins:install)',
   })
 
   after(async () => {
+    killRunningHosts()
     await fake?.stop()
     if (dir) rmSync(dir, {recursive: true, force: true})
   })
 
   it('installs with `host plugins:install file:<tgz>` (dependencies from the npm cache or registry)', async function () {
-    this.timeout(60_000)
+    this.timeout(150_000)
     expect(existsSync(tarball), tarball).to.equal(true)
-    // HOME is isolated, so point npm at the usual cache: dependencies come from it when it is warm.
-    const npmCache = process.env.npm_config_cache ?? join(homedir(), '.npm')
-    const result = await host(['plugins:install', `file:${tarball}`], dir, {npm_config_cache: npmCache, npm_config_prefer_offline: 'true'})
+    // HOME is isolated: npm keeps this machine's CA, proxy and npm settings, and its cache (warm: no download).
+    // Bounded below the test's timeout, so a hung install fails the test and is killed, group and all.
+    const result = await host(['plugins:install', `file:${tarball}`], dir, {...npmEnv(), npm_config_prefer_offline: 'true'}, 120_000)
     expect(result.code, result.stderr).to.equal(0)
     const installed = join(dir, 'data', 'host-cli', 'node_modules', 'scalingo-tcp')
     expect(readdirSync(installed)).to.include.members(['dist', 'bin', 'oclif.manifest.json', 'package.json'])

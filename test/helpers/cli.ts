@@ -1,4 +1,7 @@
 import {spawn} from 'node:child_process'
+import {existsSync} from 'node:fs'
+import {homedir} from 'node:os'
+import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -31,6 +34,25 @@ export function baseEnv(): Record<string, string> {
 
   // The developer's own HOME must not collect the JWTs of fake platforms; a test with its own HOME gets the cache (runCli).
   env.SCALINGO_TCP_NO_JWT_CACHE = '1'
+  return env
+}
+
+/**
+ * What an npm run by a test needs from this machine once baseEnv() has dropped the rest and the test has given it
+ * its own HOME: the CA and proxy settings (NODE_EXTRA_CA_CERTS, http_proxy/https_proxy/no_proxy in either case),
+ * every npm_config_* (as npm itself passes them to the npm a script runs), and the developer's npm cache and user
+ * config (~/.npmrc: registry, cafile, nodedir for node-gyp's headers), which the new HOME would otherwise hide.
+ */
+export function npmEnv(): Record<string, string> {
+  const env: Record<string, string> = {}
+  const proxies = ['http_proxy', 'https_proxy', 'no_proxy'].flatMap((name) => [name, name.toUpperCase()])
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && (key === 'NODE_EXTRA_CA_CERTS' || proxies.includes(key) || key.toLowerCase().startsWith('npm_config_'))) env[key] = value
+  }
+
+  env.npm_config_cache ??= join(homedir(), '.npm')
+  const userconfig = join(homedir(), '.npmrc')
+  if (env.npm_config_userconfig === undefined && existsSync(userconfig)) env.npm_config_userconfig = userconfig
   return env
 }
 

@@ -241,9 +241,12 @@ describe('tcp:proxy rolling restarts', function () {
     expect(proxy.events.filter((e) => e.event === 'connections-dropped')).to.deep.equal([])
   })
 
-  it('keeps the old generation serving when the new one never becomes ready, retries with backoff and reports it', async () => {
+  it('keeps the old generation serving when the new one never becomes ready, retries with backoff and reports it', async function () {
+    // The broken generation fails by its boot timeout, so the timeout is long enough for the first generation to
+    // start on a loaded machine (400 ms was not, on Node 26 with 2 busy cores); two failed attempts wait it out.
+    this.timeout(40_000)
     const dir = makeApp(`tcp: ${restartable('--broken-if broken')}\n`)
-    const proxy = start(['--boot-timeout', '400ms', '--grace', '1s', '--restart-attempts', '2', '--backoff-base', '50ms'], dir)
+    const proxy = start(['--boot-timeout', '3s', '--grace', '1s', '--restart-attempts', '2', '--backoff-base', '50ms'], dir)
     const gatewayPort = await proxy.port()
     const ready = await proxy.waitForEvent('instance-ready', {instance: 'tcp-1'})
     writeFileSync(join(dir, 'broken'), '')
