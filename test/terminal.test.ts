@@ -1,14 +1,20 @@
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {rmSync} from 'node:fs'
+import {readFileSync, rmSync} from 'node:fs'
+import {join} from 'node:path'
 
 import {baseEnv, BIN, ROOT} from './helpers/cli.js'
 import {FakeScalingo} from './helpers/fake-scalingo.js'
+import {liveGroupMembers, waitUntilNoLiveMembers} from './helpers/processes.js'
 import {makeApp, SERVERS} from './helpers/proxy.js'
 import {stripAnsi, TtyCli} from './helpers/tty.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
+
+// tcp:proxy started (the control interface is its last step) and the instance's own "listening" line
+// shown: readiness is a connect to its port, which can beat that line through the instance's stdout pipe.
+const STARTED = /(?=[^]*tcp-1 is ready[^]*control interface on)(?=[^]*tcp-1\s*\| listening on)/
 
 /** Runs a bash pipeline; resolves with its output and the exit code of each command (PIPESTATUS). */
 function pipeline(script: string, env: Record<string, string>, cwd = ROOT) {
@@ -169,9 +175,6 @@ describe('terminal manners', () => {
       return tty
     }
 
-    // Started (the control interface is its last step) and the instance's own "listening" line shown:
-    // readiness is a connect to its port, which can beat that line through the instance's stdout pipe.
-    const STARTED = /(?=[^]*tcp-1 is ready[^]*control interface on)(?=[^]*tcp-1\s*\| listening on)/
     // A coloured instance prefix: an SGR colour code right before "tcp-1".
     const COLOURED_PREFIX = /\u001B\[3\dm(\u001B\[\d+m)*tcp-1/
 
@@ -233,6 +236,73 @@ describe('terminal manners', () => {
       expect(code === 130 || signal === 'SIGINT', `code ${code}, signal ${signal}`).to.equal(true)
       expect(stderr).not.to.match(/\n\s+at /)
       fake.clearFailures()
+    })
+  })
+  describe('terminal hangup', () => {
+    const ttys: TtyCli[] = []
+    let echoApp: string
+
+    before(() => {
+      echoApp = makeApp(`tcp: node ${SERVERS}echo-server.mjs\n`)
+      dirs.push(echoApp)
+    })
+
+    afterEach(() => {
+      for (const tty of ttys.splice(0)) tty.kill()
+    })
+
+    /** The pid (and process group) of every instance the terminal showed starting. */
+    const instancePids = (tty: TtyCli) => [...stripAnsi(tty.output).matchAll(/starting \S+ \(generation \d+, pid (\d+)/g)].map((m) => Number(m[1]))
+
+    it('closing the terminal stops everything as SIGTERM does: SIGTERM, SIGKILL after --grace, nothing left, a clean exit 0', async function () {
+      this.timeout(40_000)
+      // worker ignores SIGTERM: only SIGKILL, after the grace period, ends it
+      const dir = makeApp(`tcp: node ${SERVERS}echo-server.mjs\nworker: node ${SERVERS}ignore-sigterm.mjs\n`)
+      dirs.push(dir)
+      const marker = join(dir, 'sigterm-received')
+      const tty = new TtyCli(['tcp:proxy', '--port', '0', '--grace', '2s'], {cwd: dir, env: {HOME: dir, SIGTERM_FILE: marker}})
+      ttys.push(tty)
+      await tty.waitFor(STARTED)
+      await tty.waitFor(/worker-1\s*\| listening on/)
+      const pids = instancePids(tty)
+      expect(pids).to.have.length(2)
+      const closedAt = Date.now()
+      tty.hangup()
+      // the CLI's own exit status: a crash (uncaught EIO, Node's abort at exit, SIGSEGV) shows here
+      expect(await tty.status).to.deep.equal({code: 0, signal: null})
+      const tookMs = Date.now() - closedAt
+      expect(readFileSync(marker, 'utf8')).to.match(/^SIGTERM \d+/)
+      for (const pid of pids) await waitUntilNoLiveMembers(pid)
+      // the stubborn worker was given its grace before the SIGKILL, and no more than that
+      expect(tookMs).to.be.within(1900, 2000 + 8000)
+    })
+
+    it('a SIGHUP sent on purpose while the terminal is fine is still a rolling restart', async function () {
+      this.timeout(40_000)
+      const tty = new TtyCli(['tcp:proxy', '--port', '0', '--grace', '5s'], {cwd: echoApp, env: {HOME: echoApp}})
+      ttys.push(tty)
+      await tty.waitFor(STARTED)
+      process.kill(await tty.pid, 'SIGHUP')
+      await tty.waitFor(/rolling restart to generation 2 \(SIGHUP\)/)
+      await tty.waitFor(/rolling restart to generation 2 done/, 20_000)
+      expect(stripAnsi(tty.output)).not.to.include('shutting down')
+      tty.type('q')
+      expect(await tty.status).to.deep.equal({code: 0, signal: null})
+      for (const pid of instancePids(tty)) expect(liveGroupMembers(pid), `group ${pid}`).to.deep.equal([])
+    })
+
+    it('a hangup during a stop that waits for a stubborn instance changes nothing: still its grace, still exit 0', async function () {
+      this.timeout(40_000)
+      const dir = makeApp(`tcp: node ${SERVERS}ignore-sigterm.mjs\n`)
+      dirs.push(dir)
+      const tty = new TtyCli(['tcp:proxy', '--port', '0', '--grace', '2s'], {cwd: dir, env: {HOME: dir}})
+      ttys.push(tty)
+      await tty.waitFor(/control interface on/)
+      tty.type('q')
+      await tty.waitFor(/ignoring SIGTERM/)
+      tty.hangup()
+      expect(await tty.status).to.deep.equal({code: 0, signal: null})
+      for (const pid of instancePids(tty)) await waitUntilNoLiveMembers(pid)
     })
   })
 })

@@ -1,7 +1,7 @@
 import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
 import {CliError, ExitCode, InterruptedError} from './errors.js'
-import {whenOutputCloses} from './output/epipe.js'
+import {guardStdio, Terminal} from './output/stdio.js'
 import {redact} from './secrets.js'
 
 /**
@@ -14,18 +14,25 @@ export abstract class BaseCommand extends Command {
     'no-color': Flags.boolean({helpGroup: 'GLOBAL', summary: 'Disable colours (also honoured: NO_COLOR).'}),
   }
 
+  /** The terminal the command was started on, if any (tells whether it hung up since). */
+  protected readonly terminal = new Terminal()
+
   protected override async init(): Promise<void> {
     await super.init()
-    whenOutputCloses(process.stdout, () => this.onOutputClosed())
+    guardStdio((error) => this.onOutputClosed(error))
   }
 
   /**
-   * stdout's reader is gone (`| head`). A command that stops gracefully on SIGTERM (tcp:proxy) is
-   * stopped that way, as a supervisor would stop it; any other command has nothing left worth doing.
+   * stdout cannot be written any more. Its reader gone (EPIPE: `| head -1` read what it wanted) is
+   * no error: there is nothing left worth doing, so exit as things stand. Any other failure (ENOSPC,
+   * EIO...) exits 1, said on stderr if stderr still works. tcp:proxy overrides this: it stops its
+   * processes first.
    */
-  protected onOutputClosed(): void {
-    if (process.listenerCount('SIGTERM') > 0) process.kill(process.pid, 'SIGTERM')
-    else process.exit(process.exitCode ?? 0)
+  protected onOutputClosed(error: NodeJS.ErrnoException): void {
+    this.terminal.hungUp()
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+    process.stderr.write(`Error: cannot write to stdout: ${error.message}\n`)
+    process.exit(ExitCode.Error)
   }
 
   protected get colorChoice(): {json: boolean; noColor: boolean} {

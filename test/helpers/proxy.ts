@@ -1,5 +1,5 @@
 import {type ChildProcess, spawn} from 'node:child_process'
-import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -48,6 +48,8 @@ export interface ProxyOptions {
   keep?: (e: Event) => boolean
   /** Loads the memory probe: memory() then reports the gateway's memory after full collections. */
   memoryProbe?: boolean
+  /** A file descriptor to give it as stdout instead of a pipe to this test (then no event is seen). */
+  stdout?: number
 }
 
 /**
@@ -72,8 +74,8 @@ export class ProxyProcess {
     this.keep = options.keep ?? (() => true)
     this.child = options.fdLimit
       ? spawn('sh', ['-c', `ulimit -n ${options.fdLimit} && exec "$0" "$@"`, process.execPath, ...command], {cwd: options.cwd, env})
-      : spawn(process.execPath, command, {cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe']})
-    this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.onData(chunk))
+      : spawn(process.execPath, command, {cwd: options.cwd, env, stdio: ['ignore', options.stdout ?? 'pipe', 'pipe']})
+    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => this.onData(chunk))
     this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       this.stderr += chunk
       for (const match of chunk.matchAll(/^MEMORY (.+)$/gm)) this.memoryWaiters.shift()?.(JSON.parse(match[1]) as MemoryUsage)
@@ -119,6 +121,13 @@ export class ProxyProcess {
 
   async port(): Promise<number> {
     return (await this.waitForEvent('gateway-listening')).port as number
+  }
+
+  /** The resident memory of the tcp:proxy process as the kernel counts it (VmRSS), in bytes. */
+  rss(): number {
+    const kib = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'))
+    if (!kib) throw new Error(`no VmRSS for pid ${this.pid}`)
+    return Number(kib[1]) * 1024
   }
 
   /** The gateway's memory right after full collections (needs memoryProbe). */

@@ -61,14 +61,27 @@ export default class TcpProxy extends BaseCommand {
     app.on('event', (e: ProxyEvent) => output.event(e))
     for (const warning of startupWarnings(source, flags.host)) this.warn(warning)
     output.registerInstances(source.formation)
-    await runUntilStopped(app, {
-      dir: source.dir,
-      version: this.config.version,
-      watch: flags.watch,
-      keys: process.stdin,
-      announceControl: (control) => output.control(control),
-      printStatus: () => process.stderr.write(renderProxyStatus(app.status())),
-      warn: (message) => this.warn(message),
-    })
+    let flushed = false
+    try {
+      await runUntilStopped(app, {
+        dir: source.dir,
+        version: this.config.version,
+        watch: flags.watch,
+        keys: process.stdin,
+        terminal: this.terminal,
+        onOutputFailed: (listener) => output.onFailed(listener),
+        announceControl: (control) => output.control(control),
+        printStatus: () => process.stderr.write(renderProxyStatus(app.status())),
+        warn: (message) => this.warn(message),
+      })
+    } finally {
+      flushed = await output.finish()
+    }
+
+    // Output nobody takes (a stalled reader, a hung-up terminal) must not keep the process alive.
+    if (!flushed || process.stderr.writableLength > 0) this.exit(0)
   }
+
+  /** stdout's failure is reported to runUntilStopped (ProxyOutput.onFailed), which stops everything first. */
+  protected override onOutputClosed(): void {}
 }

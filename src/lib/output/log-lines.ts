@@ -4,6 +4,11 @@ import {redact} from '../secrets.js'
 
 const PALETTE = ['cyan', 'yellow', 'green', 'magenta', 'blue', 'redBright', 'cyanBright', 'yellowBright'] as const
 
+/** Where lines go: a function is only called for a line really written (see OutputWriter). */
+export interface LineSink {
+  write(line: string | (() => string), keep?: boolean): unknown
+}
+
 /**
  * foreman-style prefixed log lines (`tcp-1   | ...`), one colour per instance, the gateway's own lines
  * under `gateway`. Every line goes out in a single write, so lines from different processes never
@@ -14,7 +19,7 @@ export class LogPrinter {
   private width = 7
 
   constructor(
-    private readonly stream: NodeJS.WritableStream,
+    private readonly sink: LineSink,
     private readonly chalk: ChalkInstance,
     private readonly options: {timestamps?: boolean} = {},
   ) {}
@@ -24,13 +29,19 @@ export class LogPrinter {
     for (const name of names) this.width = Math.max(this.width, name.length)
   }
 
-  line(source: string, text: string, kind: 'out' | 'err' | 'gateway' = 'out'): void {
+  /** `keep`: the line survives a flood of others (default: the gateway's own lines do). */
+  line(source: string, text: string, kind: 'out' | 'err' | 'gateway' = 'out', keep = kind === 'gateway'): void {
+    this.sink.write(() => this.format(source, text, kind), keep)
+  }
+
+  /** The line as printed, newline included. */
+  format(source: string, text: string, kind: 'out' | 'err' | 'gateway' = 'out'): string {
     this.width = Math.max(this.width, source.length)
     const color = source === 'gateway' ? 'white' : this.colorOf(source)
     const stamp = this.options.timestamps ? this.chalk.dim(new Date().toISOString().slice(11, 23)) + ' ' : ''
     const prefix = this.chalk[color](`${source.padEnd(this.width)} |`)
     const body = kind === 'gateway' ? this.chalk.bold(text) : text
-    this.stream.write(`${stamp}${prefix} ${redact(body)}\n`)
+    return `${stamp}${prefix} ${redact(body)}\n`
   }
 
   private colorOf(source: string): (typeof PALETTE)[number] {

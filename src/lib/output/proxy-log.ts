@@ -4,6 +4,7 @@ import type {ProxyEvent} from '../proxy/events.js'
 import {LogPrinter} from './log-lines.js'
 import {formatBytes} from './units.js'
 import {theme} from './theme.js'
+import {OutputWriter, PENDING_OUTPUT_LIMIT} from './writer.js'
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
 
@@ -76,12 +77,13 @@ export function printProxyEvent(printer: LogPrinter, e: ProxyEvent, options: {co
     case 'chaos-restart':
       g(`chaos: restarting ${e.instance} (generation ${e.generation}) as the platform's scheduler may at any moment`)
       break
+    // one per connection: dropped with instance output when stdout is not read
     case 'connection-opened':
-      if (options.connections) g(`connection #${e.id} from ${e.client} -> ${e.instance}`)
+      if (options.connections) printer.line('gateway', `connection #${e.id} from ${e.client} -> ${e.instance}`, 'gateway', false)
       break
     case 'connection-closed':
       if (options.connections) {
-        g(`connection #${e.id} on ${e.instance} closed (${e.reason}) after ${e.durationMs} ms, in ${formatBytes(e.bytesIn)}, out ${formatBytes(e.bytesOut)}`)
+        printer.line('gateway', `connection #${e.id} on ${e.instance} closed (${e.reason}) after ${e.durationMs} ms, in ${formatBytes(e.bytesIn)}, out ${formatBytes(e.bytesOut)}`, 'gateway', false)
       }
 
       break
@@ -91,14 +93,28 @@ export function printProxyEvent(printer: LogPrinter, e: ProxyEvent, options: {co
 }
 
 /**
+ * How long the last lines get to reach stdout's reader once everything has stopped. A reader that
+ * took nothing for 2 s has stopped reading: it must not keep tcp:proxy from exiting, whose SIGTERM
+ * promise is "stopped within --grace and a few seconds".
+ */
+export const FINAL_FLUSH_MS = 2000
+
+/** --json events dropped first when stdout is not read: one per line of instance output, or per connection. */
+const DROPPABLE_EVENTS = new Set<string>(['output', 'connection-opened', 'connection-closed', 'client-queued'])
+
+/**
  * Everything tcp:proxy writes to stdout: events as prefixed log lines, or as NDJSON with --json (the
- * interface tests and scripts use), each with its time.
+ * interface tests and scripts use), each with its time. All of it goes through one OutputWriter, so a
+ * reader that falls behind costs bounded memory and never slows the app or the gateway: lines beyond
+ * the bound are dropped, and a line (an `output-dropped` event with --json) says how many.
  */
 export class ProxyOutput {
+  private readonly writer: OutputWriter
   private readonly printer: LogPrinter
 
-  constructor(private readonly stream: NodeJS.WriteStream, private readonly options: {json?: boolean; noColor?: boolean; timestamps?: boolean; connections?: boolean}) {
-    this.printer = new LogPrinter(stream, theme(stream, {noColor: options.noColor, json: options.json}), {timestamps: options.timestamps})
+  constructor(stream: NodeJS.WriteStream, private readonly options: {json?: boolean; noColor?: boolean; timestamps?: boolean; connections?: boolean}) {
+    this.writer = new OutputWriter(stream, {droppedNotice: (count) => this.droppedNotice(count)})
+    this.printer = new LogPrinter(this.writer, theme(stream, {noColor: options.noColor, json: options.json}), {timestamps: options.timestamps})
   }
 
   /** Aligns the prefix column on the longest instance name from the first line. */
@@ -107,7 +123,7 @@ export class ProxyOutput {
   }
 
   event(e: ProxyEvent): void {
-    if (this.options.json) this.json(e)
+    if (this.options.json) this.json(e, !DROPPABLE_EVENTS.has(e.event))
     else printProxyEvent(this.printer, e, {connections: Boolean(this.options.connections)})
   }
 
@@ -122,7 +138,27 @@ export class ProxyOutput {
     }
   }
 
-  private json(e: {event: string; [field: string]: unknown}): void {
-    this.stream.write(JSON.stringify({time: new Date().toISOString(), ...e}) + '\n')
+  /** Called once with stdout's first write error (EPIPE, EIO, ENOSPC...); stdout is not written again. */
+  onFailed(listener: (error: NodeJS.ErrnoException) => void): void {
+    this.writer.once('failed', listener)
+  }
+
+  /** Resolves true once everything is written out, false when stdout failed or did not take it in `timeoutMs`. */
+  finish(timeoutMs = FINAL_FLUSH_MS): Promise<boolean> {
+    return this.writer.finish(timeoutMs)
+  }
+
+  private droppedNotice(count: number): string {
+    if (this.options.json) return this.jsonLine({event: 'output-dropped', lines: count})
+    const text = `${count} line(s) of output dropped: stdout was not read fast enough (more than ${formatBytes(PENDING_OUTPUT_LIMIT)} waited)`
+    return this.printer.format('gateway', text, 'gateway')
+  }
+
+  private json(e: {event: string; [field: string]: unknown}, keep = true): void {
+    this.writer.write(() => this.jsonLine(e), keep)
+  }
+
+  private jsonLine(e: {event: string; [field: string]: unknown}): string {
+    return JSON.stringify({time: new Date().toISOString(), ...e}) + '\n'
   }
 }

@@ -5,12 +5,15 @@ export interface KeyHandlers {
   quit(): void
   /** Ctrl-C: raw mode swallows the SIGINT the terminal would send, so it comes through here. */
   interrupt(): void
+  /** The terminal stopped giving keys: end of input or a read error (EIO), as when it hangs up. */
+  lost(): void
 }
 
 export interface KeyInput {
   isTTY?: boolean
   setRawMode?(mode: boolean): unknown
   on(event: 'data', listener: (chunk: Buffer | string) => void): unknown
+  on(event: 'end' | 'error', listener: () => void): unknown
   off(event: 'data', listener: (chunk: Buffer | string) => void): unknown
   resume(): unknown
   pause(): unknown
@@ -25,6 +28,12 @@ export const KEY_HELP = 'keys: r restart, s status, q quit'
  */
 export function listenForKeys(input: KeyInput, handlers: KeyHandlers): (() => void) | undefined {
   if (!input.isTTY || typeof input.setRawMode !== 'function') return undefined
+  // A terminal in raw mode never ends its input: an end or an error means it went away (a hung-up
+  // terminal also fails to switch raw mode on or off, with an 'error' too). Listened to first, and
+  // for good, so none of these can become an uncaught exception.
+  let restored = false
+  input.on('end', () => restored || handlers.lost())
+  input.on('error', () => restored || handlers.lost())
   input.setRawMode(true)
   const onData = (chunk: Buffer | string) => {
     for (const char of chunk.toString()) {
@@ -52,7 +61,6 @@ export function listenForKeys(input: KeyInput, handlers: KeyHandlers): (() => vo
 
   input.on('data', onData)
   input.resume()
-  let restored = false
   return () => {
     if (restored) return
     restored = true

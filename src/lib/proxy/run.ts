@@ -1,4 +1,5 @@
 import {type LocalControl, startLocalControl} from '../control/local-control.js'
+import {CliError} from '../errors.js'
 import type {KeyInput} from './keys.js'
 import type {LocalApp} from './local-app.js'
 import {installRestartTriggers} from './triggers.js'
@@ -11,40 +12,71 @@ export interface RunOptions {
   watch: boolean
   /** Keys `r`, `s`, `q` when it is an interactive terminal. */
   keys: KeyInput
+  /** The terminal tcp:proxy was started on: has it hung up? (See Terminal in output/stdio.ts.) */
+  terminal: {hungUp(): boolean}
+  /** Registers what to do once stdout cannot be written any more (its first write error). */
+  onOutputFailed(listener: (error: NodeJS.ErrnoException) => void): void
   /** Where to find the control interface and the status page, once they listen. */
   announceControl(control: LocalControl): void
   printStatus(): void
   warn(message: string): void
 }
 
+const HANGUP = 'terminal hung up'
+
 /**
  * tcp:proxy's life: starts the app, then its control interface and restart triggers, and resolves
- * after a graceful stop on SIGINT, SIGTERM or `q`. A second signal forces it (exit 130); every tcp
- * instance given up rejects with that error once everything is stopped.
+ * after a graceful stop on SIGINT, SIGTERM, `q`, a hangup of its terminal or its stdout's reader going
+ * away. A second SIGINT, SIGTERM or `q` forces it (exit 130). Rejects once everything is stopped when
+ * every tcp instance was given up, or when stdout failed for another reason (ENOSPC...).
  */
 export async function runUntilStopped(app: LocalApp, options: RunOptions): Promise<void> {
-  let signals = 0
-  let onSignal!: (signal: string) => void
-  const stopped = new Promise<void>((resolve, reject) => {
-    onSignal = (signal: string) => {
-      signals++
-      if (signals === 1) void app.stop(signal).then(resolve, reject)
-      else {
-        app.forceStop()
-        process.exit(130)
-      }
-    }
+  let finish!: {resolve(): void; reject(error: Error): void}
+  const stopped = new Promise<void>((resolve, reject) => (finish = {resolve, reject}))
+  // One stop, whatever asked first; later requests only wait for it (a hangup may arrive as SIGHUP,
+  // end of input and EIO on stdout, all at once).
+  let stopping = false
+  const stop = (reason: string, error?: Error) => {
+    if (stopping) return
+    stopping = true
+    app.stop(reason).then(() => (error ? finish.reject(error) : finish.resolve()), finish.reject)
+  }
 
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
-    // Whatever way this process ends, its children's process groups end with it.
-    process.on('exit', () => app.supervisor.killAll())
-    app.once('fatal', (error: Error) => void app.stop('fatal').then(() => reject(error), reject))
+  let signals = 0
+  const onSignal = (signal: string) => {
+    signals++
+    if (signals === 1) stop(signal)
+    else {
+      app.forceStop()
+      process.exit(130)
+    }
+  }
+
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  // Whatever way this process ends, its children's process groups end with it.
+  process.on('exit', () => app.supervisor.killAll())
+  app.once('fatal', (error: Error) => stop('fatal', error))
+  options.onOutputFailed((error) => {
+    if (options.terminal.hungUp()) stop(HANGUP)
+    // the reader went away (`| head`): as a supervisor would, stop gracefully; nothing went wrong
+    else if (error.code === 'EPIPE') stop('stdout closed')
+    else stop('stdout failed', new CliError(`Cannot write to stdout (${error.message}): stopped every process.`))
   })
-  // SIGHUP's default action would kill us: during start-up it only asks for a restart once started.
+
+  // SIGHUP is a rolling restart (during start-up: once started), unless the terminal hung up: then it
+  // is a graceful stop like SIGTERM's, and not a signal that counts towards forcing it (the kernel and
+  // the shell may both send one). A terminal emulator that signals its shell before it closes the
+  // terminal gets a restart first; the hangup that follows stops it. The listener stays to the very
+  // end, so a SIGHUP while the last output is written cannot kill us by its default action.
+  let started = false
   let hangupDuringStart = false
-  const deferHangup = () => (hangupDuringStart = true)
-  process.on('SIGHUP', deferHangup)
+  process.on('SIGHUP', () => {
+    if (options.terminal.hungUp()) stop(HANGUP)
+    else if (stopping) return
+    else if (started) app.restart('SIGHUP').catch(() => {})
+    else hangupDuringStart = true
+  })
   try {
     await app.start()
   } catch (error) {
@@ -54,10 +86,16 @@ export async function runUntilStopped(app: LocalApp, options: RunOptions): Promi
 
   const uninstallTriggers = installRestartTriggers(app, {
     watchDir: options.watch ? options.dir : undefined,
-    keys: {input: options.keys, status: options.printStatus, quit: () => onSignal('key q'), interrupt: () => onSignal('SIGINT')},
+    keys: {
+      input: options.keys,
+      status: options.printStatus,
+      quit: () => onSignal('key q'),
+      interrupt: () => onSignal('SIGINT'),
+      lost: () => options.terminal.hungUp() && stop(HANGUP),
+    },
   })
-  process.off('SIGHUP', deferHangup)
-  if (hangupDuringStart) app.restart('SIGHUP').catch(() => {})
+  started = true
+  if (hangupDuringStart && !stopping) app.restart('SIGHUP').catch(() => {})
   // For the --local commands and the status page: the token is in the 0600 state file and the page URL only.
   const control = await startLocalControl(app, {dir: options.dir, version: options.version})
   if (control.stateFileError) options.warn(control.stateFileError)

@@ -6,13 +6,14 @@ export interface TriggerOptions {
   /** --watch: the app directory. */
   watchDir?: string
   /** Keys on an interactive terminal; ignored when the input is not a TTY. */
-  keys?: {input: KeyInput; status(): void; quit(): void; interrupt(): void}
+  keys?: {input: KeyInput; status(): void; quit(): void; interrupt(): void; lost(): void}
 }
 
 /**
- * Everything that asks tcp:proxy for a rolling restart besides the control interface: SIGHUP, the `r`
- * key, and file changes with --watch. Returns the function that removes them all and gives the
- * terminal back (also run on process exit, so raw mode never outlives us).
+ * What asks tcp:proxy for a rolling restart besides the control interface and SIGHUP (runUntilStopped
+ * tells a SIGHUP sent on purpose from a terminal's hangup): the `r` key and file changes with --watch.
+ * Returns the function that removes them and gives the terminal back (also run on process exit, so
+ * raw mode never outlives us).
  */
 export function installRestartTriggers(app: Pick<LocalApp, 'restart' | 'restartForChanges'>, options: TriggerOptions): () => void {
   const restart = (reason: string) => {
@@ -20,8 +21,6 @@ export function installRestartTriggers(app: Pick<LocalApp, 'restart' | 'restartF
     app.restart(reason).catch(() => {})
   }
 
-  const onHangup = () => restart('SIGHUP')
-  process.on('SIGHUP', onHangup)
   let watcher: AppWatcher | undefined
   if (options.watchDir) {
     watcher = watchAppDir(options.watchDir, (files) => {
@@ -31,10 +30,9 @@ export function installRestartTriggers(app: Pick<LocalApp, 'restart' | 'restartF
 
   const keys = options.keys
   const restoreTerminal = keys
-    ? listenForKeys(keys.input, {restart: () => restart('key r'), status: keys.status, quit: keys.quit, interrupt: keys.interrupt})
+    ? listenForKeys(keys.input, {restart: () => restart('key r'), status: keys.status, quit: keys.quit, interrupt: keys.interrupt, lost: keys.lost})
     : undefined
   const uninstall = () => {
-    process.off('SIGHUP', onHangup)
     process.off('exit', uninstall)
     watcher?.close()
     restoreTerminal?.()

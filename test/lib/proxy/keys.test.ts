@@ -32,6 +32,7 @@ describe('interactive keys', () => {
       status: () => calls.push('status'),
       quit: () => calls.push('quit'),
       interrupt: () => calls.push('interrupt'),
+      lost: () => calls.push('lost'),
     })
     expect(terminal.rawModes).to.deep.equal([true])
     expect(terminal.flowing).to.equal(true)
@@ -46,10 +47,36 @@ describe('interactive keys', () => {
     expect(calls).to.have.length(4)
   })
 
+  it('a terminal that ends its input or fails a read (a hangup) is reported as lost, never as an uncaught error', () => {
+    for (const how of ['end', 'error'] as const) {
+      const terminal = new FakeTerminal()
+      const calls: string[] = []
+      const restore = listenForKeys(terminal, {restart() {}, status() {}, quit() {}, interrupt() {}, lost: () => calls.push('lost')})
+      if (how === 'end') terminal.emit('end')
+      else terminal.emit('error', Object.assign(new Error('read EIO'), {code: 'EIO'}))
+      expect(calls, how).to.deep.equal(['lost'])
+      restore!()
+      // putting a hung-up terminal out of raw mode fails with an 'error' as well: still listened to
+      expect(() => terminal.emit('error', new Error('setRawMode EIO'))).not.to.throw()
+      expect(calls, how).to.deep.equal(['lost'])
+    }
+  })
+
+  it('a terminal already hung up when raw mode is switched on (its error is emitted then) is reported as lost', () => {
+    const terminal = new FakeTerminal()
+    terminal.setRawMode = () => {
+      terminal.emit('error', Object.assign(new Error('setRawMode EIO'), {code: 'EIO'}))
+    }
+
+    const calls: string[] = []
+    listenForKeys(terminal, {restart() {}, status() {}, quit() {}, interrupt() {}, lost: () => calls.push('lost')})
+    expect(calls).to.deep.equal(['lost'])
+  })
+
   it('leaves a non-TTY stdin alone', () => {
     const piped = new FakeTerminal()
     piped.isTTY = false
-    expect(listenForKeys(piped, {restart() {}, status() {}, quit() {}, interrupt() {}})).to.equal(undefined)
+    expect(listenForKeys(piped, {restart() {}, status() {}, quit() {}, interrupt() {}, lost() {}})).to.equal(undefined)
     expect(piped.rawModes).to.deep.equal([])
     expect(piped.flowing).to.equal(false)
   })

@@ -47,26 +47,27 @@ describe('restart triggers', () => {
     dir = undefined
   })
 
-  it('SIGHUP and the r key ask for a rolling restart; s, q and Ctrl-C reach their handlers; uninstall gives everything back', () => {
+  it('the r key asks for a rolling restart; s, q, Ctrl-C and a lost terminal reach their handlers; uninstall gives everything back', () => {
     const app = new RecordingApp()
     const terminal = new FakeTerminal()
     const calls: string[] = []
     const hangupListeners = process.listenerCount('SIGHUP')
     uninstall = installRestartTriggers(app, {
-      keys: {input: terminal, status: () => calls.push('status'), quit: () => calls.push('quit'), interrupt: () => calls.push('interrupt')},
+      keys: {input: terminal, status: () => calls.push('status'), quit: () => calls.push('quit'), interrupt: () => calls.push('interrupt'), lost: () => calls.push('lost')},
     })
-    process.emit('SIGHUP', 'SIGHUP')
+    // SIGHUP is runUntilStopped's (a restart, or a stop when the terminal hung up), not a trigger's
+    expect(process.listenerCount('SIGHUP')).to.equal(hangupListeners)
     terminal.emit('data', 'rsq\u0003')
-    expect(app.requests.map((r) => r.reason)).to.deep.equal(['SIGHUP', 'key r'])
-    expect(calls).to.deep.equal(['status', 'quit', 'interrupt'])
+    terminal.emit('end')
+    expect(app.requests.map((r) => r.reason)).to.deep.equal(['key r'])
+    expect(calls).to.deep.equal(['status', 'quit', 'interrupt', 'lost'])
     expect(terminal.raw).to.equal(true)
 
     uninstall()
     uninstall = undefined
-    expect(process.listenerCount('SIGHUP')).to.equal(hangupListeners)
     expect(terminal.raw).to.equal(false)
     terminal.emit('data', 'r')
-    expect(app.requests).to.have.length(2)
+    expect(app.requests).to.have.length(1)
   })
 
   it('--watch: one restart for a burst of changes (debounced), naming every changed file, none for node_modules', async () => {
