@@ -191,7 +191,9 @@ describe('terminal manners', () => {
     })
 
     it('on a terminal with NO_COLOR=1, or with --no-color: no colour codes', async () => {
-      for (const tty of [proxyOnTty([], {NO_COLOR: '1'}), proxyOnTty(['--no-color'])]) {
+      // one after the other: a second tcp:proxy in the same directory refuses to start
+      for (const start of [() => proxyOnTty([], {NO_COLOR: '1'}), () => proxyOnTty(['--no-color'])]) {
+        const tty = start()
         await tty.waitFor(STARTED)
         expect(tty.output).not.to.match(COLOURED_PREFIX)
         tty.type('\u0003')

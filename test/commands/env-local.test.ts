@@ -5,6 +5,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {BIN, baseEnv, runCli} from '../helpers/cli.js'
+import {waitUntilNoLiveMembers} from '../helpers/processes.js'
 import {emptyAppRoot, makeApp, ProxyProcess, SERVERS} from '../helpers/proxy.js'
 
 const echo = `node ${join(SERVERS, 'echo-server.mjs')}`
@@ -119,8 +120,11 @@ describe('env --local without a running gateway', function () {
     dir = app
     proxy = ProxyProcess.start([], {cwd: app})
     await proxy.waitForEvent('control-listening')
+    const {pid: pgid} = await proxy.waitForEvent('instance-starting')
     await proxy.stop('SIGKILL')
     expect(existsSync(join(app, STATE_FILE))).to.equal(true)
+    // its instances end on their own within a second or so; until then the file stays, for the next tcp:proxy to stop them
+    await waitUntilNoLiveMembers(pgid, 5000)
     const {code, stderr} = await runCli(['env', '--local'], {cwd: app})
     expect(code).to.equal(1)
     expect(unwrapped(stderr)).to.include(`No local gateway is running in ${app}.`)

@@ -61,3 +61,25 @@ export function killInstanceGroups(events: Array<{event: string; pid?: number}>)
     } catch {}
   }
 }
+
+/** Whether the process runs (a zombie waiting for init to reap it is dead). */
+export function isLive(pid: number): boolean {
+  let stat: string
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  } catch {
+    return false
+  }
+
+  const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
+  return state !== 'Z' && state !== 'X'
+}
+
+/** Polls (there is no event for the end of a process that is not our child) until none of `pids` is live. */
+export async function waitUntilDead(pids: number[], timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (pids.some((pid) => isLive(pid))) {
+    if (Date.now() > deadline) throw new Error(`still running after ${timeoutMs} ms: ${pids.filter((pid) => isLive(pid)).join(', ')}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}

@@ -15,6 +15,9 @@ export function printProxyEvent(printer: LogPrinter, e: ProxyEvent, options: {co
     case 'output':
       printer.line(e.instance, e.line, e.stream === 'stderr' ? 'err' : 'out')
       break
+    case 'leftovers-stopping':
+      g(`stopping ${e.pids.length} process(es) the tcp:proxy that ran here before (pid ${e.gatewayPid}) left running (pids ${e.pids.join(', ')}): SIGTERM, SIGKILL after ${seconds(e.graceMs)}`)
+      break
     case 'gateway-listening':
       g(`listening on ${hostPort(e.host, e.port)}  TCP_URL=${e.tcpUrl}`)
       break

@@ -1,6 +1,8 @@
 import {execFile} from 'node:child_process'
 import {basename} from 'node:path'
 
+import {MARKER_VARIABLE} from '../supervisor/strays.js'
+
 /** What every container of the app shares, as the platform computes it once per deployment. */
 export interface AppIdentity {
   app: string
@@ -23,9 +25,11 @@ export function gitCommit(cwd: string): Promise<string | undefined> {
 
 /**
  * The user's own credentials never reach a container on the platform, so they do not reach local
- * instances either (nor `env --local`).
+ * instances either (nor `env --local`). Nor does the marker of a gateway this one runs under (started
+ * from an instance): the supervisor gives each instance its own, and `eval "$(env --local --shell)"`
+ * must never make the user's shell look like one of a gateway's processes (it would be stopped with them).
  */
-const HOST_ONLY = new Set(['SCALINGO_API_TOKEN'])
+const HOST_ONLY = new Set(['SCALINGO_API_TOKEN', MARKER_VARIABLE])
 
 /**
  * The environment one container gets: the parent environment, the .env values, then what the

@@ -5,6 +5,7 @@ import type {GatewayIo} from '../gateway/index.js'
  * and scripts use); otherwise the command renders them as prefixed log lines.
  */
 export type ProxyEvent =
+  | {event: 'leftovers-stopping'; gatewayPid: number; pids: number[]; graceMs: number}
   | {event: 'gateway-listening'; host: string; port: number; tcpUrl: string; transport: GatewayIo}
   | {event: 'instance-starting'; instance: string; type: string; generation: number; pid: number; port?: number}
   | {event: 'instance-ready'; instance: string; generation: number; port: number; bootMs: number}

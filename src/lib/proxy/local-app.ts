@@ -1,5 +1,7 @@
 import {EventEmitter} from 'node:events'
 
+import {claimAppDirectory} from '../control/local-control.js'
+import type {DirectoryClaim} from '../control/state-file.js'
 import {CliError} from '../errors.js'
 import {type BalanceMode, type DropMode, Gateway, type GatewayEvent, type MaxConnectionsMode} from '../gateway/gateway.js'
 import {parseHostPortUrl, tcpUrl} from '../host-port.js'
@@ -59,6 +61,10 @@ export interface LocalAppOptions {
 export class LocalApp extends EventEmitter {
   readonly gateway: Gateway
   readonly supervisor = new Supervisor()
+  /** The state file in the app directory from start() on (undefined when the directory is not writable). */
+  directoryClaim?: DirectoryClaim
+  /** Set once start() got the directory: before that (another gateway runs there) there is nothing to stop. */
+  private claimed = false
   private identity!: AppIdentity
   private readonly aborter = new AbortController()
   private readonly runtime: AppRuntime
@@ -121,6 +127,14 @@ export class LocalApp extends EventEmitter {
    * Fails when no tcp instance (nor upstream) became ready: the app could not serve anybody.
    */
   async start(): Promise<void> {
+    // before anything listens or starts: refuses when another tcp:proxy runs in this directory
+    this.directoryClaim = await claimAppDirectory(this.options.cwd, this.supervisor, {
+      app: this.options.app,
+      graceMs: this.options.graceMs,
+      onLeftovers: ({gatewayPid, pids}) => this.runtime.emitEvent({event: 'leftovers-stopping', gatewayPid, pids, graceMs: this.options.graceMs}),
+    })
+    this.claimed = true
+    if (this.aborter.signal.aborted) return
     const {host, port} = await this.gateway.listen()
     const publicHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
     this.identity = {app: this.options.app, version: this.options.version, tcpUrl: tcpUrl(publicHost, port)}
@@ -181,11 +195,17 @@ export class LocalApp extends EventEmitter {
   /** Graceful stop: stop accepting, SIGTERM every process group, SIGKILL after the grace period. */
   async stop(reason: string): Promise<void> {
     if (this.aborter.signal.aborted) return
+    if (!this.claimed) {
+      this.abortEverything()
+      return
+    }
+
     this.runtime.emitEvent({event: 'shutdown', reason})
     this.abortEverything()
     await this.gateway.close()
     await this.supervisor.stopAll(this.options.graceMs)
     this.gateway.destroy()
+    this.directoryClaim?.remove()
     this.runtime.emitEvent({event: 'stopped'})
   }
 

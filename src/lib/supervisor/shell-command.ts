@@ -20,3 +20,26 @@ const SHELL_OWN = new Set([
   'readonly', 'return', 'set', 'shift', 'source', 'then', 'times', 'trap', 'type', 'ulimit', 'umask',
   'unalias', 'unset', 'until', 'wait', 'while',
 ])
+
+/** How long the watchdog gives an instance between SIGTERM and SIGKILL once the gateway is gone. */
+export const ORPHAN_GRACE_SECONDS = 1
+
+/**
+ * Put before every instance's script: a watchdog for when the gateway dies without stopping its
+ * instances (SIGKILL, the OOM killer, a crash that skipped the exit handlers). The gateway holds the
+ * only other end of the pipe on fd 3, so the kernel closes it when the gateway dies however it dies;
+ * the watchdog reads fd 3 until that end of file, then sends SIGTERM to its process group (the
+ * instance's: `kill 0`) and SIGKILL a second later. It ignores SIGTERM and SIGHUP itself, so it also
+ * covers a gateway killed during a graceful stop; the supervisor SIGKILLs it with the rest of the
+ * group when the instance ends. It runs in a subshell that exits at once, so it is not a child of the
+ * instance's shell (a `wait` in the Procfile command does not wait for it), holds none of the output
+ * pipes (the gateway's end of output is never held up by it), and fd 3 is closed before the command
+ * runs. One line, so the shell's error messages keep the command's own line numbers. POSIX sh only:
+ * the same on every Unix.
+ */
+const WATCHDOG = `(trap '' TERM HUP; { while read -r _; do :; done; kill -TERM 0; sleep ${ORPHAN_GRACE_SECONDS}; kill -KILL 0; } <&3 >/dev/null 2>&1 &); exec 3<&-; `
+
+/** The whole script an instance's `/bin/sh -c` runs: the watchdog, then the Procfile command (shellScript). */
+export function instanceScript(command: string): string {
+  return WATCHDOG + shellScript(command)
+}

@@ -1,16 +1,19 @@
 import {type ChildProcess, spawn} from 'node:child_process'
+import {randomBytes} from 'node:crypto'
 import {EventEmitter} from 'node:events'
 import type {Readable} from 'node:stream'
 
 import {LineSplitter} from './line-splitter.js'
-import {shellScript} from './shell-command.js'
+import {startTimeOf} from './proc.js'
+import {instanceScript} from './shell-command.js'
+import {type GroupRecord, MARKER_VARIABLE, markedProcesses, markedProcessesAsync, signalProcesses, terminateProcesses} from './strays.js'
 
 export interface ProcessSpec {
   /** Instance name, e.g. `tcp-1`. */
   id: string
   type: string
   command: string
-  /** The complete environment of the child; the caller builds it (nothing is inherited). */
+  /** The complete environment of the child; the caller builds it (nothing is inherited but the supervisor's marker). */
   env: Record<string, string>
   cwd: string
 }
@@ -50,10 +53,16 @@ export function killProcessGroup(pid: number, signal: NodeJS.Signals): boolean {
   }
 }
 
-/** One running instance: `/bin/sh -c command`, leader of its own process group. */
+/**
+ * One running instance: `/bin/sh -c command`, leader of its own process group, with a watchdog (see
+ * instanceScript) that ends the group when this gateway dies, and a marker in its environment that
+ * finds the descendants that left the group (see strays.ts).
+ */
 export class ManagedProcess {
   readonly id: string
   readonly pid: number
+  /** The group leader's start time (Linux): tells the group from a later one reusing its id. */
+  readonly startTime?: string
   readonly spec: ProcessSpec
   readonly startedAt: number
   readonly exited: Promise<ExitInfo>
@@ -67,8 +76,10 @@ export class ManagedProcess {
   private stopWaitingForOutput?: () => void
   private stopping?: Promise<ExitInfo>
   private resolveExited!: (info: ExitInfo) => void
+  private watchdog?: {destroy(): void}
 
-  constructor(spec: ProcessSpec, private readonly emit: (event: SupervisorEvent) => void) {
+  /** `marker`: this instance's value of MARKER_VARIABLE, `<gateway marker>:<n>`. */
+  constructor(spec: ProcessSpec, private readonly emit: (event: SupervisorEvent) => void, private readonly marker = '') {
     this.spec = spec
     this.id = spec.id
     this.startedAt = Date.now()
@@ -79,17 +90,24 @@ export class ManagedProcess {
     let child: ChildProcess | undefined
     let spawnError: unknown
     try {
-      child = spawn('/bin/sh', ['-c', shellScript(spec.command)], {
+      // fd 3: the watchdog's end of a pipe whose other end only this process holds (libuv opens it close-on-exec)
+      child = spawn('/bin/sh', ['-c', instanceScript(spec.command)], {
         cwd: spec.cwd,
-        env: spec.env,
+        env: marker ? {...spec.env, [MARKER_VARIABLE]: marker} : spec.env,
         detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
       })
+      const watchdog = child.stdio[3] as (Readable & {destroy(): void}) | null
+      if (watchdog) {
+        watchdog.on('error', () => {})
+        this.watchdog = watchdog
+      }
     } catch (error) {
       spawnError = error
     }
 
     if (!child || child.pid === undefined) {
+      this.watchdog?.destroy()
       this.pid = 0
       this.leaderExited = true
       // spawn reports most failures (a missing cwd) asynchronously, and the caller needs the object first
@@ -100,6 +118,7 @@ export class ManagedProcess {
     }
 
     this.pid = child.pid
+    this.startTime = startTimeOf(this.pid)
     this.emit({type: 'spawned', id: this.id, pid: this.pid})
     this.watch(child)
   }
@@ -131,6 +150,8 @@ export class ManagedProcess {
 
     this.stopRequested = true
     killProcessGroup(this.pid, 'SIGTERM')
+    // descendants that left the group get the same SIGTERM (a few ms later: /proc is read without blocking) and the same grace
+    this.signalStrays('SIGTERM', true)
     const timer = setTimeout(() => this.killLeftovers(), Math.max(0, graceMs))
     this.stopping = this.exited.finally(() => clearTimeout(timer))
     return this.stopping
@@ -143,9 +164,23 @@ export class ManagedProcess {
     this.killLeftovers()
   }
 
+  /**
+   * Sends `signal` to the live descendants that carry this instance's marker, out of its group only or
+   * in it too (Linux only). Asynchronous: a scan of /proc takes milliseconds, and the gateway keeps
+   * forwarding meanwhile (a rolling restart stops instances while it serves).
+   */
+  private signalStrays(signal: NodeJS.Signals, outOfGroupOnly = false): void {
+    if (!this.marker) return
+    void markedProcessesAsync(this.marker, false).then(
+      (strays) => signalProcesses(outOfGroupOnly ? strays.filter((p) => p.pgid !== this.pid) : strays, signal),
+      () => {},
+    )
+  }
+
   private killLeftovers(): void {
     this.killSent = true
     killProcessGroup(this.pid, 'SIGKILL')
+    this.signalStrays('SIGKILL')
     // something that escaped the group (setsid) may hold the pipes forever: do not wait for it long
     if (this.leaderExited && !this.drainTimer) this.drainTimer = setTimeout(() => this.stopWaitingForOutput?.(), DRAIN_TIMEOUT_MS)
   }
@@ -181,8 +216,11 @@ export class ManagedProcess {
       if (!expected || this.killSent) this.killLeftovers()
       void outputDone.then(() => {
         clearTimeout(this.drainTimer)
-        killProcessGroup(this.pid, 'SIGKILL') // members that hold no pipe
+        killProcessGroup(this.pid, 'SIGKILL') // members that hold no pipe (the watchdog among them)
+        // an instance is a container: what it started outside its group ends with it
+        this.signalStrays('SIGKILL')
         for (const [, stream] of streams) stream.destroy()
+        this.watchdog?.destroy()
         this.finish({code, signal, expected})
       })
     })
@@ -211,25 +249,41 @@ export class ManagedProcess {
 
 export interface Supervisor {
   on(event: 'event', listener: (event: SupervisorEvent) => void): this
+  on(event: 'groups', listener: (groups: GroupRecord[]) => void): this
   once(event: 'event', listener: (event: SupervisorEvent) => void): this
   off(event: 'event', listener: (event: SupervisorEvent) => void): this
+  off(event: 'groups', listener: (groups: GroupRecord[]) => void): this
   emit(event: 'event', payload: SupervisorEvent): boolean
+  emit(event: 'groups', groups: GroupRecord[]): boolean
 }
 
 /**
- * Starts and stops processes and reports what they do as 'event's. It knows nothing of ports or
+ * Starts and stops processes and reports what they do as 'event's, and the set of its live process
+ * groups as 'groups' whenever it changes (the state file records them). It knows nothing of ports or
  * restarts (the caller decides) and never prints.
  */
 export class Supervisor extends EventEmitter {
+  /** MARKER_VARIABLE's value for this supervisor's instances is `<marker>:<n>`. */
+  readonly marker = `${process.pid}:${randomBytes(6).toString('hex')}`
   private readonly live = new Set<ManagedProcess>()
+  private started = 0
 
   start(spec: ProcessSpec): ManagedProcess {
     const managed = new ManagedProcess(spec, (event) => {
-      if (event.type === 'exited') this.live.delete(managed)
+      if (event.type === 'exited' && this.live.delete(managed)) this.emit('groups', this.groups())
       this.emit('event', event)
-    })
-    if (managed.running) this.live.add(managed)
+    }, `${this.marker}:${++this.started}`)
+    if (managed.running) {
+      this.live.add(managed)
+      this.emit('groups', this.groups())
+    }
+
     return managed
+  }
+
+  /** The process groups of the live processes. */
+  groups(): GroupRecord[] {
+    return this.processes().map((managed) => ({pgid: managed.pid, startTime: managed.startTime}))
   }
 
   /** Processes whose 'exited' event has not been emitted yet. */
@@ -237,12 +291,19 @@ export class Supervisor extends EventEmitter {
     return [...this.live]
   }
 
+  /**
+   * Stops every process (see ManagedProcess.stop), then SIGKILLs anything still carrying this
+   * supervisor's marker (a daemon forked during the grace period, a descendant of an instance that
+   * crashed) and waits, bounded, until it is gone.
+   */
   async stopAll(graceMs: number): Promise<void> {
     await Promise.all(this.processes().map((managed) => managed.stop(graceMs)))
+    await terminateProcesses(() => markedProcesses(`${this.marker}:`, true), 0)
   }
 
-  /** Immediate SIGKILL of every group (second Ctrl-C); synchronous, so usable in an 'exit' handler. */
+  /** Immediate SIGKILL of every group and marked process (second Ctrl-C); synchronous, so usable in an 'exit' handler. */
   killAll(): void {
     for (const managed of this.live) managed.kill()
+    signalProcesses(markedProcesses(`${this.marker}:`, true), 'SIGKILL')
   }
 }

@@ -5,7 +5,10 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {findStateFile, type GatewayState, readState, STATE_FILE_NAME, writeStateFile} from '../../../src/lib/control/state-file.js'
+import {DirectoryClaim, findStateFile, gatewayRunning, type GatewayState, readClaim, readState, STATE_FILE_NAME, writeStateFile} from '../../../src/lib/control/state-file.js'
+import {startTimeOf} from '../../../src/lib/supervisor/proc.js'
+import {MARKER_VARIABLE} from '../../../src/lib/supervisor/strays.js'
+import {waitUntilDead} from '../../helpers/processes.js'
 import {emptyAppRoot} from '../../helpers/proxy.js'
 
 const STATE_FILE_MODULE = fileURLToPath(new URL('../../../src/lib/control/state-file.ts', import.meta.url))
@@ -84,6 +87,66 @@ setTimeout(() => { throw new Error('crash') }, 0)`
     expect(stdout).to.equal('written\n')
     expect(code).to.equal(1)
     expect(existsSync(join(dir, STATE_FILE_NAME))).to.equal(false)
+  })
+
+  describe('as the gateway\'s claim on the directory', () => {
+    const claimState = () => ({pid: process.pid, app: 'my-app', startedAt: new Date().toISOString(), marker: `${process.pid}:abcdef`, startTime: startTimeOf(process.pid), groups: []})
+
+    it('exists from start-up on, but the --local commands find it only once published; it records groups', () => {
+      const claim = new DirectoryClaim(dir, claimState(), undefined)
+      handles.push(claim)
+      expect(statSync(claim.path).mode & 0o777).to.equal(0o600)
+      expect(readClaim(claim.path)).to.include({pid: process.pid, marker: `${process.pid}:abcdef`})
+      expect(findStateFile(dir)).to.equal(undefined) // still starting: nothing to talk to
+      claim.recordGroups([{pgid: 1234, startTime: '42'}])
+      expect(readClaim(claim.path)!.groups).to.deep.equal([{pgid: 1234, startTime: '42'}])
+      claim.publish({url: 'http://127.0.0.1:1234', token: 'tok', tcpUrl: 'tcp://127.0.0.1:20003', version: '0.1.0'})
+      expect(findStateFile(dir)?.state).to.include({token: 'tok', tcpUrl: 'tcp://127.0.0.1:20003'})
+      expect(readClaim(claim.path)!.groups).to.deep.equal([{pgid: 1234, startTime: '42'}])
+      expect(readdirSync(dir).filter((f) => f !== '.git')).to.deep.equal([STATE_FILE_NAME])
+      claim.remove()
+      expect(existsSync(claim.path)).to.equal(false)
+    })
+
+    it('is created only if no file is there (EEXIST), and replaces only the stale file it was given', () => {
+      handles.push(writeStateFile(dir, state({token: 'other'})))
+      expect(() => new DirectoryClaim(dir, claimState(), undefined)).to.throw().with.property('code', 'EEXIST')
+      handles.push(new DirectoryClaim(dir, claimState(), readClaim(join(dir, STATE_FILE_NAME))!))
+      expect(readClaim(join(dir, STATE_FILE_NAME))).to.include({marker: `${process.pid}:abcdef`})
+    })
+
+    it('tells a running gateway from a later process that reuses its pid (start time, Linux)', async () => {
+      const base = {pid: process.pid, app: 'a', startedAt: ''}
+      expect(gatewayRunning({...base, startTime: startTimeOf(process.pid)})).to.equal(true)
+      expect(gatewayRunning({...base, startTime: '1'})).to.equal(false)
+      expect(gatewayRunning({...base, pid: await deadPid()})).to.equal(false)
+      // no start time (an older version's file): a complete state file with a live pid, not a bare {pid}
+      expect(gatewayRunning(state())).to.equal(true)
+      expect(gatewayRunning(base)).to.equal(false)
+    })
+
+    it('drops what it cannot trust in a file it did not write (marker, groups)', () => {
+      writeFileSync(join(dir, STATE_FILE_NAME), JSON.stringify({pid: 12, marker: '12:abc; rm -rf /', groups: [{pgid: 1}, {pgid: -5}, {pgid: 77, startTime: 3}, {pgid: 78, startTime: '9'}, null]}))
+      const claim = readClaim(join(dir, STATE_FILE_NAME))!
+      expect(claim).to.not.have.property('marker')
+      expect(claim.groups).to.deep.equal([{pgid: 78, startTime: '9'}])
+    })
+
+    it('a stale file whose gateway left a process running is kept for the next tcp:proxy, then removed once it is gone', async () => {
+      const marker = `${await deadPid()}:0123456789ab`
+      const leftover = spawn('sleep', ['1000'], {env: {PATH: process.env.PATH, [MARKER_VARIABLE]: `${marker}:1`}, stdio: 'ignore'})
+      try {
+        writeFileSync(join(dir, STATE_FILE_NAME), JSON.stringify(state({pid: Number(marker.split(':')[0]), marker})), {mode: 0o600})
+        expect(findStateFile(dir)).to.equal(undefined)
+        expect(existsSync(join(dir, STATE_FILE_NAME))).to.equal(true)
+      } finally {
+        leftover.kill('SIGKILL')
+      }
+
+      await waitUntilDead([leftover.pid!])
+      expect(findStateFile(dir)).to.equal(undefined)
+      expect(existsSync(join(dir, STATE_FILE_NAME))).to.equal(false)
+    })
   })
 
   describe('finding it', () => {

@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {execFile} from 'node:child_process'
+import {execFile, spawn} from 'node:child_process'
 import {realpathSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {fileURLToPath} from 'node:url'
@@ -12,7 +12,9 @@ import {
   type SupervisorEvent,
   killProcessGroup,
 } from '../../../src/lib/supervisor/supervisor.js'
-import {NODE, exists, fixture, outputMatching, waitForEvent, waitUntilGone, waitUntilNoLiveMembers} from './helpers.js'
+import {MARKER_VARIABLE} from '../../../src/lib/supervisor/strays.js'
+import {isLive, waitUntilDead} from '../../helpers/processes.js'
+import {NODE, exists, fixture, liveGroupMembers, outputMatching, waitForEvent, waitUntilGone, waitUntilNoLiveMembers} from './helpers.js'
 
 const execFileP = promisify(execFile)
 
@@ -42,6 +44,15 @@ describe('Supervisor', function () {
 
   function spec(id: string, command: string, env: Record<string, string> = {}): ProcessSpec {
     return {id, type: id.split('-')[0], command, cwd: tmpdir(), env: {PATH: process.env.PATH ?? '/usr/bin:/bin', ...env}}
+  }
+
+  /** Polls until the group has `size` live members (they start in the background, with no event of theirs). */
+  async function waitForGroupSize(pgid: number, size: number): Promise<void> {
+    const deadline = Date.now() + 5000
+    while (liveGroupMembers(pgid).length < size) {
+      if (Date.now() > deadline) throw new Error(`group ${pgid} has ${liveGroupMembers(pgid).length} members, not ${size}`)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
   }
 
   const linesOf = (id: string) => events.filter((e): e is OutputEvent => e.type === 'output' && e.id === id).map((e) => e.line)
@@ -249,6 +260,75 @@ describe('Supervisor', function () {
     expect(Date.now() - started).to.be.below(5000)
     for (const managed of stubborn) expect(await managed.exited).to.deep.equal({code: null, signal: 'SIGKILL', expected: true})
     expect(supervisor.processes()).to.deep.equal([])
+  })
+
+  describe('descendants that leave the process group, the watchdog', () => {
+    /** The pid a command printed as `<label> <pid>`. */
+    async function printedPid(id: string, label: string): Promise<number> {
+      const pid = Number((await waitForEvent(supervisor, outputMatching(id, new RegExp(`^${label} \\d+$`)))).line.split(' ')[1])
+      leftovers.push(pid)
+      return pid
+    }
+
+    it('gives every instance its own marker, under this supervisor\'s', async () => {
+      const first = supervisor.start(spec('tcp-1', fixture('env-dump.mjs', '--exit')))
+      const second = supervisor.start(spec('tcp-2', fixture('env-dump.mjs', '--exit'), {[MARKER_VARIABLE]: 'from the caller'}))
+      await Promise.all([first.exited, second.exited])
+      const envOf = (id: string) => JSON.parse(linesOf(id).find((line) => line.startsWith('ENV '))!.slice(4))
+      expect(supervisor.marker).to.match(new RegExp(`^${process.pid}:[0-9a-f]{12}$`))
+      expect(envOf('tcp-1')[MARKER_VARIABLE]).to.equal(`${supervisor.marker}:1`)
+      expect(envOf('tcp-2')[MARKER_VARIABLE]).to.equal(`${supervisor.marker}:2`)
+    })
+
+    it('stop() gives a daemon (setsid) the SIGTERM and the grace of its instance, then SIGKILL', async () => {
+      // the daemon ignores SIGTERM and holds the instance's output pipes: only a signal of its own ends it
+      const daemon = printedPid('tcp-1', 'DAEMON')
+      const managed = await startListening('tcp-1', `setsid -f sh -c 'trap "" TERM; echo DAEMON $$; exec sleep 1000'; exec ${fixture('echo-server.mjs')}`)
+      const daemonPid = await daemon
+      expect(liveGroupMembers(managed.pid)).to.not.include(daemonPid)
+      const started = Date.now()
+      expect(await managed.stop(500)).to.deep.equal({code: 0, signal: null, expected: true})
+      expect(Date.now() - started).to.be.at.least(490).and.below(1900) // its grace, not the 2 s wait for the pipes
+      await waitUntilDead([daemonPid], 2000)
+    })
+
+    it('a daemon (double fork and setsid) ends with its instance when that one crashes', async () => {
+      const daemon = printedPid('tcp-1', 'DAEMON')
+      const managed = supervisor.start(spec('tcp-1', `(setsid sleep 1000 >/dev/null 2>&1 & echo "DAEMON $!"); exec ${fixture('crash.mjs')}`))
+      const daemonPid = await daemon
+      expect((await managed.exited).expected).to.equal(false)
+      await waitUntilDead([daemonPid], 2000)
+    })
+
+    it('killAll() SIGKILLs daemons too', async () => {
+      const daemon = printedPid('tcp-1', 'DAEMON')
+      await startListening('tcp-1', `setsid -f sh -c 'trap "" TERM; echo DAEMON $$; exec sleep 1000 >/dev/null'; exec ${fixture('ignore-sigterm.mjs')}`)
+      const daemonPid = await daemon
+      expect(isLive(daemonPid)).to.equal(true)
+      supervisor.killAll()
+      await waitUntilDead([daemonPid], 2000)
+    })
+
+    it('does not make the Procfile command wait for it, nor hand it fd 3', async () => {
+      const managed = supervisor.start(spec('tcp-1', 'sleep 0.1 & wait; echo waited; if { true <&3; } 2>/dev/null; then echo fd 3 open; else echo fd 3 closed; fi'))
+      expect(await managed.exited).to.deep.equal({code: 0, signal: null, expected: false})
+      expect(linesOf('tcp-1')).to.deep.equal(['waited', 'fd 3 closed'])
+    })
+
+    it('ends the instances of a gateway that dies without stopping them (SIGKILL), within about a second', async () => {
+      const script = `import {Supervisor} from ${JSON.stringify(new URL('../../../src/lib/supervisor/supervisor.ts', import.meta.url).pathname)}
+const supervisor = new Supervisor()
+const managed = supervisor.start({id: 'tcp-1', type: 'tcp', command: 'trap "" TERM; sleep 1000 & exec sleep 1001', cwd: '/', env: {PATH: process.env.PATH}})
+console.log(managed.pid)`
+      const gateway = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {stdio: ['ignore', 'pipe', 'inherit']})
+      const pgid = Number(await new Promise<string>((resolve) => gateway.stdout.setEncoding('utf8').once('data', resolve)))
+      leftovers.push(-pgid)
+      await waitForGroupSize(pgid, 3) // sleep 1001 (leader), sleep 1000, the watchdog
+      gateway.kill('SIGKILL')
+      const killed = Date.now()
+      await waitUntilNoLiveMembers(pgid, 3000) // SIGTERM is ignored here: this is the SIGKILL a second later
+      expect(Date.now() - killed).to.be.at.least(900)
+    })
   })
 
   it('killProcessGroup refuses dangerous pids and reports a missing group', () => {
