@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import {compareCommandIdsWithoutIcu, importOclif} from '../dist/lib/startup.js'
+import {compareCommandIdsWithoutIcu, importOclif, standaloneLoadOptions} from '../dist/lib/startup.js'
 
 compareCommandIdsWithoutIcu()
 const {execute} = await importOclif()
-await execute({dir: import.meta.url})
+await execute({loadOptions: standaloneLoadOptions(new URL('..', import.meta.url))})

@@ -41,8 +41,8 @@ describe('shell completion (@oclif/plugin-autocomplete)', () => {
     const flagsOf = (id: string) => new RegExp(`^${id} (.*)$`, 'm').exec(functions)?.[1].split(' ') ?? []
     expect(flagsOf('env')).to.include.members(['--app', '--remote', '--region', '--json', '--shell'])
     expect(flagsOf('tcp:proxy')).to.include.members(['--procfile', '--env', '--formation', '--port'])
-    expect(flagsOf('login')).to.include('--api-token-stdin')
-    expect(flagsOf('logout')).to.include('--no-color')
+    expect(flagsOf('scalingo:login')).to.include('--api-token-stdin')
+    expect(flagsOf('scalingo:logout')).to.include('--no-color')
 
     // Run the completion function as bash would on <TAB>. bash-completion's helpers are stubbed: they
     // only handle `:` in words, which these cases do not have.
@@ -59,7 +59,7 @@ printf '%s\\n' "\${COMPREPLY[@]}"`
     }
 
     expect(await complete('scalingo-tcp', 'en')).to.deep.equal(['env'])
-    expect(await complete('scalingo-tcp', 'lo')).to.have.members(['login', 'logout'])
+    expect(await complete('scalingo-tcp', 'sc')).to.have.members(['scalingo:login', 'scalingo:logout'])
     expect(await complete('scalingo-tcp', 'env', '--sh')).to.deep.equal(['--shell'])
   })
 
@@ -69,7 +69,7 @@ printf '%s\\n' "\${COMPREPLY[@]}"`
     expect(result.stdout).to.match(/SCALINGO_TCP_AC_ZSH_SETUP_PATH=\S+/)
     const functions = readFileSync(join(home, 'cache', 'scalingo-tcp', 'autocomplete', 'functions', 'zsh', '_scalingo-tcp'), 'utf8')
     expect(functions).to.include('#compdef scalingo-tcp')
-    for (const entry of ['"env:Print', '"login:', '"logout:', '"tcp\\:proxy:Run']) expect(functions).to.include(entry)
+    for (const entry of ['"env:Print', '"scalingo\\:login:', '"scalingo\\:logout:', '"tcp\\:proxy:Run']) expect(functions).to.include(entry)
     expect(functions).to.include('"--shell[Print')
   })
 })

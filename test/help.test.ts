@@ -1,7 +1,9 @@
 import {type Command, Config, Flags, Parser} from '@oclif/core'
 import {expect} from 'chai'
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
 
-import {ROOT} from './helpers/cli.js'
+import {ROOT, runCli} from './helpers/cli.js'
 
 const INVOCATION = '<%= config.bin %> <%= command.id %>'
 
@@ -67,7 +69,9 @@ describe('help: every command documents itself', () => {
 
   it('finds our commands in the config', () => {
     const ids = ownCommands().map((c) => c.id)
-    expect(ids).to.include.members(['env', 'login', 'logout', 'tcp:proxy'])
+    expect(ids).to.include.members(['env', 'scalingo:login', 'scalingo:logout', 'tcp:proxy'])
+    // no short forms: a host CLI has its own `login` (see src/commands/scalingo/login.ts)
+    expect(ids).to.not.include.members(['login']).and.not.include.members(['logout'])
   })
 
   it('gives every command a summary, a description and at least one example', () => {
@@ -131,4 +135,18 @@ describe('help: every command documents itself', () => {
   function ownCommands(): Command.Loadable[] {
     return config.commands.filter((c) => c.pluginName === 'scalingo-tcp').sort((a, b) => a.id.localeCompare(b.id))
   }
+})
+
+describe('help: topics', () => {
+  it("describes only our own topics in package.json: `addons` is a host's topic, and a plugin's description would replace the host's", () => {
+    const pjson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
+    expect(Object.keys(pjson.oclif.topics)).to.include.members(['addons:tcp', 'scalingo', 'tcp']).and.not.include('addons')
+  })
+
+  it('standalone, `scalingo-tcp help` still describes `addons` (bin/run.js adds it) and lists the scalingo topic', async () => {
+    const result = await runCli(['help'])
+    expect(result.code, result.stderr).to.equal(0)
+    expect(result.stdout).to.match(/^ {2}addons +Manage the app's addons\.$/m)
+    expect(result.stdout).to.match(/^ {2}scalingo +Log in to Scalingo and out of it\.$/m)
+  })
 })

@@ -114,10 +114,23 @@ describe('as an oclif plugin linked into another CLI', () => {
     expect(quiet.stderr).to.equal('')
   })
 
-  it('exposes login and logout in the host', async () => {
-    const result = await host(['login', '--help'], dir)
+  it('exposes scalingo:login and scalingo:logout in the host', async () => {
+    const result = await host(['scalingo:login', '--help'], dir)
     expect(result.code, result.stderr).to.equal(0)
-    expect(result.stdout).to.include('$ host login').and.include('--api-token-stdin')
+    expect(result.stdout).to.include('$ host scalingo:login').and.include('--api-token-stdin')
+    const logout = await host(['scalingo:logout', '--help'], dir)
+    expect(logout.stdout).to.include('$ host scalingo:logout')
+  })
+
+  it("names its commands in hints as the host's user types them: `host scalingo:login`, `host tcp:proxy`", async () => {
+    const noToken = await host(['env', '-a', 'my-app'], dir, {...fake.env(), SCALINGO_API_TOKEN: ''})
+    expect(noToken.code).to.equal(3)
+    expect(noToken.stderr).to.include('Run `host scalingo:login`').and.not.include('scalingo-tcp scalingo:login')
+    const json = await host(['addons:tcp:info', '-a', 'my-app', '--json'], dir, {...fake.env(), SCALINGO_API_TOKEN: ''})
+    expect(JSON.parse(json.stdout).error.suggestions[0]).to.include('`host scalingo:login`')
+    const local = await host(['addons:tcp:info', '--local'], dir)
+    expect(local.code).to.equal(1)
+    expect(local.stderr).to.include('Start one with: host tcp:proxy')
   })
 })
 

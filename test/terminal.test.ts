@@ -213,8 +213,8 @@ describe('terminal manners', () => {
       expect(await tty.exited).to.equal(130)
     })
 
-    it('login: Ctrl-C at the token prompt exits 130 without a stack trace', async () => {
-      const tty = new TtyCli(['login'], {cwd: app, env: {HOME: app, ...env}})
+    it('scalingo:login: Ctrl-C at the token prompt exits 130 without a stack trace', async () => {
+      const tty = new TtyCli(['scalingo:login'], {cwd: app, env: {HOME: app, ...env}})
       ttys.push(tty)
       await tty.waitFor(/Scalingo API token/)
       tty.type('\u0003')

@@ -65,7 +65,7 @@ With --local, prints instead the environment the instances of the local gateway 
     if (name === undefined) return vars
     if (!Object.hasOwn(vars, name)) {
       throw new NotFoundError(`Variable ${name} is not set in the environment of the local ${type} instances.`, [
-        `List them with \`${this.config.bin} env --local${type === 'tcp' ? '' : ` --type ${type}`}\``,
+        `List them with \`${this.commandLine('env')} --local${type === 'tcp' ? '' : ` --type ${type}`}\``,
       ])
     }
 
@@ -79,7 +79,7 @@ With --local, prints instead the environment the instances of the local gateway 
       const found = variables.find((v) => v.name === name)
       if (!found) {
         throw new NotFoundError(`Variable ${name} is not set on app ${app.name} (region ${region.name}).`, [
-          `List the app's variables with \`${this.config.bin} env -a ${app.name}\``,
+          `List the app's variables with \`${this.commandLine('env')} -a ${app.name}\``,
         ])
       }
 

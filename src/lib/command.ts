@@ -1,5 +1,6 @@
 import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
+import {type CommandLine, commandLineFor, fillCommandRefs} from './command-line.js'
 import {CliError, ExitCode, InterruptedError} from './errors.js'
 import {guardStdio, Terminal} from './output/stdio.js'
 import {redact} from './secrets.js'
@@ -7,7 +8,8 @@ import {redact} from './secrets.js'
 /**
  * The base of every command. Commands stay thin: parse flags, call src/lib, render. This class
  * turns our typed errors into oclif errors (message, "Try this" suggestions, exit code, no stack
- * trace), redacts secrets from every error message, and gives --json a structured error.
+ * trace), names our commands in them as this CLI spells them (command-line.ts), redacts secrets from
+ * every error message, and gives --json a structured error.
  */
 export abstract class BaseCommand extends Command {
   static override baseFlags = {
@@ -35,6 +37,16 @@ export abstract class BaseCommand extends Command {
     process.exit(ExitCode.Error)
   }
 
+  /** How the user types one of our commands here: `scalingo-tcp env`, or `heroku env` in the Heroku CLI. */
+  protected get commandLine(): CommandLine {
+    return commandLineFor(this.config.bin, this.config.topicSeparator)
+  }
+
+  /** What the user reads of an error's text: our commands named as typed here, secrets redacted. */
+  private errorText(text: string): string {
+    return redact(fillCommandRefs(text, this.commandLine))
+  }
+
   protected get colorChoice(): {json: boolean; noColor: boolean} {
     return {json: this.jsonEnabled(), noColor: this.argv.includes('--no-color')}
   }
@@ -51,8 +63,8 @@ export abstract class BaseCommand extends Command {
         name: error.name,
         code: error.code,
         exitCode: error.exitCode,
-        message: redact(error.message),
-        suggestions: error.suggestions.map(redact),
+        message: this.errorText(error.message),
+        suggestions: error.suggestions.map((s) => this.errorText(s)),
       },
     }
   }
@@ -66,9 +78,9 @@ export abstract class BaseCommand extends Command {
       throw new Errors.ExitError(error.exitCode)
     }
 
-    throw new Errors.CLIError(redact(error.message), {
+    throw new Errors.CLIError(this.errorText(error.message), {
       exit: error.exitCode,
-      suggestions: error.suggestions.map(redact),
+      suggestions: error.suggestions.map((s) => this.errorText(s)),
     })
   }
 }

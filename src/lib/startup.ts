@@ -8,6 +8,10 @@
  *   English and POSIX collation is code point order, so those are compared directly and everything else
  *   (other strings, explicit locales or options, other default locales) still goes to ICU.
  */
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
 import type * as Oclif from '@oclif/core'
 
 export const MIN_NODE_MAJOR = 20
@@ -60,4 +64,25 @@ export function compareCommandIdsWithoutIcu(env: NodeJS.ProcessEnv = process.env
   // eslint-disable-next-line no-extend-native
   String.prototype.localeCompare = commandIdCompare(String.prototype.localeCompare)
   return true
+}
+
+/**
+ * Topics only the standalone CLI describes. `addons` is a topic of every PaaS CLI we plug into: oclif lets a
+ * plugin's topic description replace the host's (Config.loadTopics), so package.json describes only our own
+ * topics and the host keeps its `addons` text (the Heroku CLI's "tools and services for..."). Standalone, without
+ * one, oclif would describe `addons` by the summary of its first command.
+ */
+export const STANDALONE_TOPICS: Record<string, {description: string}> = {
+  addons: {description: "Manage the app's addons."},
+}
+
+/**
+ * oclif's load options for bin/run.js (only the standalone CLI runs it): our package.json, read here instead of
+ * by oclif, with STANDALONE_TOPICS added. `root` is the package's directory.
+ */
+export function standaloneLoadOptions(root: URL): {root: string; pjson: Oclif.Interfaces.PJSON} {
+  const dir = fileURLToPath(root)
+  const pjson = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Oclif.Interfaces.PJSON
+  pjson.oclif = {...pjson.oclif, topics: {...STANDALONE_TOPICS, ...pjson.oclif.topics}}
+  return {root: dir, pjson}
 }

@@ -190,7 +190,7 @@ describe('env', () => {
     it('exits 3 saying how to log in when no token is found', async () => {
       const result = await cli(['env', '-a', 'my-app'], {SCALINGO_API_TOKEN: undefined})
       expectCleanError(result, 3, 'Not logged in: no Scalingo API token found.')
-      expect(result.stderr).to.include('scalingo-tcp login')
+      expect(result.stderr).to.include('scalingo-tcp scalingo:login')
     })
   })
 
@@ -325,9 +325,9 @@ describe('env reuses the JWT between commands (JWT cache)', () => {
     expect(result.stdout).to.equal(`TCP_URL=${VARIABLES.TCP_URL}\n`)
   })
 
-  it('logout removes the cache', async () => {
+  it('scalingo:logout removes the cache', async () => {
     expect(existsSync(cachePath())).to.equal(true)
-    const result = await cli(['logout'])
+    const result = await cli(['scalingo:logout'])
     expect(result.code, result.stderr).to.equal(0)
     expect(existsSync(cachePath())).to.equal(false)
   })

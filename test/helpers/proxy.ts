@@ -50,6 +50,8 @@ export interface ProxyOptions {
   memoryProbe?: boolean
   /** A file descriptor to give it as stdout instead of a pipe to this test (then no event is seen). */
   stdout?: number
+  /** What runs tcp:proxy, up to the command id: default `node bin/run.js`; a host CLI (`node heroku/bin/run.js`), maybe wrapped. */
+  launcher?: string[]
 }
 
 /**
@@ -68,13 +70,14 @@ export class ProxyProcess {
   private readonly keep: (e: Event) => boolean
 
   constructor(args: string[], options: ProxyOptions) {
-    const command = [BIN, 'tcp:proxy', '--json', ...args]
+    const [file, ...launcher] = options.launcher ?? [process.execPath, BIN]
+    const command = [...launcher, 'tcp:proxy', '--json', ...args]
     const env = {...baseEnv(), ...options.env}
     if (options.memoryProbe) env.NODE_OPTIONS = `--import ${MEMORY_PROBE}`
     this.keep = options.keep ?? (() => true)
     this.child = options.fdLimit
-      ? spawn('sh', ['-c', `ulimit -n ${options.fdLimit} && exec "$0" "$@"`, process.execPath, ...command], {cwd: options.cwd, env})
-      : spawn(process.execPath, command, {cwd: options.cwd, env, stdio: ['ignore', options.stdout ?? 'pipe', 'pipe']})
+      ? spawn('sh', ['-c', `ulimit -n ${options.fdLimit} && exec "$0" "$@"`, file, ...command], {cwd: options.cwd, env})
+      : spawn(file, command, {cwd: options.cwd, env, stdio: ['ignore', options.stdout ?? 'pipe', 'pipe']})
     this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => this.onData(chunk))
     this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       this.stderr += chunk

@@ -18,12 +18,12 @@ const COMMANDS: Record<string, (app: string) => string[]> = {
   'addons:tcp:restart': app => ['addons:tcp:restart', '-a', app],
   'addons:tcp:create': app => ['addons:tcp:create', '-a', app],
   'addons:tcp:destroy': app => ['addons:tcp:destroy', '-a', app, '--confirm', app],
-  login: () => ['login', '--api-token-stdin'],
+  'scalingo:login': () => ['scalingo:login', '--api-token-stdin'],
 }
 
 /** The requests each command's faults apply to: login talks to the auth API, the others to the app's routes. */
 function faultedRequests(command: string, app: string): (req: RecordedRequest) => boolean {
-  if (command === 'login') return req => req.path.startsWith('/v1/tokens/') || req.path.startsWith('/v1/users/')
+  if (command === 'scalingo:login') return req => req.path.startsWith('/v1/tokens/') || req.path.startsWith('/v1/users/')
   return req => req.path === `/v1/apps/${app}` || req.path.startsWith(`/v1/apps/${app}/`)
 }
 
@@ -64,15 +64,15 @@ describe('reliability: API faults', function () {
       shared.fake.setFormation(app, [{name: 'tcp', amount: 1}])
       if (command !== 'addons:tcp:create') shared.fake.addTcpAddon(app)
       // login's faults hit the token exchange every other command also needs: it gets a platform of its own.
-      const platform = command === 'login' ? await ownPlatform() : shared.fake
+      const platform = command === 'scalingo:login' ? await ownPlatform() : shared.fake
       platform.failNext(faultedRequests(command, app), {...FAULTS[fault].failure, times: Infinity})
       const started = Date.now()
       const result = await runCli(COMMANDS[command](app), {
         timeoutMs: 30_000,
-        input: command === 'login' ? `${TOKEN}\n` : undefined,
+        input: command === 'scalingo:login' ? `${TOKEN}\n` : undefined,
         env: {
-          HOME: command === 'login' ? mkdtempSync(join(shared.home, 'login-')) : shared.home, ...platform.env(),
-          SCALINGO_API_TOKEN: command === 'login' ? undefined : TOKEN,
+          HOME: command === 'scalingo:login' ? mkdtempSync(join(shared.home, 'login-')) : shared.home, ...platform.env(),
+          SCALINGO_API_TOKEN: command === 'scalingo:login' ? undefined : TOKEN,
           SCALINGO_TCP_RETRY_BASE_MS: '5', SCALINGO_TCP_HTTP_TIMEOUT: String(HTTP_TIMEOUT_MS),
         },
       })

@@ -49,7 +49,7 @@ describe('reliability: security', function () {
       runCli(['env', '-a', 'nope', '--debug'], {env: env({SCALINGO_API_TOKEN: TOKEN})}),
       runCli(['env', '-a', 'my-app', '--debug'], {env: env({SCALINGO_API_TOKEN: `${TOKEN}x`})}),
       // login handles the raw token (stdin, exchange, credentials file): its --debug trace too.
-      runCli(['login', '--api-token-stdin', '--debug'], {env: env({XDG_CONFIG_HOME: mkdtempSync(join(home, 'login-'))}), input: `${TOKEN}\n`}),
+      runCli(['scalingo:login', '--api-token-stdin', '--debug'], {env: env({XDG_CONFIG_HOME: mkdtempSync(join(home, 'login-'))}), input: `${TOKEN}\n`}),
     ])
     expect(runs.map(run => run.code)).to.deep.equal([0, 0, 0, 4, 3, 0])
     expect(runs[5].stderr).to.match(/POST .*\/v1\/tokens\/exchange/)
@@ -64,7 +64,7 @@ describe('reliability: security', function () {
   })
 
   it('stores the token 0600 in a 0700 directory, and refuses a token file readable by others', async () => {
-    const login = await runCli(['login', '--api-token-stdin'], {env: env(), input: `${TOKEN}\n`})
+    const login = await runCli(['scalingo:login', '--api-token-stdin'], {env: env(), input: `${TOKEN}\n`})
     expect(login.code, login.stderr).to.equal(0)
     expect(login.stdout + login.stderr).to.not.include(TOKEN)
     const file = join(home, '.config', 'scalingo-tcp', 'credentials.json')

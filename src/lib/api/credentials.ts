@@ -2,6 +2,7 @@ import {chmod, mkdir, readFile, rename, rm, stat, writeFile} from 'node:fs/promi
 import {homedir} from 'node:os'
 import {dirname, join} from 'node:path'
 
+import {commandRef} from '../command-line.js'
 import {credentialsPath} from '../config-dir.js'
 import {CliError, ExitCode} from '../errors.js'
 import {registerSecret} from '../secrets.js'
@@ -22,7 +23,7 @@ interface StoredCredentials {
 }
 
 /**
- * The API token, in order: SCALINGO_API_TOKEN, the token stored by our `login` (per auth host),
+ * The API token, in order: SCALINGO_API_TOKEN, the token stored by our `scalingo:login` (per auth host),
  * then the Scalingo CLI's own auth file (read-only: that file belongs to the Scalingo CLI).
  */
 export async function resolveApiToken(env: NodeJS.ProcessEnv = process.env): Promise<ResolvedToken> {
@@ -40,7 +41,7 @@ export async function resolveApiToken(env: NodeJS.ProcessEnv = process.env): Pro
   if (cliToken) return {token: cliToken.token, source: 'scalingo-cli', origin: cliToken.path}
 
   throw new AuthenticationError('Not logged in: no Scalingo API token found.', undefined, [
-    'Run `scalingo-tcp login` (or `scalingo login`) to log in',
+    `Run \`${commandRef('scalingo:login')}\` (or \`scalingo login\`) to log in`,
     'Or set SCALINGO_API_TOKEN to an API token (tk-us-...) created at https://dashboard.scalingo.com/account/tokens',
   ])
 }
@@ -59,7 +60,7 @@ async function readStoredCredentials(env: NodeJS.ProcessEnv): Promise<StoredCred
     throw new CliError(`Refusing to use ${path}: it is readable by other users (mode ${(mode & 0o777).toString(8)}).`, {
       exitCode: ExitCode.Auth,
       code: 'INSECURE_CREDENTIALS',
-      suggestions: [`Run \`chmod 600 ${path}\``, 'Or log in again with `scalingo-tcp login`'],
+      suggestions: [`Run \`chmod 600 ${path}\``, `Or log in again with \`${commandRef('scalingo:login')}\``],
     })
   }
 
@@ -70,7 +71,7 @@ async function readStoredCredentials(env: NodeJS.ProcessEnv): Promise<StoredCred
     throw new CliError(`${path} is not valid JSON.`, {
       exitCode: ExitCode.Auth,
       code: 'INVALID_CREDENTIALS',
-      suggestions: ['Run `scalingo-tcp logout` then `scalingo-tcp login`'],
+      suggestions: [`Run \`${commandRef('scalingo:logout')}\` then \`${commandRef('scalingo:login')}\``],
     })
   }
 }

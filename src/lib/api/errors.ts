@@ -1,7 +1,8 @@
+import {commandRef} from '../command-line.js'
 import {CliError, ExitCode} from '../errors.js'
 
 const LOGIN_SUGGESTIONS = [
-  'Run `scalingo-tcp login` to store a valid API token (create one at https://dashboard.scalingo.com/account/tokens)',
+  `Run \`${commandRef('scalingo:login')}\` to store a valid API token (create one at https://dashboard.scalingo.com/account/tokens)`,
   'Or set SCALINGO_API_TOKEN to a valid API token (tk-us-...)',
 ]
 

@@ -2,6 +2,7 @@ import {type ClientRequest, request} from 'node:http'
 import {join} from 'node:path'
 
 import {waitFor, type WaitOptions} from '../api/wait.js'
+import {commandRef} from '../command-line.js'
 import {CliError} from '../errors.js'
 import type {LocalStatus} from '../proxy/status.js'
 import type {LocalOperation} from './operations.js'
@@ -32,7 +33,7 @@ interface Response {
 export function notRunning(dir: string): CliError {
   return new CliError(`No local gateway is running in ${dir}.`, {
     code: 'NO_LOCAL_GATEWAY',
-    suggestions: ['Start one with: scalingo-tcp tcp:proxy'],
+    suggestions: [`Start one with: ${commandRef('tcp:proxy')}`],
   })
 }
 
@@ -98,7 +99,7 @@ export async function connectToLocalGateway(options: {cwd: string}): Promise<Loc
 
           if (res.statusCode === 401) {
             reject(new CliError(`The local gateway in ${dir} refused the token in ${STATE_FILE_NAME}.`, {
-              suggestions: ['Restart tcp:proxy: the state file belongs to another gateway.'],
+              suggestions: [`Restart \`${commandRef('tcp:proxy')}\`: the state file belongs to another gateway.`],
             }))
           } else if ((res.statusCode ?? 500) >= 400) {
             reject(new CliError(`The local gateway answered ${res.statusCode}: ${typeof body?.error === 'string' ? body.error.slice(0, 300) : 'no details'}`))

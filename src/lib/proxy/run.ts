@@ -2,6 +2,7 @@ import {type LocalControl, startLocalControl} from '../control/local-control.js'
 import {CliError} from '../errors.js'
 import type {KeyInput} from './keys.js'
 import type {LocalApp} from './local-app.js'
+import {ownStopSignals} from './signals.js'
 import {installRestartTriggers} from './triggers.js'
 
 export interface RunOptions {
@@ -52,10 +53,9 @@ export async function runUntilStopped(app: LocalApp, options: RunOptions): Promi
     }
   }
 
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
-  // Whatever way this process ends, its children's process groups end with it.
-  process.on('exit', () => app.supervisor.killAll())
+  // SIGINT and SIGTERM are ours alone until we are done (a host CLI's own listeners may exit at once), and
+  // whatever way this process ends, its children's process groups get SIGTERM: see signals.ts.
+  const releaseSignals = ownStopSignals(onSignal, () => app.supervisor.processes())
   app.once('fatal', (error: Error) => stop('fatal', error))
   options.onOutputFailed((error) => {
     if (options.terminal.hungUp()) stop(HANGUP)
@@ -81,6 +81,7 @@ export async function runUntilStopped(app: LocalApp, options: RunOptions): Promi
     await app.start()
   } catch (error) {
     await app.stop('start-up failed')
+    releaseSignals()
     throw error
   }
 
@@ -105,5 +106,6 @@ export async function runUntilStopped(app: LocalApp, options: RunOptions): Promi
   } finally {
     uninstallTriggers()
     await control.close()
+    releaseSignals()
   }
 }

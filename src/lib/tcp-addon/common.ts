@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 
+import type {CommandLine} from '../command-line.js'
 import {type Addon, findTcpAddon} from '../api/addons.js'
 import type {ScalingoClient} from '../api/client.js'
 import {listVariables} from '../api/resources.js'
@@ -59,11 +60,11 @@ export async function readTcpUrl(client: ScalingoClient, app: string): Promise<s
 }
 
 /** The app's TCP Gateway addon, or exit 4 saying how to create one. */
-export async function requireTcpAddon(client: ScalingoClient, app: string, bin: string): Promise<Addon> {
+export async function requireTcpAddon(client: ScalingoClient, app: string, commandLine: CommandLine): Promise<Addon> {
   const addon = await findTcpAddon(client, app)
   if (!addon) {
     throw new NotFoundError(`App ${app} has no TCP Gateway addon.`, [
-      `Create one with \`${bin} addons:tcp:create -a ${app}\``,
+      `Create one with \`${commandLine('addons:tcp:create')} -a ${app}\``,
     ])
   }
 

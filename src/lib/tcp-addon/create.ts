@@ -12,6 +12,7 @@ import {
   scale,
   TCP_GATEWAY_PROVIDER_ID,
 } from '../api/addons.js'
+import type {CommandLine} from '../command-line.js'
 import type {ScalingoClient} from '../api/client.js'
 import {type CheckResult, waitFor, waitForOperation} from '../api/wait.js'
 import {CliError, UsageError} from '../errors.js'
@@ -47,7 +48,7 @@ export interface CreateOptions {
   wait: boolean
   timeoutMs: number
   scale?: number
-  bin: string
+  commandLine: CommandLine
   /** Where to look for a local Procfile to quote in the missing-`tcp` warning. */
   cwd: string
   signal?: AbortSignal
@@ -63,12 +64,12 @@ export interface CreateUi {
 }
 
 export async function createTcpAddon(client: ScalingoClient, options: CreateOptions, ui: CreateUi): Promise<CreateResult> {
-  const {app, bin} = options
+  const {app, commandLine} = options
   const existing = await findTcpAddon(client, app)
   if (existing) {
     throw new CliError(`App ${app} already has a TCP Gateway addon (${existing.id}, plan ${existing.plan?.name}).`, {
       code: 'ALREADY_EXISTS',
-      suggestions: [`See it with \`${bin} addons:tcp:info -a ${app}\``],
+      suggestions: [`See it with \`${commandLine('addons:tcp:info')} -a ${app}\``],
     })
   }
 
@@ -78,7 +79,7 @@ export async function createTcpAddon(client: ScalingoClient, options: CreateOpti
   const accepted = provisioned.addon ?? (await findTcpAddon(client, app))
   if (!accepted) {
     throw new CliError(`The addon was accepted but does not show in the addons of ${app} yet.`, {
-      suggestions: [`Check later with \`${bin} addons:tcp:info -a ${app}\``],
+      suggestions: [`Check later with \`${commandLine('addons:tcp:info')} -a ${app}\``],
     })
   }
 
@@ -98,7 +99,7 @@ export async function createTcpAddon(client: ScalingoClient, options: CreateOpti
     ui.warn(text)
   }
 
-  if (!tcpUrl) warn(`TCP_URL is not set yet: read it later with \`${bin} env TCP_URL -a ${app}\`.`)
+  if (!tcpUrl) warn(`TCP_URL is not set yet: read it later with \`${commandLine('env')} TCP_URL -a ${app}\`.`)
   const formation = await ensureTcpScaled(client, options, ui, warn)
   return {app, addon: addonView(addon), ...tcpEndpoint(tcpUrl), message: provisioned.message ?? null, waited: options.wait, formation, warnings}
 }
@@ -120,7 +121,7 @@ async function waitUntilRunning(client: ScalingoClient, accepted: Addon, options
       signal: options.signal,
       onProgress: (status) => void ui.progress(waitingText(status)),
       what: 'the TCP Gateway addon to be running with TCP_URL set',
-      checkLater: `${options.bin} addons:tcp:info -a ${app}`,
+      checkLater: `${options.commandLine('addons:tcp:info')} -a ${app}`,
     },
   )
 }
@@ -152,7 +153,7 @@ async function ensureTcpScaled(
   ui: CreateUi,
   warn: (text: string) => void,
 ): Promise<CreateResult['formation']> {
-  const {app, bin} = options
+  const {app, commandLine} = options
   const scaleHint = `\`scalingo --app ${app} scale tcp:1\``
   const tcp = (await getFormation(client, app)).find((f) => f.name === 'tcp')
   if (!tcp) {
@@ -188,7 +189,7 @@ async function ensureTcpScaled(
       signal: options.signal,
       onProgress: (status) => void ui.progress(`Scaling tcp to ${target} on ${app}: ${status}`),
       what: `tcp to be scaled to ${target}`,
-      checkLater: `${bin} addons:tcp:info -a ${app}`,
+      checkLater: `${commandLine('addons:tcp:info')} -a ${app}`,
     })
     if (operation.status === 'error') throw operationFailed(operation, `Scaling tcp to ${target}`, app)
   }

@@ -1,3 +1,4 @@
+import type {CommandLine} from '../command-line.js'
 import {destroyAddon} from '../api/addons.js'
 import type {ScalingoClient} from '../api/client.js'
 import {CliError, UsageError} from '../errors.js'
@@ -19,8 +20,8 @@ export interface DestroyTarget {
 }
 
 /** The addon to remove and its TCP_URL; exit 4 when the app has none. */
-export async function loadDestroyTarget(client: ScalingoClient, app: string, bin: string): Promise<DestroyTarget> {
-  const addon = await requireTcpAddon(client, app, bin)
+export async function loadDestroyTarget(client: ScalingoClient, app: string, commandLine: CommandLine): Promise<DestroyTarget> {
+  const addon = await requireTcpAddon(client, app, commandLine)
   return {app, addon: addonView(addon), tcpUrl: (await readTcpUrl(client, app)) ?? null}
 }
 
@@ -30,8 +31,8 @@ export function destroyWarning(target: DestroyTarget): string {
 }
 
 /** The typed (or --confirm) app name must match; without one and without a terminal, --confirm is required. */
-export function checkConfirmation(app: string, typed: string | undefined, bin: string): void {
-  const retry = `${bin} addons:tcp:destroy -a ${app} --confirm ${app}`
+export function checkConfirmation(app: string, typed: string | undefined, commandLine: CommandLine): void {
+  const retry = `${commandLine('addons:tcp:destroy')} -a ${app} --confirm ${app}`
   if (typed === undefined) {
     throw new UsageError('Removing the TCP Gateway addon needs a confirmation, and there is no terminal to ask on.', [
       `Confirm with the app name: \`${retry}\``,

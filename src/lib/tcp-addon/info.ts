@@ -1,3 +1,4 @@
+import type {CommandLine} from '../command-line.js'
 import {getFormation, listContainers} from '../api/addons.js'
 import type {ScalingoClient} from '../api/client.js'
 import {keyValueBlock, table} from '../output/render.js'
@@ -19,8 +20,8 @@ export interface TcpInfo extends TcpEndpoint {
 }
 
 /** Reads the addon, TCP_URL, formation and `tcp` containers from the API; exit 4 without an addon. */
-export async function loadTcpInfo(client: ScalingoClient, app: string, bin: string): Promise<TcpInfo> {
-  const addon = await requireTcpAddon(client, app, bin)
+export async function loadTcpInfo(client: ScalingoClient, app: string, commandLine: CommandLine): Promise<TcpInfo> {
+  const addon = await requireTcpAddon(client, app, commandLine)
   const [tcpUrl, formation, containers] = await Promise.all([
     readTcpUrl(client, app),
     getFormation(client, app),

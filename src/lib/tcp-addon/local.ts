@@ -1,3 +1,4 @@
+import type {CommandLine} from '../command-line.js'
 import {type LocalGatewayClient, waitForLocalOperation} from '../control/client.js'
 import type {LocalOperation} from '../control/operations.js'
 import {CliError} from '../errors.js'
@@ -97,21 +98,21 @@ export function renderLocalTcpInfo(info: LocalTcpInfo): string {
   return text + table(['Name', 'Gen', 'State', 'PID', 'Port', 'Uptime', 'Active', 'Total', 'In', 'Out', 'Restarts'], rows)
 }
 
-export function localRestartTarget(gateway: LocalGatewayClient, bin: string): RestartTarget<LocalOperation, {report: RestartReport | null}> {
+export function localRestartTarget(gateway: LocalGatewayClient, commandLine: CommandLine): RestartTarget<LocalOperation, {report: RestartReport | null}> {
   const app = gateway.state.app
   return {
     app,
     subject: `the local tcp instances of ${app}`,
     awaited: 'the local tcp instances to restart',
     note: 'Note: connections open on the old tcp instances stay forwarded until their server closes them or the grace period ends; clients must reconnect and retry.',
-    checkLater: `${bin} addons:tcp:info --local`,
+    checkLater: `${commandLine('addons:tcp:info')} --local`,
     carriedOnBy: 'The local gateway',
     request: async () => (await gateway.restart()).operationId || undefined,
     waitFor: (operationId, options) => waitForLocalOperation(gateway, operationId, options),
     failed: (operation) =>
       new CliError(`Restarting the local tcp instances of ${app} failed: ${operation.error || 'the operation ended in error'}.`, {
         code: 'OPERATION_FAILED',
-        suggestions: [`Look at the output of tcp:proxy in ${gateway.dir}`, `Check the instances with \`${bin} addons:tcp:info --local\``],
+        suggestions: [`Look at the output of tcp:proxy in ${gateway.dir}`, `Check the instances with \`${commandLine('addons:tcp:info')} --local\``],
       }),
     extra: (operation) => ({report: operation?.report ?? null}),
   }

@@ -1,3 +1,4 @@
+import type {CommandLine} from '../command-line.js'
 import {type Operation, restart} from '../api/addons.js'
 import type {ScalingoClient} from '../api/client.js'
 import {operationSeconds, waitForOperation, type WaitOptions} from '../api/wait.js'
@@ -51,13 +52,13 @@ export interface RestartTarget<O extends Operation = Operation, Extra extends ob
 
 export const TCP_SCOPE = ['tcp']
 
-export function platformRestartTarget(client: ScalingoClient, app: string, bin: string): RestartTarget<Operation, object> {
+export function platformRestartTarget(client: ScalingoClient, app: string, commandLine: CommandLine): RestartTarget<Operation, object> {
   return {
     app,
     subject: `the tcp containers of ${app}`,
     awaited: 'the tcp containers to restart',
     note: 'Note: connections open on the old tcp containers are dropped when they stop; clients must reconnect and retry.',
-    checkLater: `${bin} addons:tcp:info -a ${app}`,
+    checkLater: `${commandLine('addons:tcp:info')} -a ${app}`,
     request: async () => (await restart(client, app, TCP_SCOPE)).operationId,
     waitFor: (operationId, options) => waitForOperation(client, app, operationId, options),
     failed: (operation) => operationFailed(operation, 'Restarting the tcp containers', app),

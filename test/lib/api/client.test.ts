@@ -19,6 +19,7 @@ import {
 } from '../../../src/lib/api/errors.js'
 import {getApp, listVariables} from '../../../src/lib/api/resources.js'
 import {jwtExpiry} from '../../../src/lib/api/token-exchange.js'
+import {commandRef} from '../../../src/lib/command-line.js'
 import {ExitCode} from '../../../src/lib/errors.js'
 import {FakeScalingo} from '../../helpers/fake-scalingo.js'
 
@@ -108,7 +109,7 @@ describe('ScalingoClient against the fake platform', () => {
     expect(error).to.be.instanceOf(AuthenticationError)
     expect(error.exitCode).to.equal(ExitCode.Auth)
     expect(error.message).to.include('SCALINGO_API_TOKEN')
-    expect(error.suggestions.join(' ')).to.include('scalingo-tcp login')
+    expect(error.suggestions.join(' ')).to.include(commandRef('scalingo:login'))
     expect(fake.requestsTo('POST', '/v1/tokens/exchange')).to.have.length(2)
     expect(fake.requestsTo('GET', '/v1/apps/my-app')).to.have.length(2)
   })

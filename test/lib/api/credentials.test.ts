@@ -11,6 +11,7 @@ import {
   storeToken,
 } from '../../../src/lib/api/credentials.js'
 import {authHost} from '../../../src/lib/api/regions.js'
+import {commandRef} from '../../../src/lib/command-line.js'
 import {configDir, credentialsPath} from '../../../src/lib/config-dir.js'
 import {CliError, ExitCode} from '../../../src/lib/errors.js'
 import {scalingoCliAuthFile} from '../../helpers/fake-scalingo.js'
@@ -85,7 +86,8 @@ describe('API token resolution', () => {
     const error = (await resolveApiToken(env).catch((e) => e)) as CliError
     expect(error.exitCode).to.equal(ExitCode.Auth)
     expect(error.message).to.equal('Not logged in: no Scalingo API token found.')
-    expect(error.suggestions.join('\n')).to.include('scalingo-tcp login').and.include('SCALINGO_API_TOKEN')
+    // the command layer fills the placeholder with the command as the running CLI spells it
+    expect(error.suggestions.join('\n')).to.include(commandRef('scalingo:login')).and.include('SCALINGO_API_TOKEN')
   })
 
   it('stores the token with mode 0600 in a 0700 directory, and removes only it', async () => {

@@ -5,6 +5,7 @@ import {createServer, type Server} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {commandRef} from '../../../src/lib/command-line.js'
 import {connectToLocalGateway} from '../../../src/lib/control/client.js'
 import {type LocalControl, startLocalControl} from '../../../src/lib/control/local-control.js'
 import {STATE_FILE_NAME, writeStateFile} from '../../../src/lib/control/state-file.js'
@@ -72,7 +73,7 @@ describe('local gateway client', () => {
     const error = await rejection(connectToLocalGateway({cwd: dir}))
     expect(error.message).to.equal(`No local gateway is running in ${dir}.`)
     expect(error.exitCode).to.equal(1)
-    expect(error.suggestions).to.deep.equal(['Start one with: scalingo-tcp tcp:proxy'])
+    expect(error.suggestions).to.deep.equal([`Start one with: ${commandRef('tcp:proxy')}`])
   })
 
   it('says no gateway is running when the pid is alive but nothing listens any more', async () => {

@@ -41,7 +41,7 @@ Exit codes: 1 when the app already has the addon or the platform refuses (its me
     const json = this.jsonEnabled()
     const interactive = canPrompt(json)
     const steps = new StepSpinner(json)
-    const options = {app: app.name, plan: flags.plan, wait: flags.wait, timeoutMs, scale: flags.scale, bin: this.config.bin, cwd: process.cwd()}
+    const options = {app: app.name, plan: flags.plan, wait: flags.wait, timeoutMs, scale: flags.scale, commandLine: this.commandLine, cwd: process.cwd()}
     let result: CreateResult
     try {
       result = await withInterrupt((signal) =>

@@ -32,10 +32,10 @@ Exit codes: 4 when the app has no TCP Gateway addon, 2 when no confirmation can 
     const {flags} = await this.parse(AddonsTcpDestroy)
     const {client, app} = await connectToApp(flags, {log: debugLogger(flags.debug)})
     const json = this.jsonEnabled()
-    const target = await loadDestroyTarget(client, app.name, this.config.bin)
+    const target = await loadDestroyTarget(client, app.name, this.commandLine)
     this.info(`Warning: ${destroyWarning(target)}`)
     const typed = flags.confirm ?? (canPrompt(json) ? await askAppName(app.name) : undefined)
-    checkConfirmation(app.name, typed, this.config.bin)
+    checkConfirmation(app.name, typed, this.commandLine)
     let spinner: Spinner | undefined
     try {
       spinner = await startSpinner(`Removing the TCP Gateway addon ${target.addon.id} of ${app.name}`, {json})

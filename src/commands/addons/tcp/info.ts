@@ -40,7 +40,7 @@ With --local, shows instead the local gateway that \`tcp:proxy\` runs in this di
     }
 
     const {client, app} = await connectToApp(flags, {log: debugLogger(flags.debug)})
-    const info = await loadTcpInfo(client, app.name, this.config.bin)
+    const info = await loadTcpInfo(client, app.name, this.commandLine)
     if (!this.jsonEnabled()) process.stdout.write(renderTcpInfo(info))
     return info
   }

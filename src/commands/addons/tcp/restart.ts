@@ -41,7 +41,7 @@ With --local, performs instead the rolling restart of the local gateway that \`t
     const {flags} = await this.parse(AddonsTcpRestart)
     const timeoutMs = parseDuration(flags['wait-timeout'])
     const target = flags.local
-      ? localRestartTarget(await connectToLocalGateway({cwd: process.cwd()}), this.config.bin)
+      ? localRestartTarget(await connectToLocalGateway({cwd: process.cwd()}), this.commandLine)
       : await this.platformTarget(flags)
     const json = this.jsonEnabled()
     let spinner: Spinner | undefined
@@ -68,6 +68,6 @@ With --local, performs instead the rolling restart of the local gateway that \`t
 
   private async platformTarget(flags: ConnectFlags & {debug?: boolean}) {
     const {client, app} = await connectToApp(flags, {log: debugLogger(flags.debug)})
-    return platformRestartTarget(client, app.name, this.config.bin)
+    return platformRestartTarget(client, app.name, this.commandLine)
   }
 }

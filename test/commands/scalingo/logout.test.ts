@@ -3,13 +3,13 @@ import {expect} from 'chai'
 import {randomBytes} from 'node:crypto'
 import {existsSync} from 'node:fs'
 
-import {ROOT} from '../helpers/cli.js'
-import {usePlatform} from '../helpers/platform.js'
+import {ROOT} from '../../helpers/cli.js'
+import {usePlatform} from '../../helpers/platform.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 const CLI_TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 
-describe('logout', () => {
+describe('scalingo:logout', () => {
   const platform = usePlatform('scalingo-tcp-logout-', fake => {
     fake.addUser(TOKEN, {username: 'jdoe'})
     fake.addUser(CLI_TOKEN, {username: 'cli-user'})
@@ -19,14 +19,14 @@ describe('logout', () => {
   const credentials = () => platform.configFile('credentials.json')
 
   it('logout removes our token and leaves the Scalingo CLI login alone', async () => {
-    await cli(['login', '--api-token-stdin'], {input: TOKEN})
-    const result = await cli(['logout'])
+    await cli(['scalingo:login', '--api-token-stdin'], {input: TOKEN})
+    const result = await cli(['scalingo:logout'])
     expect(result.code, result.stderr).to.equal(0)
     expect(result.stderr).to.include(`Logged out: removed the token stored in ${credentials()}.`)
     expect(result.stderr).to.include("The Scalingo CLI's own login, if any, is untouched")
     expect(existsSync(credentials())).to.equal(false)
     expect(existsSync(platform.cliAuthPath)).to.equal(true)
-    const again = await cli(['logout'])
+    const again = await cli(['scalingo:logout'])
     expect(again.code).to.equal(0)
     expect(again.stderr).to.include('nothing to remove')
   })
@@ -36,7 +36,7 @@ describe('logout', () => {
     Object.assign(process.env, {HOME: platform.home, ...platform.fake.env()})
     delete process.env.SCALINGO_API_TOKEN
     try {
-      const {stderr, error} = await runCommand(['logout'], {root: ROOT})
+      const {stderr, error} = await runCommand(['scalingo:logout'], {root: ROOT})
       expect(error).to.equal(undefined)
       expect(stderr).to.include('nothing to remove')
     } finally {

@@ -5,9 +5,9 @@ import {chmodSync, existsSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {Readable} from 'node:stream'
 
-import {ROOT} from '../helpers/cli.js'
-import {usePlatform} from '../helpers/platform.js'
-import {stripAnsi, TtyCli} from '../helpers/tty.js'
+import {ROOT} from '../../helpers/cli.js'
+import {usePlatform} from '../../helpers/platform.js'
+import {stripAnsi, TtyCli} from '../../helpers/tty.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 const OTHER_TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
@@ -15,7 +15,7 @@ const CLI_TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 
 const unwrap = (stderr: string) => stderr.replaceAll(/\s*\n ›\s+/g, ' ')
 
-describe('login', () => {
+describe('scalingo:login', () => {
   const platform = usePlatform('scalingo-tcp-login-', fake => {
     fake.addUser(TOKEN, {username: 'jdoe'})
     fake.addUser(OTHER_TOKEN, {username: 'other'})
@@ -31,7 +31,7 @@ describe('login', () => {
   }
 
   it('verifies the token from stdin, stores it 0600 in a 0700 directory and says who is logged in', async () => {
-    const result = await cli(['login', '--api-token-stdin'], {input: `${TOKEN}\n`})
+    const result = await cli(['scalingo:login', '--api-token-stdin'], {input: `${TOKEN}\n`})
     expect(result.code, result.stderr).to.equal(0)
     expect(result.stdout).to.equal('')
     expect(result.stderr).to.include('Logged in as jdoe\n')
@@ -45,18 +45,18 @@ describe('login', () => {
     const before = {content: readFileSync(platform.cliAuthPath, 'utf8'), mtime: statSync(platform.cliAuthPath).mtimeMs}
     expect((await cli(['env', '-a', 'my-app'])).stdout).to.equal('WHO=me\n')
     expect(lastExchangedToken()).to.equal(CLI_TOKEN)
-    await cli(['login', '--api-token-stdin'], {input: TOKEN})
+    await cli(['scalingo:login', '--api-token-stdin'], {input: TOKEN})
     expect((await cli(['env', '-a', 'my-app'])).stdout).to.equal('WHO=me\n')
     expect(lastExchangedToken()).to.equal(TOKEN)
     expect((await cli(['env', '-a', 'my-app'], {env: {SCALINGO_API_TOKEN: OTHER_TOKEN}})).stdout).to.equal('WHO=me\n')
     expect(lastExchangedToken()).to.equal(OTHER_TOKEN)
-    await cli(['logout'])
+    await cli(['scalingo:logout'])
     expect(readFileSync(platform.cliAuthPath, 'utf8')).to.equal(before.content)
     expect(statSync(platform.cliAuthPath).mtimeMs).to.equal(before.mtime)
   })
 
   it('refuses an invalid token with exit 3 and stores nothing', async () => {
-    const result = await cli(['login', '--api-token-stdin'], {input: 'tk-us-wrong-token-value'})
+    const result = await cli(['scalingo:login', '--api-token-stdin'], {input: 'tk-us-wrong-token-value'})
     expect(result.code).to.equal(3)
     expect(unwrap(result.stderr)).to.include('The Scalingo API rejected the API token')
     expect(result.stderr).to.not.match(/\n\s+at /)
@@ -64,7 +64,7 @@ describe('login', () => {
   })
 
   it('on a terminal, prompts for the token with hidden input, then stores it', async () => {
-    const tty = new TtyCli(['login'], {env: {HOME: platform.home, ...platform.fake.env()}})
+    const tty = new TtyCli(['scalingo:login'], {env: {HOME: platform.home, ...platform.fake.env()}})
     try {
       await tty.waitFor(/Scalingo API token/)
       tty.type(`${TOKEN}\r`)
@@ -88,7 +88,7 @@ describe('login', () => {
     delete process.env.SCALINGO_API_TOKEN
     Object.defineProperty(process, 'stdin', {configurable: true, value: Readable.from([`${OTHER_TOKEN}\n`])})
     try {
-      const {stdout, stderr, error} = await runCommand(['login', '--api-token-stdin'], {root: ROOT})
+      const {stdout, stderr, error} = await runCommand(['scalingo:login', '--api-token-stdin'], {root: ROOT})
       platform.outputs.push(stdout, stderr)
       expect(error).to.equal(undefined)
       expect(stdout).to.equal('')
@@ -102,7 +102,7 @@ describe('login', () => {
 
   it('exits 2 when the token read from stdin is empty, and stores nothing', async () => {
     const exchanges = platform.fake.requestsTo('POST', '/v1/tokens/exchange').length
-    const result = await cli(['login', '--api-token-stdin'], {input: '\n'})
+    const result = await cli(['scalingo:login', '--api-token-stdin'], {input: '\n'})
     expect(result.code).to.equal(2)
     expect(unwrap(result.stderr)).to.include('The API token is empty.')
     expect(platform.fake.requestsTo('POST', '/v1/tokens/exchange')).to.have.length(exchanges)
@@ -110,17 +110,24 @@ describe('login', () => {
   })
 
   it('exits 2 explaining --api-token-stdin when stdin is not a terminal', async () => {
-    const result = await cli(['login'])
+    const result = await cli(['scalingo:login'])
     expect(result.code).to.equal(2)
-    expect(unwrap(result.stderr)).to.include('stdin is not a terminal').and.include('--api-token-stdin')
+    expect(unwrap(result.stderr)).to.include('stdin is not a terminal')
+      .and.include('`echo "$TOKEN" | scalingo-tcp scalingo:login --api-token-stdin`')
+  })
+
+  it('has no `login` short form (a host has its own `login`): exit 127', async () => {
+    const result = await cli(['login', '--api-token-stdin'], {input: TOKEN})
+    expect(result.code).to.equal(127)
+    expect(unwrap(result.stderr)).to.include('login is not a scalingo-tcp command')
   })
 
   it('refuses a stored token file readable by group or others (exit 3, says chmod 600)', async () => {
-    await cli(['login', '--api-token-stdin'], {input: TOKEN})
+    await cli(['scalingo:login', '--api-token-stdin'], {input: TOKEN})
     chmodSync(credentials(), 0o644)
     const result = await cli(['env', '-a', 'my-app'])
     expect(result.code).to.equal(3)
-    expect(unwrap(result.stderr)).to.include(`chmod 600 ${credentials()}`)
+    expect(unwrap(result.stderr)).to.include(`chmod 600 ${credentials()}`).and.include('Or log in again with `scalingo-tcp scalingo:login`')
   })
 
   it('never prints a token or a JWT', () => {

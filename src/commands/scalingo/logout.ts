@@ -1,8 +1,9 @@
-import {logout} from '../lib/api/login.js'
-import {BaseCommand} from '../lib/command.js'
+import {logout} from '../../lib/api/login.js'
+import {BaseCommand} from '../../lib/command.js'
 
+// `scalingo:logout`, not `logout`: see scalingo/login.ts.
 export default class Logout extends BaseCommand {
-  static override summary = 'Remove the API token stored by `login`.'
+  static override summary = 'Remove the API token stored by `scalingo:login`.'
   static override description =
     "Only scalingo-tcp's own stored token, and the bearer JWTs it cached (jwt-cache.json), are removed; the Scalingo CLI's login (~/.config/scalingo/auth) is left untouched."
 
