@@ -3,43 +3,13 @@ import {readFileSync} from 'node:fs'
 import {jwtCachePath} from '../config-dir.js'
 import {registerSecret, redact} from '../secrets.js'
 import {type ResolvedToken, resolveApiToken} from './credentials.js'
-import {
-  ApiError,
-  AuthenticationError,
-  ForbiddenError,
-  InvalidResponseError,
-  NetworkError,
-  RateLimitError,
-  ResourceNotFoundError,
-  ServerError,
-  ValidationError,
-} from './errors.js'
+import {InvalidResponseError} from './errors.js'
+import {httpError, networkError} from './http-errors.js'
+import {cachedJwt, jwtCacheDisabled, jwtCacheKey, readJwtCache, saveJwt} from './jwt-store.js'
 import {loadGot} from './load-got.js'
 import {authUrl, type ResolvedRegion} from './regions.js'
-import {cachedJwt, jwtCacheDisabled, jwtCacheKey, readJwtCache, saveJwt} from './jwt-store.js'
 import {JwtCache, type JwtStore} from './token-exchange.js'
-
-export type HttpMethod = 'DELETE' | 'GET' | 'HEAD' | 'PATCH' | 'POST' | 'PUT'
-export type Service = 'api' | 'auth'
-
-export interface RequestOptions {
-  /** `api` (regional, the default) or `auth` (auth.scalingo.com). */
-  service?: Service
-  json?: unknown
-  searchParams?: Record<string, string | number | boolean>
-  /** `bearer` (JWT, the default), `basic` (API token, only for the exchange) or `none`. */
-  auth?: 'basic' | 'bearer' | 'none'
-  /** Identifiers for 404 messages, keyed by the body's `resource` (e.g. {app: 'my-app'}). */
-  names?: Record<string, string>
-  /** Retry on 429, 5xx and network errors; defaults to true for idempotent methods only. */
-  retry?: boolean
-}
-
-export interface ApiResponse<T> {
-  status: number
-  headers: Record<string, string | string[] | undefined>
-  body: T
-}
+import type {ApiResponse, HttpMethod, RequestOptions, Service} from './types.js'
 
 export interface ClientOptions {
   authUrl?: string
@@ -62,7 +32,6 @@ export interface ClientOptions {
 }
 
 const IDEMPOTENT = new Set<HttpMethod>(['DELETE', 'GET', 'HEAD', 'PUT'])
-const UNREACHABLE_CODES = new Set(['EAI_AGAIN', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND'])
 
 export const DEFAULT_TIMEOUT_MS = 30_000
 export const DEFAULT_RETRIES = 3
@@ -168,13 +137,13 @@ export class ScalingoClient {
       try {
         response = await this.send(method, url, headers, options.json)
       } catch (error) {
-        const networkError = this.networkError(error, method, url, attempt)
+        const failure = networkError(error, {method, url, attempt, timeoutMs: this.timeoutMs})
         if (retryable && attempt <= this.retries) {
-          await this.backoff(attempt, networkError.message)
+          await this.backoff(attempt, failure.message)
           continue
         }
 
-        throw networkError
+        throw failure
       }
 
       // An old JWT the platform no longer accepts: exchange once more and replay the request.
@@ -191,7 +160,10 @@ export class ScalingoClient {
         continue
       }
 
-      if (response.status >= 400) throw await this.httpError(response, method, url, service, authMode, options, attempt)
+      if (response.status >= 400) {
+        const tokenOrigin = async () => (await this.apiToken().catch(() => undefined))?.origin
+        throw await httpError(response, {method, url, service, auth: authMode, names: options.names, attempt, region: this.region, tokenOrigin})
+      }
       return {status: response.status, headers: response.headers, body: this.parse<T>(response, method, url)}
     }
   }
@@ -253,110 +225,6 @@ export class ScalingoClient {
 
   private debug(message: string): void {
     this.log?.(redact(message))
-  }
-
-  private networkError(error: unknown, method: string, url: string, attempt: number): NetworkError {
-    const e = error as Error & {code?: string}
-    const host = new URL(url).host
-    const tries = attempt > 1 ? ` after ${attempt} attempts` : ''
-    if (e.name === 'TimeoutError' || e.code === 'ETIMEDOUT') {
-      return new NetworkError(
-        `The Scalingo API at ${host} did not answer within ${this.timeoutMs} ms${tries} (${method} ${new URL(url).pathname}).`,
-        'API_TIMEOUT',
-        ['Check your network, or raise the timeout with SCALINGO_TCP_HTTP_TIMEOUT (milliseconds)'],
-      )
-    }
-
-    if (e.code && UNREACHABLE_CODES.has(e.code)) {
-      return new NetworkError(`Could not reach the Scalingo API at ${host} (${e.code})${tries}.`, 'UNREACHABLE', [
-        'Check your network connection',
-        'Check SCALINGO_API_URL / SCALINGO_AUTH_URL if you set them',
-      ])
-    }
-
-    return new NetworkError(
-      `The connection to the Scalingo API at ${host} failed (${e.code ?? e.message})${tries}.`,
-      'CONNECTION_FAILED',
-      ['Try again; run with --debug to see the requests'],
-    )
-  }
-
-  private async httpError(
-    response: {status: number; text: string},
-    method: string,
-    url: string,
-    service: Service,
-    authMode: RequestOptions['auth'],
-    options: RequestOptions,
-    attempt: number,
-  ): Promise<ApiError> {
-    let body: {error?: string; resource?: string; errors?: Record<string, string[]>; url?: string} = {}
-    try {
-      body = JSON.parse(response.text) ?? {}
-    } catch {
-      // Error bodies are sometimes plain text (a 429 says "Retry later").
-    }
-
-    const status = response.status
-    const platformMessage = typeof body.error === 'string' ? body.error : response.text.trim().slice(0, 200)
-    const tries = attempt > 1 ? ` after ${attempt} attempts` : ''
-    if (status === 401) {
-      const token = await this.apiToken().catch(() => undefined)
-      const from = token ? ` (API token from ${token.origin})` : ''
-      const what = authMode === 'basic' ? 'rejected the API token' : 'refused the credentials'
-      return new AuthenticationError(`The Scalingo API ${what}${from}: it is invalid, expired or revoked.`, 401)
-    }
-
-    if (status === 404) {
-      const where = service === 'api' && this.region ? ` in region ${this.region.name} (${new URL(this.region.apiUrl).host})` : ''
-      // The platform names the missing resource; a 404 without one means the route itself is unknown there,
-      // which is what a SCALINGO_API_URL or SCALINGO_AUTH_URL pointing at the wrong server gives.
-      if (typeof body.resource !== 'string') {
-        return new ResourceNotFoundError(`The Scalingo API at ${new URL(url).host} has no ${method} ${new URL(url).pathname} (HTTP 404).`, 'route', [
-          'Check SCALINGO_API_URL / SCALINGO_AUTH_URL if you set them',
-        ])
-      }
-
-      const resource = body.resource
-      const id = options.names?.[resource]
-      const label = resource.charAt(0).toUpperCase() + resource.slice(1).replaceAll('_', ' ')
-      const suggestions =
-        resource === 'app' && service === 'api'
-          ? [
-              'Check the app name: `scalingo apps` lists the apps you can access',
-              'If the app lives in another region, pass --region (osc-fr1, osc-secnum-fr1)',
-            ]
-          : []
-      return new ResourceNotFoundError(`${label}${id ? ` '${id}'` : ''} not found${where}.`, resource, suggestions)
-    }
-
-    if (status === 422) {
-      const fields = body.errors && typeof body.errors === 'object' ? body.errors : {}
-      const lines = Object.entries(fields).map(([field, messages]) => `  ${field}: ${[messages].flat().join(', ')}`)
-      const detail = lines.length > 0 ? `\n${lines.join('\n')}` : platformMessage ? `: ${platformMessage}` : ''
-      return new ValidationError(`The Scalingo API rejected the request (${method} ${new URL(url).pathname})${detail}`, fields)
-    }
-
-    if (status === 402 || status === 403) {
-      const suggestions = body.url ? [`See ${body.url}`] : []
-      const fallback = status === 402 ? 'Payment required.' : 'You are not allowed to do this.'
-      return new ForbiddenError(platformMessage || fallback, status, suggestions)
-    }
-
-    if (status === 429) {
-      return new RateLimitError(`The Scalingo API is rate limiting requests (HTTP 429)${tries}.`)
-    }
-
-    if (status >= 500) {
-      return new ServerError(
-        `The Scalingo API failed with HTTP ${status}${platformMessage ? `: ${platformMessage}` : ''}${tries} (${method} ${new URL(url).pathname}).`,
-        status,
-      )
-    }
-
-    return new ApiError(`The Scalingo API answered HTTP ${status}${platformMessage ? `: ${platformMessage}` : ''} (${method} ${new URL(url).pathname}).`, {
-      status,
-    })
   }
 
   private diskJwtStore(path: string, mode: 'read-write' | 'write-only'): JwtStore {

@@ -1,5 +1,5 @@
 import {UsageError} from '../errors.js'
-import type {ScalingoClient} from './client.js'
+import type {ApiRequester} from './types.js'
 
 export const DEFAULT_AUTH_URL = 'https://auth.scalingo.com'
 export const DEFAULT_REGION = 'osc-fr1'
@@ -64,7 +64,7 @@ function hostOnly(hostPort: string): string {
  * The regions list is only fetched when it is needed (matching a remote, or finding an API host).
  */
 export async function resolveRegion(
-  client: ScalingoClient,
+  client: ApiRequester,
   options: {flag?: string; remoteSshHost?: string; env?: NodeJS.ProcessEnv},
 ): Promise<ResolvedRegion> {
   const env = options.env ?? process.env
@@ -105,7 +105,7 @@ export async function resolveRegion(
   return {name, apiUrl: region.api.replace(/\/+$/, ''), source}
 }
 
-export async function listRegions(client: ScalingoClient): Promise<Region[]> {
+export async function listRegions(client: ApiRequester): Promise<Region[]> {
   const {body} = await client.request<{regions: Region[]}>('GET', '/v1/regions', {service: 'auth'})
   return body.regions ?? []
 }

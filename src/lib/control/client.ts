@@ -3,10 +3,9 @@ import {join} from 'node:path'
 
 import {waitFor, type WaitOptions} from '../api/wait.js'
 import {commandRef} from '../command-line.js'
+import {type GatewayState, type LocalOperation, type LocalStatus, STATE_FILE_NAME} from '../contract.js'
 import {CliError} from '../errors.js'
-import type {LocalStatus} from '../proxy/status.js'
-import type {LocalOperation} from './operations.js'
-import {findStateFile, type GatewayState, STATE_FILE_NAME} from './state-file.js'
+import {findStateFile} from './state-file.js'
 
 const REQUEST_TIMEOUT_MS = 10_000
 /** Far above any answer of the control interface (a status with hundreds of instances is a few hundred KB). */

@@ -1,11 +1,12 @@
 import {join} from 'node:path'
 
+import {type ClaimState, STATE_FILE_NAME} from '../contract.js'
 import {CliError} from '../errors.js'
 import {processStartTime} from '../supervisor/proc.js'
 import {leftoversOf, terminateProcesses} from '../supervisor/strays.js'
 import type {Supervisor} from '../supervisor/supervisor.js'
 import {type ControlServer, type ControlTarget, startControlServer} from './server.js'
-import {type ClaimState, DirectoryClaim, gatewayRunning, readClaim, STATE_FILE_NAME, type StateFileHandle, writeStateFile} from './state-file.js'
+import {DirectoryClaim, gatewayRunning, readClaim, type StateFileHandle, writeStateFile} from './state-file.js'
 import {installStatusPage, type ProxyEventSource, statusPageUrl} from './status-page.js'
 
 export interface LocalControl {
@@ -20,13 +21,11 @@ export interface LocalControl {
   close(): Promise<void>
 }
 
-/** A gateway whose directory claim (see claimAppDirectory) the control interface completes. */
-export interface ClaimHolder {
-  directoryClaim?: DirectoryClaim
-}
-
-/** The control interface of a running `tcp:proxy`, and the state file in the app directory that points to it. */
-export async function startLocalControl(target: ControlTarget & Partial<ProxyEventSource> & ClaimHolder, options: {dir: string; version: string}): Promise<LocalControl> {
+/**
+ * The control interface of a running `tcp:proxy`, and the state file in the app directory that points to it:
+ * the directory's claim (see claimAppDirectory) completed, or a state file written now without one.
+ */
+export async function startLocalControl(target: ControlTarget & Partial<ProxyEventSource>, options: {dir: string; version: string; claim?: DirectoryClaim}): Promise<LocalControl> {
   const server = await startControlServer(target)
   const events = typeof target.on === 'function' && typeof target.off === 'function' ? (target as ProxyEventSource) : undefined
   installStatusPage(server, events)
@@ -34,7 +33,7 @@ export async function startLocalControl(target: ControlTarget & Partial<ProxyEve
   let stateFile: StateFileHandle | undefined
   let stateFileError: string | undefined
   try {
-    const claim = target.directoryClaim
+    const {claim} = options
     if (claim) {
       claim.publish({url: server.url, token: server.token, tcpUrl, version: options.version})
       stateFile = claim

@@ -1,20 +1,6 @@
 import {randomUUID} from 'node:crypto'
 
-import type {RestartReport} from '../proxy/status.js'
-
-export type LocalOperationStatus = 'pending' | 'running' | 'done' | 'error'
-
-/** Shaped like the Scalingo API's operations, so the code that follows a platform restart follows this one too. */
-export interface LocalOperation {
-  id: string
-  type: 'restart'
-  status: LocalOperationStatus
-  created_at: string
-  finished_at: string | null
-  error?: string
-  /** What the rolling restart did, once it is over. */
-  report?: RestartReport
-}
+import type {LocalOperation, RestartReport} from '../contract.js'
 
 const FINISHED_KEPT = 100
 

@@ -2,8 +2,8 @@ import {createHash, randomBytes, timingSafeEqual} from 'node:crypto'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 
+import type {LocalStatus, RestartReport} from '../contract.js'
 import {httpUrl} from '../host-port.js'
-import type {LocalStatus, RestartReport} from '../proxy/status.js'
 import {RestartOperations} from './operations.js'
 
 /** What the control interface needs from the running app (LocalApp provides it; tests use a fake). */

@@ -2,38 +2,19 @@ import {randomBytes} from 'node:crypto'
 import {existsSync, linkSync, readFileSync, renameSync, unlinkSync, writeFileSync} from 'node:fs'
 import {dirname, join, resolve} from 'node:path'
 
+import {type ClaimState, type GatewayState, type GroupRecord, STATE_FILE_NAME} from '../contract.js'
 import {processStartTime} from '../supervisor/proc.js'
-import {type GroupRecord, leftoversOf} from '../supervisor/strays.js'
+import {leftoversOf} from '../supervisor/strays.js'
 
 /**
  * Written next to the Procfile while `tcp:proxy` runs, so commands run in that directory find the
  * gateway. It is also the gateway's claim on the directory: written before anything starts (a second
  * tcp:proxy there refuses to run) and kept up to date with the process groups of its instances, so
- * that what a killed gateway left behind can be found and stopped by the next one.
+ * that what a killed gateway left behind can be found and stopped by the next one. Its name and shape are
+ * in the contract (contract.ts); reading, writing and claiming it are here.
  */
-export const STATE_FILE_NAME = '.scalingo-tcp.json'
 
-export interface GatewayState {
-  pid: number
-  /** The control interface, without the token. */
-  url: string
-  token: string
-  tcpUrl: string
-  app: string
-  startedAt: string
-  /** The scalingo-tcp version that wrote the file. */
-  version: string
-  /** Linux: the gateway's start time (/proc/PID/stat), which tells it from a later process reusing its pid. */
-  startTime?: string
-  /** The value every instance's SCALINGO_TCP_PROXY_INSTANCE starts with (`<marker>:`). */
-  marker?: string
-  /** The process groups of its live instances. */
-  groups?: GroupRecord[]
-}
-
-/** What the file holds from the moment the gateway claims the directory; url, token and tcpUrl come once it listens. */
-export type ClaimState = Omit<GatewayState, 'url' | 'token' | 'tcpUrl' | 'version'> & Partial<Pick<GatewayState, 'url' | 'token' | 'tcpUrl' | 'version'>>
-
+/** A live gateway's state file, found from a directory. */
 export interface FoundState {
   path: string
   /** The directory holding the state file: the app directory. */

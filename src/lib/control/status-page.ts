@@ -1,7 +1,7 @@
 import {randomBytes} from 'node:crypto'
 import type {ServerResponse} from 'node:http'
 
-import type {ProxyEvent} from '../proxy/events.js'
+import type {ProxyEvent} from '../contract.js'
 import {redact} from '../secrets.js'
 import type {ControlServer, RouteContext} from './server.js'
 import {renderStatusPage, renderUnauthorizedPage} from './status-page-html.js'

@@ -1,6 +1,5 @@
-import {STATE_FILE_NAME} from '../control/state-file.js'
+import {type JsonEvent, type ProxyEvent, STATE_FILE_NAME} from '../contract.js'
 import {hostPort} from '../host-port.js'
-import type {ProxyEvent} from '../proxy/events.js'
 import {LogPrinter} from './log-lines.js'
 import {formatBytes} from './units.js'
 import {theme} from './theme.js'
@@ -157,11 +156,11 @@ export class ProxyOutput {
     return this.printer.format('gateway', text, 'gateway')
   }
 
-  private json(e: {event: string; [field: string]: unknown}, keep = true): void {
+  private json(e: JsonEvent, keep = true): void {
     this.writer.write(() => this.jsonLine(e), keep)
   }
 
-  private jsonLine(e: {event: string; [field: string]: unknown}): string {
+  private jsonLine(e: JsonEvent): string {
     return JSON.stringify({time: new Date().toISOString(), ...e}) + '\n'
   }
 }

@@ -1,7 +1,6 @@
-import type {LocalStatus} from '../proxy/status.js'
+import type {LocalStatus} from '../contract.js'
 import {table} from './render.js'
 import {formatBytes, formatUptime} from './units.js'
-
 
 /** The `s` key's table: one row per instance (old and new generations during a restart). */
 export function renderProxyStatus(status: LocalStatus): string {

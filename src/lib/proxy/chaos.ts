@@ -1,4 +1,4 @@
-import type {ProxyEvent} from './events.js'
+import type {ProxyEvent} from '../contract.js'
 import type {InstancePool} from './instance.js'
 import type {RestartRequest} from './rolling-restart.js'
 

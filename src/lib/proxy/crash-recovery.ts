@@ -1,7 +1,8 @@
 import {CliError} from '../errors.js'
 import type {SupervisorEvent} from '../supervisor/supervisor.js'
 import {crashRestartDelay, DEFAULT_BACKOFF_BASE_MS} from './crash-policy.js'
-import type {AppRuntime, Instance, InstancePool} from './instance.js'
+import type {InstancePool} from './instance.js'
+import type {AppRuntime, Instance} from './model.js'
 
 type ExitEvent = Extract<SupervisorEvent, {type: 'exited'}>
 

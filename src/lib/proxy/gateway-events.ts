@@ -1,6 +1,6 @@
+import type {ProxyEvent} from '../contract.js'
 import {describeRejection, type GatewayEvent, type Rejection} from '../gateway/types.js'
-import type {ProxyEvent} from './events.js'
-import type {Instance} from './instance.js'
+import type {Instance} from './model.js'
 
 /**
  * The gateway's event as tcp:proxy reports it: backends named by their instance (`tcp-1`, generation 2)

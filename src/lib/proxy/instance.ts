@@ -1,50 +1,8 @@
 import {formatDuration} from '../duration.js'
-import type {Gateway} from '../gateway/gateway.js'
 import {freePort} from '../gateway/ports.js'
 import {waitForAccept} from '../gateway/readiness.js'
-import type {ManagedProcess, Supervisor} from '../supervisor/supervisor.js'
-import type {ProxyEvent} from './events.js'
-import type {LocalAppOptions} from './local-app.js'
-import type {InstanceState} from './status.js'
-
-export interface ProcessType {
-  type: string
-  command: string
-  count: number
-}
-
-/** One container of the app: a process of one type, index and generation. */
-export interface Instance {
-  name: string
-  type: string
-  index: number
-  generation: number
-  port?: number
-  state: InstanceState
-  process?: ManagedProcess
-  startedAt: number
-  crashes: number
-  /** Crash restarts plus rolling restarts of this instance's slot (`tcp-1`), carried across generations. */
-  restarts: number
-  /** The gateway's id for a tcp instance: one per generation, so old and new can coexist. */
-  backendId?: string
-  /** A new generation booting during a rolling restart: its failures belong to the restart, not to the crash policy. */
-  candidate?: boolean
-  /** Replaced by a newer generation: it must never go live again. */
-  retired?: boolean
-  restartTimer?: NodeJS.Timeout
-}
-
-/** What the parts of a LocalApp (instances, rolling restarts, crash recovery, chaos) share. */
-export interface AppRuntime {
-  readonly options: LocalAppOptions
-  readonly gateway: Gateway
-  readonly supervisor: Supervisor
-  /** Aborted once the app stops: every wait ends and nothing new starts. */
-  readonly signal: AbortSignal
-  emitEvent(event: ProxyEvent): void
-  environmentFor(type: string, index: number, port?: number): Record<string, string>
-}
+import type {ManagedProcess} from '../supervisor/supervisor.js'
+import type {AppRuntime, Instance, ProcessType} from './model.js'
 
 const LAST_LINES_REPORTED = 10
 

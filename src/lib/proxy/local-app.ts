@@ -1,57 +1,20 @@
 import {EventEmitter} from 'node:events'
 
-import {claimAppDirectory} from '../control/local-control.js'
-import type {DirectoryClaim} from '../control/state-file.js'
+import type {LocalStatus, ProxyEvent, RestartReport} from '../contract.js'
 import {CliError} from '../errors.js'
-import {type BalanceMode, type DropMode, Gateway, type GatewayEvent, type MaxConnectionsMode} from '../gateway/gateway.js'
+import {Gateway, type GatewayEvent} from '../gateway/gateway.js'
 import {parseHostPortUrl, tcpUrl} from '../host-port.js'
 import {Supervisor, type SupervisorEvent} from '../supervisor/supervisor.js'
 import {bootFailureHints} from './boot-hints.js'
 import {ChaosScheduler} from './chaos.js'
 import {type AppIdentity, containerEnv} from './container-env.js'
 import {CrashRecovery} from './crash-recovery.js'
-import type {ProxyEvent} from './events.js'
 import {proxyEventOf} from './gateway-events.js'
-import {type AppRuntime, InstancePool, type ProcessType} from './instance.js'
+import {InstancePool} from './instance.js'
+import type {AppRuntime, ClaimDirectory, DirectoryClaim, LocalAppOptions} from './model.js'
 import {RollingRestarts} from './rolling-restart.js'
-import {buildStatus, type LocalStatus, type RestartReport} from './status.js'
-import {serveUpstream, type Upstream} from './upstreams.js'
-
-export type {Instance, ProcessType} from './instance.js'
-export type {InstanceState} from './status.js'
-export type {Upstream} from './upstreams.js'
-
-export interface LocalAppOptions {
-  cwd: string
-  app: string
-  version?: string
-  formation: ProcessType[]
-  upstreams: Upstream[]
-  parentEnv: Record<string, string | undefined>
-  dotenv: Record<string, string>
-  host: string
-  port: number
-  webPort: number
-  balance: BalanceMode
-  drop: DropMode
-  graceMs: number
-  bootTimeoutMs: number
-  queueTimeoutMs: number
-  maxCrashes: number
-  /** Base of the exponential backoff for crash restarts and restart retries (default 1 s). */
-  backoffBaseMs?: number
-  /** Start attempts of a new generation during a rolling restart (default 20, as the platform). */
-  restartAttempts?: number
-  /** --chaos: restart one random tcp instance after a random delay in this range, again and again. */
-  chaos?: {minMs: number; maxMs: number}
-  /** 0 or unset: no limit. */
-  maxConnections?: number
-  maxConnectionsMode?: MaxConnectionsMode
-  /** 0 or unset: connections may stay idle forever, as on the platform. */
-  idleTimeoutMs?: number
-  /** connection-opened/-closed events (default true); false spares every connection their cost. */
-  connectionEvents?: boolean
-}
+import {buildStatus} from './status.js'
+import {serveUpstream} from './upstreams.js'
 
 /**
  * The app running locally behind the emulated TCP Gateway: wires the gateway, the supervisor and the
@@ -61,8 +24,8 @@ export interface LocalAppOptions {
 export class LocalApp extends EventEmitter {
   readonly gateway: Gateway
   readonly supervisor = new Supervisor()
-  /** The state file in the app directory from start() on (undefined when the directory is not writable). */
-  directoryClaim?: DirectoryClaim
+  /** The app directory's claim from start() on (undefined without one, or when the directory is not writable). */
+  private directoryClaim?: DirectoryClaim
   /** Set once start() got the directory: before that (another gateway runs there) there is nothing to stop. */
   private claimed = false
   private identity!: AppIdentity
@@ -125,10 +88,11 @@ export class LocalApp extends EventEmitter {
   /**
    * Listens, starts every process and resolves once each tcp instance is ready or has failed.
    * Fails when no tcp instance (nor upstream) became ready: the app could not serve anybody.
+   * `claimDirectory` (tcp:proxy's is the state file, see proxy/run.ts) runs first and may refuse the start.
    */
-  async start(): Promise<void> {
+  async start(claimDirectory?: ClaimDirectory<DirectoryClaim>): Promise<void> {
     // before anything listens or starts: refuses when another tcp:proxy runs in this directory
-    this.directoryClaim = await claimAppDirectory(this.options.cwd, this.supervisor, {
+    this.directoryClaim = await claimDirectory?.(this.options.cwd, this.supervisor, {
       app: this.options.app,
       graceMs: this.options.graceMs,
       onLeftovers: ({gatewayPid, pids}) => this.runtime.emitEvent({event: 'leftovers-stopping', gatewayPid, pids, graceMs: this.options.graceMs}),

@@ -10,9 +10,7 @@ import {loadEnvFiles} from '../procfile/dotenv.js'
 import {resolveFormation} from '../procfile/formation.js'
 import {readProcfile} from '../procfile/procfile.js'
 import {defaultAppName, gitCommit} from './container-env.js'
-import type {ProcessType} from './instance.js'
-import type {LocalAppOptions} from './local-app.js'
-import type {Upstream} from './upstreams.js'
+import type {LocalAppOptions, ProcessType, Upstream} from './model.js'
 
 /** `HOST:PORT` or `[v6]:PORT` or a bare `PORT` (on 127.0.0.1). */
 export function parseUpstream(text: string): Upstream {

@@ -1,9 +1,10 @@
 import {setTimeout as delay} from 'node:timers/promises'
 
+import type {RestartReport} from '../contract.js'
 import {MAX_DURATION_MS} from '../duration.js'
 import {backoffDelay, DEFAULT_BACKOFF_BASE_MS, DEFAULT_RESTART_ATTEMPTS} from './crash-policy.js'
-import type {AppRuntime, Instance, InstancePool} from './instance.js'
-import type {RestartReport} from './status.js'
+import type {InstancePool} from './instance.js'
+import type {AppRuntime, Instance} from './model.js'
 
 export interface RestartRequest {
   reason: string

@@ -1,4 +1,5 @@
-import {type LocalControl, startLocalControl} from '../control/local-control.js'
+import {claimAppDirectory, type LocalControl, startLocalControl} from '../control/local-control.js'
+import type {DirectoryClaim} from '../control/state-file.js'
 import {CliError} from '../errors.js'
 import type {KeyInput} from './keys.js'
 import type {LocalApp} from './local-app.js'
@@ -77,8 +78,10 @@ export async function runUntilStopped(app: LocalApp, options: RunOptions): Promi
     else if (started) app.restart('SIGHUP').catch(() => {})
     else hangupDuringStart = true
   })
+  // The state file claims the directory before anything starts; the control interface completes it.
+  let claim: DirectoryClaim | undefined
   try {
-    await app.start()
+    await app.start(async (dir, supervisor, claimOptions) => (claim = await claimAppDirectory(dir, supervisor, claimOptions)))
   } catch (error) {
     await app.stop('start-up failed')
     releaseSignals()
@@ -98,7 +101,7 @@ export async function runUntilStopped(app: LocalApp, options: RunOptions): Promi
   started = true
   if (hangupDuringStart && !stopping) app.restart('SIGHUP').catch(() => {})
   // For the --local commands and the status page: the token is in the 0600 state file and the page URL only.
-  const control = await startLocalControl(app, {dir: options.dir, version: options.version})
+  const control = await startLocalControl(app, {dir: options.dir, version: options.version, claim})
   if (control.stateFileError) options.warn(control.stateFileError)
   options.announceControl(control)
   try {

@@ -1,10 +1,5 @@
 import {waitForAccept} from '../gateway/readiness.js'
-import type {AppRuntime} from './instance.js'
-
-export interface Upstream {
-  host: string
-  port: number
-}
+import type {AppRuntime, Upstream} from './model.js'
 
 export const UPSTREAM_ID_PREFIX = 'upstream-'
 

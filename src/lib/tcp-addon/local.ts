@@ -1,10 +1,9 @@
 import type {CommandLine} from '../command-line.js'
+import type {InstanceState, LocalOperation, RestartReport} from '../contract.js'
 import {type LocalGatewayClient, waitForLocalOperation} from '../control/client.js'
-import type {LocalOperation} from '../control/operations.js'
 import {CliError} from '../errors.js'
 import {keyValueBlock, table} from '../output/render.js'
 import {formatBytes, formatUptime} from '../output/units.js'
-import type {InstanceState, RestartReport} from '../proxy/status.js'
 import {type TcpEndpoint, tcpEndpoint} from './common.js'
 import type {RestartResult, RestartTarget} from './restart.js'
 

@@ -3,7 +3,7 @@ import {spawn} from 'node:child_process'
 import {readFileSync, realpathSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {STATE_FILE_NAME} from '../../../src/lib/control/state-file.js'
+import {STATE_FILE_NAME} from '../../../src/lib/contract.js'
 import {freePort} from '../../../src/lib/gateway/ports.js'
 import {runCli} from '../../helpers/cli.js'
 import {isLive, liveGroupMembers, waitUntilDead, waitUntilNoLiveMembers} from '../../helpers/processes.js'

@@ -1,5 +1,5 @@
 import type {ControlTarget} from '../../../src/lib/control/server.js'
-import type {LocalStatus, RestartReport} from '../../../src/lib/proxy/status.js'
+import type {LocalStatus, RestartReport} from '../../../src/lib/contract.js'
 
 /** A ControlTarget whose restarts end when the test says so. */
 export class FakeTarget implements ControlTarget {

@@ -5,7 +5,7 @@ import {type IncomingMessage, request} from 'node:http'
 import {type ControlServer, startControlServer} from '../../../src/lib/control/server.js'
 import {renderStatusPage} from '../../../src/lib/control/status-page-html.js'
 import {installStatusPage, statusPageUrl} from '../../../src/lib/control/status-page.js'
-import type {ProxyEvent} from '../../../src/lib/proxy/events.js'
+import type {ProxyEvent} from '../../../src/lib/contract.js'
 import {FakeTarget, report} from './fake-target.js'
 
 interface SseMessage {

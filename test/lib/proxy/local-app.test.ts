@@ -4,8 +4,9 @@ import net from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import type {ProxyEvent} from '../../../src/lib/proxy/events.js'
-import {LocalApp, type LocalAppOptions} from '../../../src/lib/proxy/local-app.js'
+import type {ProxyEvent} from '../../../src/lib/contract.js'
+import {LocalApp} from '../../../src/lib/proxy/local-app.js'
+import type {LocalAppOptions} from '../../../src/lib/proxy/model.js'
 import {SERVERS} from '../../helpers/proxy.js'
 
 const restartable = `node ${join(SERVERS, 'restartable-echo.mjs')}`

@@ -4,7 +4,7 @@ import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import type {RestartReport} from '../../../src/lib/proxy/status.js'
+import type {RestartReport} from '../../../src/lib/contract.js'
 import {installRestartTriggers} from '../../../src/lib/proxy/triggers.js'
 
 class FakeTerminal extends EventEmitter {
