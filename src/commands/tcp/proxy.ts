@@ -1,11 +1,12 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../lib/command.js'
+import {BALANCE_MODES, DEFAULT_DROP_MODE, DROP_MODES, GATEWAY_DEFAULTS, MAX_CONNECTIONS_MODES} from '../../lib/gateway/types.js'
 import {ProxyOutput} from '../../lib/output/proxy-log.js'
 import {renderProxyStatus} from '../../lib/output/proxy-status.js'
 import type {ProxyEvent} from '../../lib/proxy/events.js'
 import {LocalApp} from '../../lib/proxy/local-app.js'
-import {loadAppSource, localAppOptions, startupWarnings} from '../../lib/proxy/options.js'
+import {gatewayCliError, loadAppSource, localAppOptions, startupWarnings} from '../../lib/proxy/options.js'
 import {runUntilStopped} from '../../lib/proxy/run.js'
 
 export default class TcpProxy extends BaseCommand {
@@ -29,8 +30,8 @@ export default class TcpProxy extends BaseCommand {
     port: Flags.integer({char: 'p', summary: 'Port the gateway listens on (TCP_URL port).', default: 20_003, min: 0, max: 65_535}),
     'web-port': Flags.integer({summary: 'PORT of the first web instance (+1 per instance).', default: 5000, min: 1, max: 65_535}),
     upstream: Flags.string({summary: 'Also balance to a server you run yourself, HOST:PORT (repeatable).', multiple: true}),
-    balance: Flags.string({summary: 'How a new connection picks its instance.', options: ['round-robin', 'least-conn'], default: 'round-robin'}),
-    drop: Flags.string({summary: 'How connections left on a dead instance end.', options: ['blackhole', 'reset', 'close'], default: 'blackhole'}),
+    balance: Flags.string({summary: 'How a new connection picks its instance.', options: BALANCE_MODES, default: GATEWAY_DEFAULTS.balance}),
+    drop: Flags.string({summary: 'How connections left on a dead instance end.', options: DROP_MODES, default: DEFAULT_DROP_MODE}),
     grace: Flags.string({summary: 'Time between SIGTERM and SIGKILL.', default: '30s'}),
     'boot-timeout': Flags.string({summary: 'Time a tcp instance has to accept its first connection.', default: '60s'}),
     'queue-timeout': Flags.string({summary: 'How long a client waits while no instance is ready.', default: '30s'}),
@@ -40,7 +41,7 @@ export default class TcpProxy extends BaseCommand {
     'backoff-base': Flags.string({summary: 'First delay of the exponential backoff of crash restarts and restart retries.', default: '1s', hidden: true}),
     'restart-attempts': Flags.integer({summary: 'Start attempts of a new instance during a rolling restart.', default: 20, min: 1, hidden: true}),
     'max-connections': Flags.integer({summary: 'Connections open at once through the gateway (default: no limit).', min: 1}),
-    'max-connections-mode': Flags.string({summary: 'What a client beyond --max-connections gets: wait for a free slot (up to --queue-timeout) or an immediate reset.', options: ['queue', 'refuse'], default: 'queue'}),
+    'max-connections-mode': Flags.string({summary: 'What a client beyond --max-connections gets: wait for a free slot (up to --queue-timeout) or an immediate reset.', options: MAX_CONNECTIONS_MODES, default: GATEWAY_DEFAULTS.maxConnectionsMode}),
     'idle-timeout': Flags.string({summary: 'Close a connection after this long without traffic (default: never, as on the platform).'}),
     timestamps: Flags.boolean({char: 't', summary: 'Prefix every log line with the time.'}),
     'log-connections': Flags.boolean({summary: 'Log every connection opened and closed (always in --json).'}),
@@ -74,6 +75,8 @@ export default class TcpProxy extends BaseCommand {
         printStatus: () => process.stderr.write(renderProxyStatus(app.status())),
         warn: (message) => this.warn(message),
       })
+    } catch (error) {
+      throw gatewayCliError(error)
     } finally {
       flushed = await output.finish()
     }

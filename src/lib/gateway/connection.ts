@@ -1,10 +1,42 @@
 import type {Backend} from './backend.js'
-import type {Gateway} from './gateway.js'
-import {type Endpoint, type EndpointHandler, isResetError} from './transport.js'
-import type {CloseReason, DropMode} from './types.js'
+import {type Endpoint, type EndpointHandler, isResetError, type Transport} from './transport.js'
+import type {CloseReason, DropMode, Rejection} from './types.js'
 
 export const ConnectionState = {Queued: 0, Connecting: 1, Open: 2, Dropped: 3} as const
 export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState]
+
+/**
+ * What a Connection needs from the gateway that owns it (the connection table): the only way it reaches the
+ * gateway. It writes none of the gateway's fields, and the gateway writes none of its own.
+ */
+export interface ConnectionHost {
+  /** Makes the backend sockets. */
+  readonly transport: Transport
+  /** Above 0, the connection keeps lastActiveAt up to date (read once, at construction). */
+  readonly idleTimeoutMs: number
+  /** A ready backend, skipping `exclude` (those this client tried already); null when none is left. */
+  pick(exclude: Backend[] | null): Backend | null
+  /** A connect attempt started: its timeout runs until connectEnded. */
+  connectStarted(connection: Connection): void
+  /** The attempt connected, failed or was abandoned. */
+  connectEnded(connection: Connection): void
+  /** The backend accepted the connection; no byte went either way yet. */
+  opened(connection: Connection): void
+  /** The connection's accounting ended (once); its client socket may be held a while longer (hold). */
+  finished(connection: Connection): void
+  /** The backend it was connecting to went away and no other is ready: it waits in the queue again. */
+  requeue(connection: Connection): void
+  /** Keep its client socket (a dropped connection) until it closes, or reset it when the hold runs out. */
+  hold(connection: Connection): void
+  /** It leaves the queue or the hold by itself (dropped while queued, its client closed): no timer for it. */
+  release(connection: Connection): void
+  /** A backend refused it or failed (`error`: the code). */
+  backendFailed(backend: Backend, error: string): void
+  /** Reset without reaching a backend. */
+  rejected(rejection: Rejection): void
+  /** The gateway itself is out of descriptors (EMFILE/ENFILE on a backend socket). */
+  exhausted(code: string): void
+}
 
 /**
  * One proxied client connection: the client's endpoint, the backend's once chosen, and what happens to one
@@ -31,14 +63,13 @@ export class Connection implements EndpointHandler {
   private pipedUpstream: Endpoint | null = null
   /** Backends that refused this client already, so failover tries each at most once. */
   private tried: Backend[] | null = null
-  /** Queue timeout while queued; release deadline once dropped (blackhole or close). */
-  timer: NodeJS.Timeout | null = null
-  /** While connecting: when the attempt counts as timed out (checked by the gateway's one sweep timer). */
-  connectDeadline = 0
+  /** Whether the data path keeps lastActiveAt (the gateway has an idle timeout). */
+  private readonly tracksIdle: boolean
 
-  constructor(private readonly gateway: Gateway, id: number, client: Endpoint) {
+  constructor(private readonly host: ConnectionHost, id: number, client: Endpoint) {
     this.id = id
     this.client = client
+    this.tracksIdle = host.idleTimeoutMs > 0
     client.handler = this
   }
 
@@ -55,18 +86,18 @@ export class Connection implements EndpointHandler {
     this.state = ConnectionState.Connecting
     this.target = backend
     backend.active++
-    this.upstream = this.gateway.transport.connect(backend.address, backend.port, this)
-    this.gateway.connectStarted(this)
+    this.upstream = this.host.transport.connect(backend.address, backend.port, this)
+    this.host.connectStarted(this)
   }
 
   onConnect(): void {
-    this.gateway.connectEnded(this)
+    this.host.connectEnded(this)
     this.state = ConnectionState.Open
     this.opened = true
     this.target!.total++
-    if (this.gateway.idleTimeoutMs > 0) this.lastActiveAt = Date.now()
+    if (this.tracksIdle) this.lastActiveAt = Date.now()
     // Reported before any byte flows: pipe() may pass on, and even end, the connection before it returns.
-    this.gateway.connectionOpened(this)
+    this.host.opened(this)
     if (this.state !== ConnectionState.Open) return
     const upstream = this.upstream!
     // The client was not read since accept: what it sent meanwhile waits in the kernel and flows now.
@@ -91,7 +122,7 @@ export class Connection implements EndpointHandler {
     if (error === 'EMFILE' || error === 'ENFILE') {
       // Out of descriptors here, not a failing backend: no failover (it would fail the same way).
       this.target = null
-      this.gateway.resourceExhausted(error)
+      this.host.exhausted(error)
       this.reason = 'error'
       this.finish()
       this.client.reset()
@@ -99,14 +130,14 @@ export class Connection implements EndpointHandler {
     }
 
     backend.failures++
-    this.gateway.backendConnectFailed(backend, error)
-    if (!this.tryAnotherBackend(backend)) this.reject(`no ready backend accepted the connection (last error: ${error})`)
+    this.host.backendFailed(backend, error)
+    if (!this.tryAnotherBackend(backend)) this.reject({cause: 'backends-failed', error})
   }
 
   onData(from: Endpoint, buffer: Buffer, length: number): boolean {
     // Not open: dropped with mode 'close', reading only to discard.
     if (this.state !== ConnectionState.Open) return true
-    if (this.gateway.idleTimeoutMs > 0) this.lastActiveAt = Date.now()
+    if (this.tracksIdle) this.lastActiveAt = Date.now()
     if (from === this.client) {
       this.bytesIn += length
       this.target!.bytesIn += length
@@ -145,14 +176,14 @@ export class Connection implements EndpointHandler {
     backend.active--
     if (this.tryAnotherBackend(backend)) return
     this.state = ConnectionState.Queued
-    this.gateway.requeue(this)
+    this.host.requeue(this)
   }
 
   /** Connects to a ready backend this client has not tried yet (failover tries each at most once). */
   private tryAnotherBackend(failed: Backend): boolean {
     const tried = this.tried ?? (this.tried = [])
     tried.push(failed)
-    const next = this.gateway.pick(tried)
+    const next = this.host.pick(tried)
     if (!next) {
       this.target = null
       return false
@@ -163,8 +194,8 @@ export class Connection implements EndpointHandler {
   }
 
   /** Give up on a client that was never connected to a backend: reset it. */
-  reject(reason: string): void {
-    this.gateway.clientRejected(reason)
+  reject(rejection: Rejection): void {
+    this.host.rejected(rejection)
     this.reason = 'error'
     this.finish()
     this.client.reset()
@@ -187,7 +218,7 @@ export class Connection implements EndpointHandler {
     this.finished = true
     if (this.piped) this.countPipedBytes()
     if (this.target) this.target.active--
-    this.gateway.connectionFinished(this)
+    this.host.finished(this)
   }
 
   /** Piped bytes were counted by the endpoints: the connection's and its backend's totals take them now. */
@@ -210,7 +241,7 @@ export class Connection implements EndpointHandler {
     if (error !== null) this.reason ??= isResetError(error) ? 'client-reset' : 'error'
     switch (this.state) {
       case ConnectionState.Queued: {
-        this.gateway.unqueue(this)
+        this.host.release(this)
         break
       }
 
@@ -227,7 +258,7 @@ export class Connection implements EndpointHandler {
       }
 
       case ConnectionState.Dropped: {
-        this.gateway.release(this)
+        this.host.release(this)
         return
       }
     }
@@ -248,7 +279,7 @@ export class Connection implements EndpointHandler {
   /** Ends the connection the way the platform would; see DropMode. Returns false when already gone. */
   drop(mode: DropMode): boolean {
     if (this.finished) return false
-    if (this.state === ConnectionState.Queued) this.gateway.unqueue(this)
+    if (this.state === ConnectionState.Queued) this.host.release(this)
     this.detachUpstream()
     this.state = ConnectionState.Dropped
     this.reason = 'dropped'
@@ -265,14 +296,14 @@ export class Connection implements EndpointHandler {
         // Keep reading (and discarding: see onData) so that unread bytes do not turn our FIN into a RST.
         client.readStart()
         client.finish()
-        this.gateway.hold(this)
+        this.host.hold(this)
         break
       }
 
       case 'blackhole': {
         // Send nothing at all: no FIN, no RST, and stop reading so the client's writes go nowhere.
         client.readStop()
-        this.gateway.hold(this)
+        this.host.hold(this)
         break
       }
     }
@@ -288,7 +319,12 @@ export class Connection implements EndpointHandler {
     this.finish()
   }
 
-  /** Shutdown: close both sockets now. */
+  /** A dropped connection's hold ran out: its client socket gets a reset. */
+  expireHold(): void {
+    this.client.reset()
+  }
+
+  /** Shutdown: close both sockets now (a dropped connection's held client socket too). */
   destroy(): void {
     this.reason ??= 'closed'
     this.detachUpstream()
@@ -300,7 +336,7 @@ export class Connection implements EndpointHandler {
   private detachUpstream(): void {
     const {upstream} = this
     if (!upstream) return
-    this.gateway.connectEnded(this)
+    this.host.connectEnded(this)
     upstream.handler = null
     upstream.close()
     this.upstream = null

@@ -6,6 +6,8 @@ export type BackendState = 'booting' | 'ready' | 'draining' | 'down'
 
 export const BALANCE_MODES: readonly BalanceMode[] = ['round-robin', 'least-conn']
 export const DROP_MODES: readonly DropMode[] = ['blackhole', 'reset', 'close']
+/** What a crashed container's connections get on the platform: silence. */
+export const DEFAULT_DROP_MODE: DropMode = 'blackhole'
 /** What happens to a client beyond maxConnections: reset at once, or wait (queueTimeoutMs) for a free slot. */
 export type MaxConnectionsMode = 'refuse' | 'queue'
 export const MAX_CONNECTIONS_MODES: readonly MaxConnectionsMode[] = ['queue', 'refuse']
@@ -72,6 +74,31 @@ export const GATEWAY_DEFAULTS = {
 
 export type CloseReason = 'closed' | 'client-reset' | 'backend-reset' | 'dropped' | 'error' | 'idle-timeout'
 
+/** Why a client was reset without ever reaching a backend; `reason` in the event says it in words. */
+export type Rejection =
+  /** maxConnections were open and maxConnectionsMode is 'refuse'. */
+  | {cause: 'connection-limit'; limit: number}
+  /** Queued for queueTimeoutMs behind maxConnections (`limit`) while backends were ready. */
+  | {cause: 'no-free-slot'; limit: number; waitedMs: number}
+  /** Queued for queueTimeoutMs and no backend became ready. */
+  | {cause: 'no-ready-backend'; waitedMs: number}
+  /** Every ready backend refused it or timed out; `error` is the last failure. */
+  | {cause: 'backends-failed'; error: string}
+
+/** A rejection in words, in the gateway's terms (the command layer may name its flags instead). */
+export function describeRejection(rejection: Rejection): string {
+  switch (rejection.cause) {
+    case 'connection-limit':
+      return `${rejection.limit} connections already open (the connection limit)`
+    case 'no-free-slot':
+      return `no connection slot freed up (limit ${rejection.limit}) within ${rejection.waitedMs} ms`
+    case 'no-ready-backend':
+      return `no backend became ready within ${rejection.waitedMs} ms`
+    case 'backends-failed':
+      return `no ready backend accepted the connection (last error: ${rejection.error})`
+  }
+}
+
 export type GatewayEvent =
   | {type: 'listening'; host: string; port: number}
   | {type: 'connection-opened'; id: number; backend: string; client: string}
@@ -79,5 +106,5 @@ export type GatewayEvent =
      reason: CloseReason}
   | {type: 'backend-connect-failed'; backend: string; error: string}
   | {type: 'client-queued'; waiting: number}
-  | {type: 'client-rejected'; reason: string}
+  | ({type: 'client-rejected'; reason: string} & Rejection)
   | {type: 'accept-error'; error: string}

@@ -1,4 +1,4 @@
-import type {GatewayEvent} from '../gateway/gateway.js'
+import {describeRejection, type GatewayEvent, type Rejection} from '../gateway/types.js'
 import type {ProxyEvent} from './events.js'
 import type {Instance} from './instance.js'
 
@@ -23,10 +23,22 @@ export function proxyEventOf(e: GatewayEvent, instanceOf: (backendId: string) =>
     case 'client-queued':
       return {event: 'client-queued', waiting: e.waiting}
     case 'client-rejected':
-      return {event: 'client-rejected', reason: e.reason}
+      return {event: 'client-rejected', reason: rejectionReason(e)}
     case 'accept-error':
       return {event: 'accept-error', error: e.error}
     default:
       return undefined
+  }
+}
+
+/** Why a client was refused, naming the flag that set the limit it hit (the gateway's own words name none). */
+export function rejectionReason(rejection: Rejection): string {
+  switch (rejection.cause) {
+    case 'connection-limit':
+      return `${rejection.limit} connections already open (--max-connections)`
+    case 'no-free-slot':
+      return `no connection slot freed up (--max-connections ${rejection.limit}) within ${rejection.waitedMs} ms`
+    default:
+      return describeRejection(rejection)
   }
 }

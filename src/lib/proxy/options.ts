@@ -2,9 +2,10 @@ import {existsSync} from 'node:fs'
 import {dirname, resolve} from 'node:path'
 
 import {parseDuration, parseDurationRange} from '../duration.js'
-import {UsageError} from '../errors.js'
+import {CliError, UsageError} from '../errors.js'
+import {GatewayError} from '../gateway/errors.js'
+import type {BalanceMode, DropMode, MaxConnectionsMode} from '../gateway/types.js'
 import {unbracket} from '../host-port.js'
-import type {BalanceMode, DropMode, MaxConnectionsMode} from '../gateway/gateway.js'
 import {loadEnvFiles} from '../procfile/dotenv.js'
 import {resolveFormation} from '../procfile/formation.js'
 import {readProcfile} from '../procfile/procfile.js'
@@ -142,4 +143,25 @@ function parseChaos(text: string): {minMs: number; maxMs: number} {
   const range = parseDurationRange(text)
   if (range.minMs <= 0) throw new UsageError(`--chaos ${text}: the interval must be longer than 0.`, ['--chaos 5m', '--chaos 30s..2m'])
   return range
+}
+
+/**
+ * The gateway's errors in terms of tcp:proxy's flags (the gateway names none): what to pass instead. Any other
+ * error is returned as it is.
+ */
+export function gatewayCliError(error: unknown): unknown {
+  if (!(error instanceof GatewayError)) return error
+  const code = error.systemCode ?? error.code
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return new CliError(error.message, {suggestions: ['Pass --port <another port>, or stop the program using it.'], code})
+    case 'EACCES':
+      return new CliError(error.message, {suggestions: ['Pass --port with a port above 1023, or run with the privileges that port needs.'], code})
+    case 'EADDRNOTAVAIL':
+      return new CliError(error.message, {suggestions: ['Pass --host 127.0.0.1 (this machine only) or --host 0.0.0.0 (every interface).'], code})
+    case 'ELISTEN':
+      return new CliError(error.message, {code})
+    default:
+      return error
+  }
 }

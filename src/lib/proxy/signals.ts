@@ -21,12 +21,14 @@ export interface SignalTarget {
 
 /**
  * Routes SIGINT and SIGTERM to `onSignal` alone until the returned function is called; from now on, whenever the
- * process exits, every process `live()` returns gets SIGTERM.
+ * process exits before then, every process `live()` returns gets SIGTERM.
  */
 export function ownStopSignals(onSignal: (signal: NodeJS.Signals) => void, live: () => Iterable<SignalTarget>): () => void {
-  process.on('exit', () => {
+  const onExit = () => {
     for (const target of live()) target.signal('SIGTERM')
-  })
+  }
+
+  process.on('exit', onExit)
   // rawListeners: `once` listeners come back as they were (still once), not as plain ones.
   const others = new Map(STOP_SIGNALS.map((signal) => [signal, process.rawListeners(signal) as Array<(...args: unknown[]) => void>]))
   for (const [signal, listeners] of others) {
@@ -38,6 +40,8 @@ export function ownStopSignals(onSignal: (signal: NodeJS.Signals) => void, live:
   return () => {
     if (released) return
     released = true
+    // A library user starts and stops many apps in one process: nothing of this one may stay behind.
+    process.removeListener('exit', onExit)
     for (const [signal, listeners] of others) {
       process.removeListener(signal, onSignal)
       for (const listener of [...listeners].reverse()) process.prependListener(signal, listener)

@@ -106,7 +106,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  * to what is left after graceMs, then waits (bounded) until `find` returns nothing. Polls: there is no
  * event for the end of a process that is not our child. Resolves with how many processes were found.
  */
-export async function terminateProcesses(find: () => ProcInfo[], graceMs: number): Promise<number> {
+export async function terminateProcesses(find: () => ProcInfo[] | Promise<ProcInfo[]>, graceMs: number): Promise<number> {
   const seen = new Set<string>()
   const key = (p: ProcInfo) => `${p.pid}/${p.startTime}`
   const signalNew = (processes: ProcInfo[], signal: NodeJS.Signals) => {
@@ -115,12 +115,12 @@ export async function terminateProcesses(find: () => ProcInfo[], graceMs: number
     signalProcesses(fresh, signal)
   }
 
-  let left = find()
+  let left = await find()
   const termDeadline = Date.now() + graceMs
   while (left.length > 0 && Date.now() < termDeadline) {
     signalNew(left, 'SIGTERM')
     await sleep(Math.min(POLL_MS, Math.max(1, termDeadline - Date.now())))
-    left = find()
+    left = await find()
   }
 
   const killDeadline = Date.now() + KILL_WAIT_MS
@@ -128,7 +128,7 @@ export async function terminateProcesses(find: () => ProcInfo[], graceMs: number
     for (const p of left) seen.add(key(p))
     signalProcesses(left, 'SIGKILL')
     await sleep(POLL_MS / 5)
-    left = find()
+    left = await find()
   }
 
   return seen.size

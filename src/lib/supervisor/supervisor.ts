@@ -298,7 +298,7 @@ export class Supervisor extends EventEmitter {
    */
   async stopAll(graceMs: number): Promise<void> {
     await Promise.all(this.processes().map((managed) => managed.stop(graceMs)))
-    await terminateProcesses(() => markedProcesses(`${this.marker}:`, true), 0)
+    await terminateProcesses(() => markedProcessesAsync(`${this.marker}:`, true), 0)
   }
 
   /** Immediate SIGKILL of every group and marked process (second Ctrl-C); synchronous, so usable in an 'exit' handler. */

@@ -3,7 +3,7 @@ import {createHash, randomBytes} from 'node:crypto'
 import {once} from 'node:events'
 import {createServer, type Socket} from 'node:net'
 
-import {CliError} from '../../../src/lib/errors.js'
+import {GatewayError} from '../../../src/lib/gateway/errors.js'
 import {freePort} from '../../../src/lib/gateway/ports.js'
 import {requireTransport, TRANSPORTS} from '../../helpers/transports.js'
 import {LineClient, nextEvent, outcome, Resources} from './fixtures.js'
@@ -117,6 +117,7 @@ for (const io of TRANSPORTS) {
       expect(result.error).to.equal('ECONNRESET')
       const rejected = await nextEvent(gateway, events, 'client-rejected')
       expect(rejected.reason).to.match(/no ready backend accepted the connection.*ECONNREFUSED/)
+      expect(rejected).to.include({cause: 'backends-failed', error: 'ECONNREFUSED'})
       expect(events.filter(event => event.type === 'backend-connect-failed')).to.have.length(2)
       expect(gateway.connections).to.deep.equal({active: 0, total: 1})
     })
@@ -277,17 +278,18 @@ for (const io of TRANSPORTS) {
       })
     }
 
-    it('reports a port in use as a CliError that suggests --port', async () => {
+    it('reports a port in use as a GatewayError naming the port, and no flag (the command layer names those)', async () => {
       const blocker = createServer()
       blocker.listen({host: '127.0.0.1', port: 0})
       await once(blocker, 'listening')
       const {port} = blocker.address() as {port: number}
       try {
         const error = await resources.gateway({port}).then(() => null, (error_: unknown) => error_)
-        expect(error).to.be.instanceOf(CliError)
-        expect((error as CliError).message).to.equal(`Port ${port} on 127.0.0.1 is already in use.`)
-        expect((error as CliError).exitCode).to.equal(1)
-        expect((error as CliError).suggestions).to.deep.equal(['Pass --port <another port>, or stop the program using it.'])
+        expect(error).to.be.instanceOf(GatewayError)
+        const {code, host, port: failedPort, systemCode, message} = error as GatewayError
+        expect({code, host, port: failedPort, systemCode, message}).to.deep.equal({
+          code: 'EADDRINUSE', host: '127.0.0.1', port, systemCode: 'EADDRINUSE', message: `Port ${port} on 127.0.0.1 is already in use.`,
+        })
       } finally {
         blocker.close()
       }

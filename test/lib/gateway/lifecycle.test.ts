@@ -1,6 +1,13 @@
 import {expect} from 'chai'
 import {randomBytes} from 'node:crypto'
 import {lookup} from 'node:dns/promises'
+import {EventEmitter} from 'node:events'
+
+import {Balancer} from '../../../src/lib/gateway/balancer.js'
+import {ConnectionTable} from '../../../src/lib/gateway/connection-table.js'
+import {nativeTransport} from '../../../src/lib/gateway/native-transport.js'
+import {streamTransport} from '../../../src/lib/gateway/stream-transport.js'
+import {GATEWAY_DEFAULTS, type GatewayEvent} from '../../../src/lib/gateway/types.js'
 
 import {requireTransport, TRANSPORTS} from '../../helpers/transports.js'
 import {LineClient, nextEvent, outcome, Resources} from './fixtures.js'
@@ -92,7 +99,7 @@ for (const io of TRANSPORTS) {
       expect(result.error).to.equal('ECONNRESET')
       expect(result.at - startedAt).to.be.at.least(140)
       expect(await nextEvent(gateway, events, 'client-rejected')).to.deep.equal({
-        type: 'client-rejected', reason: 'no backend became ready within 150 ms',
+        type: 'client-rejected', reason: 'no backend became ready within 150 ms', cause: 'no-ready-backend', waitedMs: 150,
       })
       expect(gateway.connections).to.deep.equal({active: 0, total: 1})
       expect(gateway.waiting).to.equal(0)
@@ -194,15 +201,32 @@ for (const io of TRANSPORTS) {
     })
 
     it('reports accept errors once per burst and keeps serving', async () => {
-      const {gateway, port, events} = await twoBackends()
       // What the listener and the data path report when accept() or socket() fails with EMFILE (a real
-      // descriptor limit is exercised by test/reliability/resources.test.ts).
-      gateway.resourceExhausted('EMFILE')
-      gateway.resourceExhausted('EMFILE')
-      expect(events.filter(event => event.type === 'accept-error')).to.deep.equal([{type: 'accept-error', error: 'EMFILE'}])
-      expect(await new LineClient(await resources.client(port)).request('x')).to.equal('a')
-      gateway.resourceExhausted('EMFILE')
-      expect(events.filter(event => event.type === 'accept-error')).to.have.length(2)
+      // descriptor limit is exercised by test/reliability/resources.test.ts): told to the connection table
+      // the way a Connection (exhausted) and the listener (acceptFailed) tell it.
+      const transport = io === 'native' ? nativeTransport()! : streamTransport
+      const emitter = new EventEmitter()
+      const events: GatewayEvent[] = []
+      emitter.on('event', (event: GatewayEvent) => events.push(event))
+      const balancer = new Balancer('round-robin')
+      const table = new ConnectionTable({...GATEWAY_DEFAULTS, transport}, balancer, emitter)
+      const listener = await transport.listen({
+        host: '127.0.0.1', port: 0, backlog: 16, onAccept: client => table.accept(client), onAcceptError: code => table.acceptFailed(code),
+      })
+      try {
+        const {port: backendPort} = await resources.idServer('a')
+        balancer.add({id: 'a', host: '127.0.0.1', port: backendPort, generation: 1})
+        balancer.setState('a', 'ready')
+        table.exhausted('EMFILE')
+        table.acceptFailed('EMFILE')
+        expect(events.filter(event => event.type === 'accept-error')).to.deep.equal([{type: 'accept-error', error: 'EMFILE'}])
+        expect(await new LineClient(await resources.client(listener.port)).request('x')).to.equal('a')
+        table.exhausted('EMFILE')
+        expect(events.filter(event => event.type === 'accept-error')).to.have.length(2)
+      } finally {
+        listener.close()
+        table.destroy()
+      }
     })
 
     async function twoBackends() {

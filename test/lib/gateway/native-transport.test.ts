@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {promisify} from 'node:util'
 
 import {CALLBACK_NAMES, DEFAULT_ADDON_PATH, loadAddon, nativeStats, nativeTransport} from '../../../src/lib/gateway/native-transport.js'
-import {type Endpoint, type EndpointHandler, GATEWAY_IO_MODES, type Listener, type Transport} from '../../../src/lib/gateway/transport.js'
+import {type Endpoint, type EndpointHandler, type Listener, type Transport} from '../../../src/lib/gateway/transport.js'
 import {outcome, Resources} from './fixtures.js'
 
 /**
@@ -88,10 +88,6 @@ describe('native transport', () => {
     expect(loadAddon(missing)).to.equal(null)
     expect(nativeTransport(missing)).to.equal(null)
     expect(nativeStats(missing)).to.equal(null)
-  })
-
-  it('is one of the gateway modes exactly when its addon loads', () => {
-    expect(GATEWAY_IO_MODES.includes('native')).to.equal(native !== null)
   })
 
   describe('with its addon', function () {

@@ -3,8 +3,11 @@ import {execFile} from 'node:child_process'
 import {existsSync, realpathSync} from 'node:fs'
 import {promisify} from 'node:util'
 
+import {Gateway} from '../../../src/lib/gateway/gateway.js'
 import {DEFAULT_ADDON_PATH} from '../../../src/lib/gateway/native-transport.js'
-import {defaultTransport} from '../../helpers/transports.js'
+import {GATEWAY_IO_MODES} from '../../../src/lib/gateway/transport.js'
+import {defaultTransport, nativeAvailable, nativeExpected} from '../../helpers/transports.js'
+import {LineClient, Resources} from './fixtures.js'
 
 const execFileAsync = promisify(execFile)
 const GATEWAY_MODULE = new URL('../../../src/lib/gateway/index.ts', import.meta.url).href
@@ -36,5 +39,29 @@ describe('Gateway: choosing a transport', () => {
       // Without its addon (not built, not expected), 'native' falls back to net.Socket.
       native: {serving: native, addonLoaded: native === 'native'},
     })
+  })
+
+  describe('each mode the gateway offers', () => {
+    const resources = new Resources()
+    afterEach(() => resources.cleanup())
+
+    for (const io of GATEWAY_IO_MODES) {
+      it(`io: '${io}' relays a connection and names the transport serving it`, async () => {
+        // Without its addon (not built, not expected), 'native' serves on net.Socket, and says so.
+        const serving = io === 'native' && !nativeAvailable() && !nativeExpected() ? 'streams' : io
+        const gateway = new Gateway({host: '127.0.0.1', port: 0, io})
+        try {
+          const {port} = await gateway.listen()
+          expect(gateway.transport.name).to.equal(serving)
+          const {port: backendPort} = await resources.idServer('only')
+          gateway.addBackend({id: 'only', host: '127.0.0.1', port: backendPort, generation: 1})
+          gateway.setReady('only')
+          expect(await new LineClient(await resources.client(port)).request('x')).to.equal('only')
+          expect(gateway.backends()[0]).to.include({id: 'only', total: 1})
+        } finally {
+          gateway.destroy()
+        }
+      })
+    }
   })
 })

@@ -72,6 +72,12 @@ describe('tcp:proxy owns SIGINT and SIGTERM while it runs (signals.ts)', () => {
     }
   })
 
+  it('leaves no listener behind once released, however many times it is taken and given back', () => {
+    const before = {exit: process.listenerCount('exit'), SIGINT: process.listenerCount('SIGINT'), SIGTERM: process.listenerCount('SIGTERM')}
+    for (let i = 0; i < 20; i++) ownStopSignals(() => {}, () => [])()
+    expect({exit: process.listenerCount('exit'), SIGINT: process.listenerCount('SIGINT'), SIGTERM: process.listenerCount('SIGTERM')}).to.deep.equal(before)
+  })
+
   it('SIGTERMs every live instance group on exit, whatever ends the process (here a process.exit(1) of the host)', async function () {
     this.timeout(30_000)
     const dir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-signals-'))
