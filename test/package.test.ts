@@ -1,11 +1,12 @@
 import {expect} from 'chai'
-import {execFile} from 'node:child_process'
-import {existsSync, mkdtempSync, readdirSync, rmSync} from 'node:fs'
+import {execFile, spawn} from 'node:child_process'
+import {existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 
-import {npmEnv, ROOT} from './helpers/cli.js'
+import {baseEnv, npmEnv, ROOT} from './helpers/cli.js'
+import {SERVERS} from './helpers/proxy.js'
 
 const execFileP = promisify(execFile)
 
@@ -72,5 +73,28 @@ describe('the packed package on a machine that builds nothing', function () {
     expect(seen).to.include('scalingo-tcp: the native relay was not built (no prebuilt relay for linux-x64')
     expect(seen).to.include('npm rebuild -g scalingo-tcp')
     expect(existsSync(join(installed, 'build', 'Release', 'relay.node'))).to.equal(false)
+  })
+
+  it("names the fallback, why and the fix in tcp:proxy's first line", async () => {
+    // Runs after the prebuild was removed above: this copy has no relay at all.
+    const app = mkdtempSync(join(dir, 'app-'))
+    writeFileSync(join(app, 'Procfile'), `tcp: node ${join(SERVERS, 'echo-server.mjs')}\n`)
+    const child = spawn(process.execPath, [join(installed, 'bin', 'run.js'), 'tcp:proxy', '--port', '0'], {cwd: app, env: baseEnv()})
+    let output = ''
+    const line = await new Promise<string>((resolve, reject) => {
+      const seen = (chunk: Buffer) => {
+        output += chunk.toString()
+        const found = output.split('\n').find((l) => l.includes('listening on'))
+        if (found) resolve(found)
+      }
+      child.stdout.on('data', seen)
+      child.stderr.on('data', seen)
+      child.on('exit', () => reject(new Error(`tcp:proxy exited before listening:\n${output}`)))
+    })
+    const exited = new Promise((resolve) => child.on('exit', resolve))
+    child.kill('SIGINT')
+    expect(await exited).to.equal(0)
+    expect(line).to.include('(net.Socket transport: no relay was built and no prebuilt one fits linux-x64')
+    expect(line).to.include('npm rebuild -g scalingo-tcp')
   })
 })

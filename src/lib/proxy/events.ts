@@ -6,7 +6,7 @@ import type {GatewayIo} from '../gateway/index.js'
  */
 export type ProxyEvent =
   | {event: 'leftovers-stopping'; gatewayPid: number; pids: number[]; graceMs: number}
-  | {event: 'gateway-listening'; host: string; port: number; tcpUrl: string; transport: GatewayIo}
+  | {event: 'gateway-listening'; host: string; port: number; tcpUrl: string; transport: GatewayIo; transportFallback?: string}
   | {event: 'instance-starting'; instance: string; type: string; generation: number; pid: number; port?: number}
   | {event: 'instance-ready'; instance: string; generation: number; port: number; bootMs: number}
   | {event: 'instance-boot-failed'; instance: string; generation: number; reason: string; lastLines: string[]}
