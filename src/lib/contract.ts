@@ -66,7 +66,7 @@ export type TransportName = 'native' | 'streams'
 /** Everything the local app reports. */
 export type ProxyEvent =
   | {event: 'leftovers-stopping'; gatewayPid: number; pids: number[]; graceMs: number}
-  | {event: 'gateway-listening'; host: string; port: number; tcpUrl: string; transport: TransportName}
+  | {event: 'gateway-listening'; host: string; port: number; tcpUrl: string; transport: TransportName; transportFallback?: string}
   | {event: 'instance-starting'; instance: string; type: string; generation: number; pid: number; port?: number}
   | {event: 'instance-ready'; instance: string; generation: number; port: number; bootMs: number}
   | {event: 'instance-boot-failed'; instance: string; generation: number; reason: string; lastLines: string[]}

@@ -4,7 +4,7 @@ import {hostPort} from '../host-port.js'
 import {Balancer} from './balancer.js'
 import {ConnectionTable} from './connection-table.js'
 import {GatewayError} from './errors.js'
-import {nativeTransport} from './native-transport.js'
+import {nativeTransport, nativeUnavailableReason} from './native-transport.js'
 import {streamTransport} from './stream-transport.js'
 import type {GatewayIo, Listener, Transport} from './transport.js'
 import {
@@ -31,6 +31,11 @@ export class Gateway extends EventEmitter {
   readonly idleTimeoutMs: number
   readonly connectionEvents: boolean
   readonly transport: Transport
+  /**
+   * Why the gateway runs on net.Socket when the native relay was not asked against (it is missing or does not
+   * load), for the first line the user sees; undefined on the native relay or when net.Socket was chosen.
+   */
+  readonly transportFallback: string | undefined
 
   private listener: Listener | null = null
   private readonly balancer: Balancer
@@ -49,6 +54,7 @@ export class Gateway extends EventEmitter {
     this.idleTimeoutMs = options.idleTimeoutMs ?? GATEWAY_DEFAULTS.idleTimeoutMs
     this.connectionEvents = options.connectionEvents ?? GATEWAY_DEFAULTS.connectionEvents
     this.transport = chooseTransport(options.io)
+    this.transportFallback = this.transport.name === 'native' || wantsStreams(options.io) ? undefined : nativeUnavailableReason()
     this.balancer = new Balancer(this.balance)
     this.table = new ConnectionTable(this, this.balancer, this)
   }
@@ -145,8 +151,11 @@ export class Gateway extends EventEmitter {
  * loads relay.node.
  */
 function chooseTransport(io: GatewayIo | undefined): Transport {
-  const wanted = io ?? process.env.SCALINGO_TCP_GATEWAY_IO
-  return (wanted === 'streams' ? null : nativeTransport()) ?? streamTransport
+  return (wantsStreams(io) ? null : nativeTransport()) ?? streamTransport
+}
+
+function wantsStreams(io: GatewayIo | undefined): boolean {
+  return (io ?? process.env.SCALINGO_TCP_GATEWAY_IO) === 'streams'
 }
 
 function listenError(error: NodeJS.ErrnoException, host: string, port: number): GatewayError {

@@ -70,26 +70,57 @@ interface Callbacks {
   pipeDone(slotA: number, slotB: number, bytesReadA: number, bytesReadB: number, idleA: number, idleB: number): void
 }
 
-/** build/Release/relay.node at the package root (this file is in src/lib/gateway/ or dist/lib/gateway/). */
+/** The package's root directory (this file is in src/lib/gateway/ or dist/lib/gateway/). */
+const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
+
+/** build/Release/relay.node at the package root: the relay built from source on this machine. */
 export const DEFAULT_ADDON_PATH = fileURLToPath(new URL('../../../build/Release/relay.node', import.meta.url))
 
-const loaded = new Map<string, Addon | null>()
+/**
+ * Where the relay is: node-gyp-build's search, the ecosystem's convention for prebuilt addons. It prefers a
+ * build from source (build/Release/) and else takes the package's prebuild for this platform, architecture and
+ * libc (prebuilds/linux-x64/scalingo-tcp.glibc.node, made by scripts/prebuild-relay.js at `npm pack`). Throws,
+ * naming the platform, when there is neither.
+ */
+export function findAddon(root = PACKAGE_ROOT): string {
+  const nodeGypBuild = createRequire(import.meta.url)('node-gyp-build') as {path(dir: string): string}
+  return nodeGypBuild.path(root)
+}
 
-/** The addon at `path`, set up; null when it is missing or does not load (built for another Node...). */
-export function loadAddon(path = DEFAULT_ADDON_PATH): Addon | null {
-  if (loaded.has(path)) return loaded.get(path)!
+const loaded = new Map<string, Addon | null>()
+let failure: string | undefined
+
+/**
+ * Why the relay is not in use, in a sentence a user can act on, once loadAddon() returned null for the
+ * package's own relay; undefined while it loads (or has not been tried).
+ */
+export function nativeUnavailableReason(): string | undefined {
+  return failure
+}
+
+/** The addon at `path` (by default the package's own, found by findAddon()), set up; null when it is missing or does not load. */
+export function loadAddon(path?: string): Addon | null {
+  const key = path ?? ''
+  if (loaded.has(key)) return loaded.get(key)!
   let addon: Addon | null = null
+  let reason: string | undefined
   try {
-    const candidate = createRequire(import.meta.url)(path) as Partial<Addon>
+    const candidate = createRequire(import.meta.url)(path ?? findAddon()) as Partial<Addon>
     if (typeof candidate.setup === 'function' && typeof candidate.pipe === 'function') {
       addon = candidate as Addon
       addon.setup(callbacks)
+    } else {
+      reason = 'the relay found is not the one this version expects'
     }
-  } catch {
-    addon = null
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error)
+    reason = message.startsWith('No native build was found')
+      ? `no relay was built and no prebuilt one fits ${process.platform}-${process.arch}`
+      : `the relay does not load (${message})`
   }
 
-  loaded.set(path, addon)
+  if (path === undefined && !addon) failure = reason
+  loaded.set(key, addon)
   return addon
 }
 

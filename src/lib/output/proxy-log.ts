@@ -18,7 +18,7 @@ export function printProxyEvent(printer: LogPrinter, e: ProxyEvent, options: {co
       g(`stopping ${e.pids.length} process(es) the tcp:proxy that ran here before (pid ${e.gatewayPid}) left running (pids ${e.pids.join(', ')}): SIGTERM, SIGKILL after ${seconds(e.graceMs)}`)
       break
     case 'gateway-listening':
-      g(`listening on ${hostPort(e.host, e.port)}  TCP_URL=${e.tcpUrl}`)
+      g(`listening on ${hostPort(e.host, e.port)}  TCP_URL=${e.tcpUrl}  (${transportLabel(e)})`)
       break
     case 'instance-starting':
       g(`starting ${e.instance} (generation ${e.generation}, pid ${e.pid}${e.port === undefined ? '' : `, PORT=${e.port}`})`)
@@ -163,4 +163,11 @@ export class ProxyOutput {
   private jsonLine(e: JsonEvent): string {
     return JSON.stringify({time: new Date().toISOString(), ...e}) + '\n'
   }
+}
+
+/** The transport in the first line: the native relay, net.Socket by choice, or net.Socket as the fallback, why and the fix. */
+function transportLabel(e: {transport: string; transportFallback?: string}): string {
+  if (e.transport === 'native') return 'native relay'
+  if (!e.transportFallback) return 'net.Socket transport'
+  return `net.Socket transport: ${e.transportFallback}; for the native relay run \`npm rebuild -g scalingo-tcp\` (docs/tcp-proxy.md#transports)`
 }

@@ -102,7 +102,8 @@ export class LocalApp extends EventEmitter {
     const {host, port} = await this.gateway.listen()
     const publicHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
     this.identity = {app: this.options.app, version: this.options.version, tcpUrl: tcpUrl(publicHost, port)}
-    this.runtime.emitEvent({event: 'gateway-listening', host, port, tcpUrl: this.identity.tcpUrl, transport: this.gateway.transport.name})
+    const {transport, transportFallback} = this.gateway
+    this.runtime.emitEvent({event: 'gateway-listening', host, port, tcpUrl: this.identity.tcpUrl, transport: transport.name, ...(transportFallback ? {transportFallback} : {})})
 
     const upstreamsReady = this.options.upstreams.map((upstream, i) => serveUpstream(this.runtime, upstream, i + 1))
     const boots: Promise<boolean>[] = []
