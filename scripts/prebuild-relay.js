@@ -5,7 +5,7 @@
  * so `npm pack` and `npm publish` carry it; node-gyp-build then finds it at install (no compiler needed) and at
  * run time (src/lib/gateway/native-transport.ts). The build happens in a copy of the sources so that the
  * working tree's own build/Release/relay.node is left as it is.
- *   npm run prebuild     # through npm, which passes its node-gyp settings (nodedir...) and puts node-gyp on PATH
+ *   npm run build:prebuilt   # through npm, which passes its node-gyp settings (nodedir...) and puts node-gyp on PATH
  */
 import {execFileSync} from 'node:child_process'
 import {cpSync, mkdtempSync, rmSync} from 'node:fs'

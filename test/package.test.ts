@@ -21,7 +21,7 @@ describe('the packed package on a machine that builds nothing', function () {
     if (process.platform !== 'linux' || process.arch !== 'x64') this.skip()
     dir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-package-'))
     const env = {...process.env, ...npmEnv()}
-    // With scripts: prepack (npm run prebuild) builds the relay the tarball ships.
+    // With scripts: prepack (npm run build:prebuilt) builds the relay the tarball ships.
     const {stdout} = await execFileP('npm', ['pack', '--silent', '--pack-destination', dir], {cwd: ROOT, env, timeout: 120_000})
     const tarball = join(dir, stdout.trim().split('\n').pop()!)
     await execFileP('npm', ['install', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund', '--prefix', dir, tarball], {
