@@ -1,17 +1,7 @@
 import {readFile} from 'node:fs/promises'
 
-import {CliError, ExitCode} from '../errors.js'
+import {ParseError} from './parse-error.js'
 import {quote} from './procfile.js'
-
-export class DotenvError extends CliError {
-  readonly line?: number
-
-  constructor(message: string, options: {line?: number; suggestions?: string[]} = {}) {
-    super(message, {exitCode: ExitCode.Error, suggestions: options.suggestions, code: 'DOTENV'})
-    this.name = 'DotenvError'
-    this.line = options.line
-  }
-}
 
 export const MAX_ENV_FILE_BYTES = 1024 * 1024
 
@@ -34,7 +24,7 @@ function withoutPrototype(variables: Map<string, string>): Record<string, string
  * variables, so a value means the same thing here and on the platform.
  */
 export function parseDotenv(text: string, source = '.env'): Record<string, string> {
-  if (text.includes('\0')) throw new DotenvError(`${source} contains binary data (NUL bytes); an env file is a text file.`)
+  if (text.includes('\0')) throw new ParseError('DOTENV', `${source} contains binary data (NUL bytes); an env file is a text file.`)
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/)
   // a Map, because assigning a `__proto__` key to a plain object would be silently lost
   const result = new Map<string, string>()
@@ -48,12 +38,12 @@ export function parseDotenv(text: string, source = '.env'): Record<string, strin
     const assignment = trimmed.replace(EXPORT_PREFIX, '')
     const equals = assignment.indexOf('=')
     if (equals === -1) {
-      throw new DotenvError(`${where}: expected \`NAME=value\`, got ${quote(trimmed)}.`, {line})
+      throw new ParseError('DOTENV', `${where}: expected \`NAME=value\`, got ${quote(trimmed)}.`, {line})
     }
 
     const name = assignment.slice(0, equals).trim()
     if (!NAME.test(name)) {
-      throw new DotenvError(
+      throw new ParseError('DOTENV', 
         `${where}: invalid variable name ${quote(name)}; names are letters, digits and "_", not starting with a digit.`,
         {line},
       )
@@ -69,7 +59,7 @@ export function parseDotenv(text: string, source = '.env'): Record<string, strin
       index = parsed.endIndex
     } else if (opening === "'" || opening === '`') {
       const closing = raw.indexOf(opening, 1)
-      if (closing === -1) throw new DotenvError(`${where}: unterminated ${opening} quote in the value of ${name}.`, {line})
+      if (closing === -1) throw new ParseError('DOTENV', `${where}: unterminated ${opening} quote in the value of ${name}.`, {line})
       checkTrailing(raw.slice(closing + 1), where, line)
       result.set(name, raw.slice(1, closing))
     } else {
@@ -105,7 +95,7 @@ function parseDoubleQuoted(
     value += '\n'
   }
 
-  throw new DotenvError(`${where}: unterminated " quote (the value runs to the end of the file).`, {
+  throw new ParseError('DOTENV', `${where}: unterminated " quote (the value runs to the end of the file).`, {
     line: startIndex + 1,
     suggestions: ['Close the quote, or escape a literal quote as \\".'],
   })
@@ -113,7 +103,7 @@ function parseDoubleQuoted(
 
 function checkTrailing(rest: string, where: string, line: number): void {
   if (rest.trim() === '' || /^\s+#/.test(rest)) return
-  throw new DotenvError(`${where}: unexpected text ${quote(rest.trim())} after the closing quote.`, {line})
+  throw new ParseError('DOTENV', `${where}: unexpected text ${quote(rest.trim())} after the closing quote.`, {line})
 }
 
 /** Reads the env files in order; a later file overrides the variables of an earlier one. */
@@ -126,12 +116,12 @@ export async function loadEnvFiles(paths: string[]): Promise<Record<string, stri
     } catch (error) {
       const code = (error as NodeJS.ErrnoException)?.code
       const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message
-      throw new DotenvError(`Cannot read the env file ${path}: ${reason}.`, {
+      throw new ParseError('DOTENV', `Cannot read the env file ${path}: ${reason}.`, {
         suggestions: ['Check the path given to -e/--env.'],
       })
     }
 
-    if (bytes.length > MAX_ENV_FILE_BYTES) throw new DotenvError(`${path} is larger than 1 MB; this does not look like an env file.`)
+    if (bytes.length > MAX_ENV_FILE_BYTES) throw new ParseError('DOTENV', `${path} is larger than 1 MB; this does not look like an env file.`)
     for (const [name, value] of Object.entries(parseDotenv(bytes.toString('utf8'), path))) merged.set(name, value)
   }
 

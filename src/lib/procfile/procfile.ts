@@ -1,6 +1,6 @@
 import {readFile, stat} from 'node:fs/promises'
 
-import {CliError, ExitCode} from '../errors.js'
+import {ParseError} from './parse-error.js'
 
 export interface ProcfileEntry {
   name: string
@@ -13,16 +13,6 @@ export interface ProcfileEntry {
 export interface Procfile {
   entries: ProcfileEntry[]
   warnings: string[]
-}
-
-export class ProcfileError extends CliError {
-  readonly line?: number
-
-  constructor(message: string, options: {line?: number; suggestions?: string[]} = {}) {
-    super(message, {exitCode: ExitCode.Error, suggestions: options.suggestions, code: 'PROCFILE'})
-    this.name = 'ProcfileError'
-    this.line = options.line
-  }
 }
 
 /** Types the platform runs once after a deployment instead of keeping them running. */
@@ -38,11 +28,11 @@ const FORMAT_HINT = 'Each line must look like `name: command`, e.g. `tcp: node s
 
 export function parseProcfile(text: string, source = 'Procfile'): Procfile {
   if (text.length > MAX_PROCFILE_BYTES) {
-    throw new ProcfileError(`${source} is larger than 1 MB; this does not look like a Procfile.`)
+    throw new ParseError('PROCFILE', `${source} is larger than 1 MB; this does not look like a Procfile.`)
   }
 
   if (text.includes('\0')) {
-    throw new ProcfileError(`${source} contains binary data (NUL bytes); a Procfile is a text file.`)
+    throw new ParseError('PROCFILE', `${source} contains binary data (NUL bytes); a Procfile is a text file.`)
   }
 
   const entries: ProcfileEntry[] = []
@@ -58,7 +48,7 @@ export function parseProcfile(text: string, source = 'Procfile'): Procfile {
 
     const colon = trimmed.indexOf(':')
     if (colon === -1) {
-      throw new ProcfileError(`${where}: expected \`name: command\`, got ${quote(trimmed)}.`, {
+      throw new ParseError('PROCFILE', `${where}: expected \`name: command\`, got ${quote(trimmed)}.`, {
         line,
         suggestions: [FORMAT_HINT],
       })
@@ -67,19 +57,19 @@ export function parseProcfile(text: string, source = 'Procfile'): Procfile {
     const name = trimmed.slice(0, colon).trim()
     const command = trimmed.slice(colon + 1).trim()
     if (!LOCAL_NAME.test(name)) {
-      throw new ProcfileError(
+      throw new ParseError('PROCFILE', 
         `${where}: invalid process type name ${quote(name)}; use letters, digits, "-" and "_" only.`,
         {line, suggestions: [FORMAT_HINT]},
       )
     }
 
     if (command === '') {
-      throw new ProcfileError(`${where}: process type "${name}" has an empty command.`, {line, suggestions: [FORMAT_HINT]})
+      throw new ParseError('PROCFILE', `${where}: process type "${name}" has an empty command.`, {line, suggestions: [FORMAT_HINT]})
     }
 
     const previous = seen.get(name)
     if (previous !== undefined) {
-      throw new ProcfileError(
+      throw new ParseError('PROCFILE', 
         `${where}: duplicate process type "${name}" (already defined on line ${previous}).`,
         {line, suggestions: ['Keep one line per process type.']},
       )
@@ -99,7 +89,7 @@ export function parseProcfile(text: string, source = 'Procfile'): Procfile {
   }
 
   if (entries.length === 0) {
-    throw new ProcfileError(`${source} defines no process types.`, {
+    throw new ParseError('PROCFILE', `${source} defines no process types.`, {
       suggestions: ['Add a line such as `tcp: node server.js`.'],
     })
   }
@@ -111,15 +101,15 @@ export async function readProcfile(path: string): Promise<Procfile> {
   let size: number
   try {
     const info = await stat(path)
-    if (info.isDirectory()) throw new ProcfileError(`${path} is a directory, not a Procfile.`, {suggestions: procfileSuggestions()})
+    if (info.isDirectory()) throw new ParseError('PROCFILE', `${path} is a directory, not a Procfile.`, {suggestions: procfileSuggestions()})
     size = info.size
   } catch (error) {
-    if (error instanceof ProcfileError) throw error
+    if (error instanceof ParseError) throw error
     throw missingOrUnreadable(path, error)
   }
 
   if (size > MAX_PROCFILE_BYTES) {
-    throw new ProcfileError(`${path} is larger than 1 MB; this does not look like a Procfile.`)
+    throw new ParseError('PROCFILE', `${path} is larger than 1 MB; this does not look like a Procfile.`)
   }
 
   let bytes: Buffer
@@ -130,18 +120,18 @@ export async function readProcfile(path: string): Promise<Procfile> {
   }
 
   if (bytes.length > MAX_PROCFILE_BYTES) {
-    throw new ProcfileError(`${path} is larger than 1 MB; this does not look like a Procfile.`)
+    throw new ParseError('PROCFILE', `${path} is larger than 1 MB; this does not look like a Procfile.`)
   }
 
   if (bytes.includes(0)) {
-    throw new ProcfileError(`${path} contains binary data (NUL bytes); a Procfile is a text file.`)
+    throw new ParseError('PROCFILE', `${path} contains binary data (NUL bytes); a Procfile is a text file.`)
   }
 
   let text: string
   try {
     text = new TextDecoder('utf-8', {fatal: true}).decode(bytes)
   } catch {
-    throw new ProcfileError(`${path} is not valid UTF-8 text; a Procfile is a text file.`)
+    throw new ParseError('PROCFILE', `${path} is not valid UTF-8 text; a Procfile is a text file.`)
   }
 
   return parseProcfile(text, path)
@@ -155,14 +145,14 @@ function procfileSuggestions(): string[] {
   ]
 }
 
-function missingOrUnreadable(path: string, error: unknown): CliError {
+function missingOrUnreadable(path: string, error: unknown): ParseError {
   const code = (error as NodeJS.ErrnoException)?.code
   if (code === 'ENOENT' || code === 'ENOTDIR') {
-    return new ProcfileError(`No Procfile found at ${path}.`, {suggestions: procfileSuggestions()})
+    return new ParseError('PROCFILE', `No Procfile found at ${path}.`, {suggestions: procfileSuggestions()})
   }
 
   const reason = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (error as Error)?.message ?? String(error)
-  return new ProcfileError(`Cannot read the Procfile ${path}: ${reason}.`, {suggestions: procfileSuggestions()})
+  return new ParseError('PROCFILE', `Cannot read the Procfile ${path}: ${reason}.`, {suggestions: procfileSuggestions()})
 }
 
 /** Quotes user text for an error message, shortened so a huge line cannot flood the terminal. */

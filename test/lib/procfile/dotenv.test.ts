@@ -3,7 +3,8 @@ import {mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {DotenvError, loadEnvFiles, parseDotenv} from '../../../src/lib/procfile/dotenv.js'
+import {ParseError} from '../../../src/lib/procfile/parse-error.js'
+import {loadEnvFiles, parseDotenv} from '../../../src/lib/procfile/dotenv.js'
 import {randomText, seededRandom} from './fuzz.js'
 
 describe('parseDotenv', () => {
@@ -50,16 +51,16 @@ describe('parseDotenv', () => {
   ]
   for (const [title, text, message, line] of invalid) {
     it(`refuses ${title}`, () => {
-      expect(() => parseDotenv(text)).to.throw(DotenvError, message).with.property('line', line)
+      expect(() => parseDotenv(text)).to.throw(ParseError, message).with.property('line', line)
     })
   }
 
   it('refuses binary content and names the source', () => {
-    expect(() => parseDotenv('A=\0', 'prod.env')).to.throw(DotenvError, /^prod.env contains binary data/)
-    expect(() => parseDotenv('nope', 'prod.env')).to.throw(DotenvError, /^prod.env line 1:/)
+    expect(() => parseDotenv('A=\0', 'prod.env')).to.throw(ParseError, /^prod.env contains binary data/)
+    expect(() => parseDotenv('nope', 'prod.env')).to.throw(ParseError, /^prod.env line 1:/)
   })
 
-  it('never throws anything but a DotenvError on random input (seeded fuzz)', () => {
+  it('never throws anything but a ParseError on random input (seeded fuzz)', () => {
     const random = seededRandom(7)
     const fragments = ['A', 'B_1', '=', ' ', '\t', '\n', '\r\n', '#', '"', "'", '`', '\\', '\\n', 'export ', '$A', 'é', '\0']
     for (let i = 0; i < 3000; i++) {
@@ -71,7 +72,7 @@ describe('parseDotenv', () => {
           expect(value).to.be.a('string')
         }
       } catch (error) {
-        expect(error, JSON.stringify(text)).to.be.instanceOf(DotenvError)
+        expect(error, JSON.stringify(text)).to.be.instanceOf(ParseError)
       }
     }
   })
@@ -96,14 +97,14 @@ describe('loadEnvFiles', () => {
   it('names the file and line of a malformed line', async () => {
     await writeFile(join(dir, 'bad.env'), 'A=1\n\nB="open\n')
     const error = await loadEnvFiles([join(dir, 'bad.env')]).catch((error_) => error_)
-    expect(error).to.be.instanceOf(DotenvError)
+    expect(error).to.be.instanceOf(ParseError)
     expect(error.exitCode).to.equal(1)
     expect(error.message).to.match(new RegExp(`^${join(dir, 'bad.env')} line 3: unterminated`))
   })
 
   it('reports a missing file, exit 1', async () => {
     const error = await loadEnvFiles([join(dir, 'missing.env')]).catch((error_) => error_)
-    expect(error).to.be.instanceOf(DotenvError)
+    expect(error).to.be.instanceOf(ParseError)
     expect(error.exitCode).to.equal(1)
     expect(error.message).to.include('missing.env: no such file')
   })

@@ -3,8 +3,9 @@ import {mkdtemp, rm, writeFile, mkdir, chmod} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {ParseError} from '../../../src/lib/procfile/parse-error.js'
 import {CliError} from '../../../src/lib/errors.js'
-import {parseProcfile, ProcfileError, readProcfile} from '../../../src/lib/procfile/procfile.js'
+import {parseProcfile, readProcfile} from '../../../src/lib/procfile/procfile.js'
 import {randomText, seededRandom} from './fuzz.js'
 
 describe('parseProcfile', () => {
@@ -56,7 +57,7 @@ describe('parseProcfile', () => {
   ]
   for (const [title, text, message, line] of invalid) {
     it(`refuses ${title}`, () => {
-      expect(() => parseProcfile(text)).to.throw(ProcfileError, message).with.property('line', line)
+      expect(() => parseProcfile(text)).to.throw(ParseError, message).with.property('line', line)
     })
   }
 
@@ -73,7 +74,7 @@ describe('parseProcfile', () => {
     }
   })
 
-  it('never throws anything but a ProcfileError on random input (seeded fuzz)', () => {
+  it('never throws anything but a ParseError on random input (seeded fuzz)', () => {
     const random = seededRandom(42)
     for (let i = 0; i < 3000; i++) {
       const text = randomText(random, ['tcp', 'web', ':', ' ', '\n', '\r\n', '#', '-', '_', '\0', 'é', '\uFEFF', 'node x'])
@@ -81,7 +82,7 @@ describe('parseProcfile', () => {
         const {entries} = parseProcfile(text)
         for (const entry of entries) expect(entry.command).to.not.equal('')
       } catch (error) {
-        expect(error, JSON.stringify(text)).to.be.instanceOf(ProcfileError)
+        expect(error, JSON.stringify(text)).to.be.instanceOf(ParseError)
       }
     }
   })
@@ -101,7 +102,7 @@ describe('readProcfile', () => {
     expect((await readProcfile(join(dir, 'Procfile'))).entries[0].command).to.equal('node server.js')
     await writeFile(join(dir, 'Bad'), 'tcp: a\nbroken\n')
     const error = await readProcfile(join(dir, 'Bad')).catch((error_) => error_)
-    expect(error).to.be.instanceOf(ProcfileError)
+    expect(error).to.be.instanceOf(ParseError)
     expect(error.message).to.equal(`${join(dir, 'Bad')} line 2: expected \`name: command\`, got "broken".`)
   })
 
@@ -121,7 +122,7 @@ describe('readProcfile', () => {
     const cases: Array<[string, RegExp]> = [['adir', /is a directory/], ['bin', /binary data/], ['latin1', /not valid UTF-8/], ['huge', /larger than 1 MB/]]
     for (const [name, message] of cases) {
       const error = await readProcfile(join(dir, name)).catch((error_) => error_)
-      expect(error, name).to.be.instanceOf(ProcfileError)
+      expect(error, name).to.be.instanceOf(ParseError)
       expect(error.message, name).to.match(message)
     }
   })
