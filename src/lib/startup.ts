@@ -1,12 +1,6 @@
 /*
- * Start-up tuning for the standalone CLI (bin/run.js; as a plugin, the host CLI starts itself). Two costs every
- * command paid before doing anything, found with --cpu-prof (README, Performance):
- * - @oclif/core, when imported, checks that Node satisfies its own engines range with semver: about 5 ms of
- *   loading. Ours is stricter (>= 20) and needs no library, so we check it and skip oclif's.
- * - oclif sorts every plugin's command ids with localeCompare at each start, and the first call makes ICU
- *   build its collator: about 6 ms. For strings of lowercase ASCII letters, '-' and ':' (command ids),
- *   English and POSIX collation is code point order, so those are compared directly and everything else
- *   (other strings, explicit locales or options, other default locales) still goes to ICU.
+ * What bin/run.js (the standalone CLI; as a plugin, the host CLI starts itself) needs besides oclif's execute():
+ * our own Node version warning and the load options that describe the standalone CLI's topics.
  */
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
@@ -16,54 +10,13 @@ import type * as Oclif from '@oclif/core'
 
 export const MIN_NODE_MAJOR = 20
 
-/** A warning for a Node older than the one we need, else undefined. */
+/**
+ * A warning for a Node older than the one we need, else undefined. oclif checks Node against its own engines
+ * range (older than ours), so it would not say that scalingo-tcp needs more.
+ */
 export function nodeVersionWarning(version = process.versions.node): string | undefined {
   const major = Number(version.split('.')[0])
   return major < MIN_NODE_MAJOR ? `scalingo-tcp needs Node.js ${MIN_NODE_MAJOR} or later; this is ${version}.` : undefined
-}
-
-/** Imports @oclif/core without its engine check (ours is nodeVersionWarning), leaving the environment as it was. */
-export async function importOclif(env: NodeJS.ProcessEnv = process.env): Promise<typeof Oclif> {
-  const warning = nodeVersionWarning()
-  if (warning) process.emitWarning(warning)
-  const before = env.OCLIF_DISABLE_ENGINE_WARNING
-  env.OCLIF_DISABLE_ENGINE_WARNING = '1'
-  try {
-    return await import('@oclif/core')
-  } finally {
-    if (before === undefined) delete env.OCLIF_DISABLE_ENGINE_WARNING
-    else env.OCLIF_DISABLE_ENGINE_WARNING = before
-  }
-}
-
-const COMMAND_ID = /^[a-z:-]*$/
-
-/** Whether the default collation (ICU's default locale comes from these variables) orders command ids by code point. */
-export function collatesByCodePoint(env: NodeJS.ProcessEnv = process.env): boolean {
-  const locale = env.LC_ALL || env.LC_MESSAGES || env.LANG || ''
-  return locale === '' || locale === 'C' || locale === 'POSIX' || locale.startsWith('C.') || locale.startsWith('en')
-}
-
-type LocaleCompare = typeof String.prototype.localeCompare
-
-/** localeCompare with command ids compared directly; `icu` for everything else. */
-export function commandIdCompare(icu: LocaleCompare): LocaleCompare {
-  return function (this: string, that: string, locales?: string | string[], options?: Intl.CollatorOptions): number {
-    const self = String(this)
-    if (locales === undefined && options === undefined && typeof that === 'string' && COMMAND_ID.test(self) && COMMAND_ID.test(that)) {
-      return self < that ? -1 : self > that ? 1 : 0
-    }
-
-    return icu.call(this, that, locales, options)
-  }
-}
-
-/** Installs commandIdCompare as String.prototype.localeCompare when the default locale allows it. */
-export function compareCommandIdsWithoutIcu(env: NodeJS.ProcessEnv = process.env): boolean {
-  if (!collatesByCodePoint(env)) return false
-  // eslint-disable-next-line no-extend-native
-  String.prototype.localeCompare = commandIdCompare(String.prototype.localeCompare)
-  return true
 }
 
 /**
