@@ -1,4 +1,4 @@
-import {type ClientRequest, request} from 'node:http'
+import type {ClientRequest} from 'node:http'
 import {join} from 'node:path'
 
 import {waitFor, type WaitOptions} from '../api/wait.js'
@@ -49,6 +49,9 @@ export async function connectToLocalGateway(options: {cwd: string}): Promise<Loc
   const found = findStateFile(options.cwd)
   if (!found) throw notRunning(options.cwd)
   const {dir, state} = found
+  // Loaded here, not at the top: `env` bundles this module (for --local), and on Node >= 22 a static import of
+  // node:http loads undici with it, a cost every `env -a APP` would pay without ever talking to a local gateway.
+  const {request} = await import('node:http')
 
   const call = (method: string, path: string): Promise<Response> =>
     new Promise((resolve, reject) => {
