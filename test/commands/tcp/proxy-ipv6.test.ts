@@ -85,7 +85,7 @@ describe('tcp:proxy --host ::1 (IPv6): TCP_URL is tcp://[::1]:PORT everywhere', 
     try {
       const run = await runCli(['tcp:proxy', '--port', '0', '--host', '::1', '--max-crashes', '1'], {cwd: crashing})
       expect(run.code).to.equal(1)
-      expect(run.stdout).to.match(/gateway \| listening on \[::1\]:(\d+) {2}TCP_URL=tcp:\/\/\[::1\]:\1\n/)
+      expect(run.stdout).to.match(/gateway \| listening on \[::1\]:(\d+) {2}TCP_URL=tcp:\/\/\[::1\]:\1 {2}\((native relay|net\.Socket transport)\)\n/)
       expect(unwrapped(run.stderr)).to.include('No tcp instance became ready')
       expect(run.stderr).to.not.include('Invalid URL')
     } finally {

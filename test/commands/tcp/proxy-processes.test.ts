@@ -84,7 +84,7 @@ describe('tcp:proxy processes: formation, environment, output and shutdown', fun
     expect(await exited).to.equal(0)
     const lines = stdout.trimEnd().split('\n')
     for (const line of lines) expect(line).to.match(/^\d{2}:\d{2}:\d{2}\.\d{3} (gateway|tcp-1)\s+\| \S/)
-    expect(lines.some((line) => /gateway\s+\| listening on 127\.0\.0\.1:\d+ {2}TCP_URL=tcp:\/\/127\.0\.0\.1:\d+$/.test(line))).to.equal(true)
+    expect(lines.some((line) => /gateway\s+\| listening on 127\.0\.0\.1:\d+ {2}TCP_URL=tcp:\/\/127\.0\.0\.1:\d+ {2}\((native relay|net\.Socket transport)\)$/.test(line))).to.equal(true)
     expect(lines.some((line) => / tcp-1\s+\| SIGTERM received$/.test(line))).to.equal(true)
     expect(lines.at(-1)).to.match(/gateway\s+\| stopped$/)
   })
