@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 import {type ChildProcess, spawn} from 'node:child_process'
+import mqtt, {type MqttClient} from 'mqtt'
 
-import {MqttClient} from '../examples/mqtt/lib/client.mjs'
 import {freePort} from '../src/lib/gateway/ports.js'
 import {baseEnv, ROOT} from './helpers/cli.js'
 
@@ -35,16 +35,14 @@ describe('first run: npm start', () => {
 
   /** Connects `client` through the gateway and subscribes; `received` is the first payload on `topic`. */
   async function subscribeThroughGateway(tcpUrl: string, filter: string, topic: string): Promise<{received: Promise<string>}> {
-    const subscriber = new MqttClient({url: tcpUrl, minDelayMs: 20, maxDelayMs: 200})
+    const subscriber = await mqtt.connectAsync(tcpUrl, {reconnectPeriod: 50})
     client = subscriber
-    subscriber.on('error', () => {})
-    await subscriber.connect()
     const received = new Promise<string>((resolve) => {
-      subscriber.on('message', (arrived: string, payload: Buffer) => {
+      subscriber.on('message', (arrived, payload) => {
         if (arrived === topic) resolve(payload.toString('utf8'))
       })
     })
-    await subscriber.subscribe(filter, 1)
+    await subscriber.subscribeAsync(filter, {qos: 1})
     return {received}
   }
 
@@ -69,7 +67,7 @@ describe('first run: npm start', () => {
   })
 
   afterEach(async () => {
-    await client?.end().catch(() => {})
+    await client?.endAsync(true).catch(() => {})
     client = undefined
   })
 
@@ -92,7 +90,7 @@ describe('first run: npm start', () => {
   it('carries an MQTT publish/subscribe round trip through the gateway', async () => {
     const {tcpUrl} = await waitFor((e) => e.event === 'gateway-listening')
     const {received} = await subscribeThroughGateway(tcpUrl, 'sensors/#', 'sensors/kitchen')
-    await client!.publish('sensors/kitchen', '21.5', {qos: 1})
+    await client!.publishAsync('sensors/kitchen', '21.5', {qos: 1})
     expect(await received).to.equal('21.5')
     // The broker saw the client arrive through the gateway.
     expect(events.some((e) => e.event === 'output' && e.instance === 'tcp-1' && /connected/.test(e.line))).to.equal(true)

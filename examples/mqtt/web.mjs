@@ -1,194 +1,121 @@
-// The `web` process of the example app. Like a real web container, it has no direct link to the
-// `tcp` containers: it reaches the broker through $TCP_URL, i.e. through the gateway.
+// The `web` process. Like a real web container it has no direct link to the `tcp` containers: it reaches the
+// broker through $TCP_URL, i.e. through the gateway.
+import {EventEmitter, once} from 'node:events'
 import http from 'node:http'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {DEFAULT_TCP_URL, MqttClient, NotConnectedError} from './lib/client.mjs'
-import {isValidTopicName} from './lib/mqtt.mjs'
-import {containerLogger, readPort} from './lib/container.mjs'
+import mqtt from 'mqtt'
 
-const CONTAINER = process.env.CONTAINER || 'web'
-const TCP_URL = process.env.TCP_URL || DEFAULT_TCP_URL
-const GREETING = process.env.GREETING || 'hello'
-const HISTORY_SIZE = 20
-const MAX_BODY_BYTES = 64 * 1024
-const PUBLISH_TIMEOUT_MS = 5_000
+const {CONTAINER = 'web', GREETING = 'hello', PORT, TCP_URL = 'tcp://127.0.0.1:20003'} = process.env
+const log = (line) => console.log(`[${CONTAINER}] ${line}`)
+if (!PORT) {
+  console.error(`[${CONTAINER}] PORT is not set: run the app with \`scalingo-tcp tcp:proxy\`, or \`PORT=5000 node web.mjs\`.`)
+  process.exit(1)
+}
 
-const log = containerLogger('web')
-
-
-const history = []
-const mqtt = new MqttClient({url: TCP_URL, clientId: `${CONTAINER}-${process.pid}`})
-mqtt.on('subscribed', ({topics}) => log(`connected to ${TCP_URL}, subscribed to ${topics.join(', ')}`))
-mqtt.on('reconnecting', ({attempt, delayMs, reason}) => {
-  log(`broker connection: ${reason}; reconnecting to ${TCP_URL} in ${delayMs} ms (attempt ${attempt})`)
+const history = [] // the last 20 messages seen on '#'
+// 'subscribed' ('#' granted on a new connection) and 'seen <topic>\0<message>', for the POSTs waiting on them.
+const news = new EventEmitter().setMaxListeners(0)
+const within = (ms, event) => once(news, event, {signal: AbortSignal.timeout(ms)}).then(() => true, () => false)
+let subscribed = false // '#' granted on the current connection: what this process publishes comes back to it
+const broker = mqtt.connect(TCP_URL, {clientId: `${CONTAINER}-${process.pid}`, reconnectPeriod: 500, resubscribe: false})
+// A new connection is a new session (after a restart it is a new broker): subscribe on each.
+broker.on('connect', () => broker.subscribe('#', (error) => {
+  if (error) return log(`broker connection: cannot subscribe to #: ${error.message}`)
+  log(`connected to ${TCP_URL}, subscribed to #`)
+  subscribed = true
+  news.emit('subscribed')
+}))
+broker.on('close', () => (subscribed = false))
+broker.on('reconnect', () => log(`broker connection lost; reconnecting to ${TCP_URL}`))
+broker.on('error', (error) => log(`broker connection: ${error.message}`))
+broker.on('message', (topic, payload, {retain}) => {
+  history.unshift({at: new Date().toISOString().slice(11, 19), topic, message: String(payload), retain})
+  history.length = Math.min(history.length, 20)
+  news.emit(`seen ${topic}\0${payload}`)
 })
-mqtt.on('error', (error) => log(`broker connection: ${error.message}`))
-mqtt.on('message', (topic, payload, {retain}) => {
-  history.unshift({at: new Date(), topic, message: payload.toString('utf8'), retain})
-  history.length = Math.min(history.length, HISTORY_SIZE)
-})
-mqtt.subscribe('#').catch(() => {})
-mqtt.connect().catch(() => {})
 
-function escapeHtml(value) {
-  return String(value).replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`)
-}
+const escape = (value) => String(value).replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`)
+const page = () => `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>MQTT example</title>
+<style>body{font-family:system-ui,sans-serif;max-width:50rem;margin:2rem auto}td{border-bottom:1px solid #ddd;padding:.3rem}</style></head>
+<body><h1>${escape(GREETING)}</h1>
+<p>Web container <code>${escape(CONTAINER)}</code>, broker ${broker.connected ? 'connected to' : 'reconnecting to'} <code>${escape(TCP_URL)}</code></p>
+<form method="post" action="/publish"><input name="topic" value="sensors/web/demo" required> <input name="message" placeholder="message" required>
+<label><input type="checkbox" name="retain" value="1"> retain</label> <button>Publish</button></form>
+<h2>Last 20 messages on <code>#</code> (<a href="/">refresh</a>)</h2><table>
+${history.map((m) => `<tr><td>${m.at}</td><td><code>${escape(m.topic)}</code></td><td>${escape(m.message)}</td><td>${m.retain ? 'retained' : ''}</td></tr>`).join('\n') || '<tr><td>No message yet.</td></tr>'}
+</table></body></html>\n`
 
-function renderPage() {
-  const rows = history
-    .map(
-      ({at, topic, message, retain}) =>
-        `<tr><td>${at.toISOString().slice(11, 19)}</td><td><code>${escapeHtml(topic)}</code></td><td>${escapeHtml(message)}</td><td>${retain ? 'retained' : ''}</td></tr>`,
-    )
-    .join('\n')
-  const status = mqtt.connected ? `connected to <code>${escapeHtml(TCP_URL)}</code>` : `reconnecting to <code>${escapeHtml(TCP_URL)}</code>...`
-  return `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>MQTT example</title>
-<style>body{font-family:system-ui,sans-serif;max-width:50rem;margin:2rem auto;padding:0 1rem}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left}</style>
-</head>
-<body>
-<h1>${escapeHtml(GREETING)}</h1>
-<p>Web container <code>${escapeHtml(CONTAINER)}</code>, broker ${status}</p>
-<form method="post" action="/publish">
-  <input name="topic" placeholder="topic" value="sensors/web/demo" required>
-  <input name="message" placeholder="message" required>
-  <label><input type="checkbox" name="retain" value="1"> retain</label>
-  <button>Publish</button>
-</form>
-<h2>Last ${HISTORY_SIZE} messages on <code>#</code> (<a href="/">refresh</a>)</h2>
-<table><thead><tr><th>time</th><th>topic</th><th>message</th><th></th></tr></thead>
-<tbody>
-${rows || '<tr><td colspan="4">No message yet.</td></tr>'}
-</tbody></table>
-</body>
-</html>
-`
-}
+const fail = (status, error) => Object.assign(new Error(error), {status})
 
-function send(response, status, body, headers = {}) {
-  const isJson = typeof body === 'object'
-  response.writeHead(status, {
-    'content-type': isJson ? 'application/json' : headers['content-type'] ?? 'text/plain; charset=utf-8',
-    ...headers,
-  })
-  response.end(isJson ? `${JSON.stringify(body)}\n` : body)
-}
-
-function readBody(request) {
-  return new Promise((resolve, reject) => {
-    const chunks = []
-    let size = 0
-    request.on('data', (chunk) => {
-      size += chunk.length
-      if (size > MAX_BODY_BYTES) {
-        reject(Object.assign(new Error(`body larger than ${MAX_BODY_BYTES} bytes`), {status: 413}))
-        request.destroy()
-        return
-      }
-
-      chunks.push(chunk)
-    })
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
-    request.on('error', reject)
-  })
-}
-
-function badRequest(message, status = 400) {
-  return Object.assign(new Error(message), {status})
-}
-
-async function parsePublishRequest(request) {
-  const contentType = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
-  const body = await readBody(request)
+async function publish(request) {
+  let body = ''
+  request.setEncoding('utf8')
+  for await (const chunk of request) if ((body += chunk).length > 65_536) throw fail(413, 'body larger than 64 KiB')
+  const type = (request.headers['content-type'] ?? '').split(';')[0].trim()
   let fields
-  if (contentType === 'application/json') {
+  if (type === 'application/json') {
     try {
       fields = JSON.parse(body)
     } catch {
-      throw badRequest('body is not valid JSON')
+      throw fail(400, 'body is not valid JSON')
     }
-
-    if (typeof fields !== 'object' || fields === null) throw badRequest('expected a JSON object {topic, message}')
-  } else if (contentType === 'application/x-www-form-urlencoded') {
+  } else if (type === 'application/x-www-form-urlencoded') {
     const form = new URLSearchParams(body)
     fields = {topic: form.get('topic'), message: form.get('message'), retain: form.get('retain') === '1'}
-  } else {
-    throw badRequest('send application/json or application/x-www-form-urlencoded', 415)
-  }
-
-  const {topic, message, retain = false} = fields
-  if (!isValidTopicName(topic)) throw badRequest('"topic" must be a non-empty topic name without + or #')
-  if (typeof message !== 'string') throw badRequest('"message" must be a string')
-  return {topic, message, retain: retain === true, form: contentType !== 'application/json'}
-}
-
-async function publish(request, response) {
-  const {topic, message, retain, form} = await parsePublishRequest(request)
-  let timer
-  const timeout = new Promise((_resolve, reject) => {
-    timer = setTimeout(() => reject(badRequest(`the broker did not acknowledge within ${PUBLISH_TIMEOUT_MS} ms`, 504)), PUBLISH_TIMEOUT_MS)
+  } else throw fail(415, 'send application/json or application/x-www-form-urlencoded')
+  const {topic, message, retain = false} = fields ?? {}
+  if (typeof topic !== 'string' || !topic || /[+#\0]/.test(topic)) throw fail(400, '"topic" must be a non-empty topic name without + or #')
+  if (typeof message !== 'string') throw fail(400, '"message" must be a string')
+  // Just after start-up or a restart the connection may be on its way: wait for it rather than refuse.
+  if (!subscribed && !(await within(5000, 'subscribed'))) throw fail(503, `the broker at ${TCP_URL} is not reachable right now, try again`)
+  // aedes sends PUBACK before it routes the message, so the copy for our own '#' arrives just after the
+  // acknowledgement: answer once both are in, so that the page a form POST redirects to lists the message.
+  const echoed = within(5000, `seen ${topic}\0${message}`)
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(fail(504, 'the broker did not acknowledge within 5000 ms')), 5000)
+    broker.publish(topic, message, {qos: 1, retain: retain === true}, (error) => (clearTimeout(timer), error ? reject(error) : resolve()))
   })
-  try {
-    await Promise.race([mqtt.publish(topic, message, {qos: 1, retain}), timeout])
-  } catch (error) {
-    if (error instanceof NotConnectedError) throw badRequest(`the broker at ${TCP_URL} is not reachable right now, try again`, 503)
-    throw error
-  } finally {
-    clearTimeout(timer)
-  }
-
-  if (form) send(response, 303, '', {location: '/'})
-  else send(response, 200, {ok: true, topic, message, retain})
+  // Acknowledged by a new broker before '#' was granted on it (sent again after a reconnect): no copy will come.
+  if (subscribed) await echoed
+  return type === 'application/json' ? [200, {ok: true, topic, message, retain: retain === true}] : [303, '', {location: '/'}]
 }
 
-async function route(request, response) {
+const routes = {
+  'GET /': () => [200, page(), {'content-type': 'text/html; charset=utf-8'}],
+  'GET /health': () => [200, 'ok'],
+  'POST /publish': publish,
+}
+
+const server = http.createServer(async (request, response) => {
   const {pathname} = new URL(request.url, 'http://localhost')
-  const routes = {
-    '/': {GET: () => send(response, 200, renderPage(), {'content-type': 'text/html; charset=utf-8'})},
-    '/health': {GET: () => send(response, 200, 'ok')},
-    '/publish': {POST: () => publish(request, response)},
-  }
-  const methods = routes[pathname]
-  if (!methods) return send(response, 404, {error: `no route for ${pathname}`})
-  const handler = methods[request.method]
-  if (!handler) return send(response, 405, {error: `${request.method} not allowed on ${pathname}`}, {allow: Object.keys(methods).join(', ')})
-  await handler()
-}
-
-const port = readPort('web', '`PORT=5000 node web.mjs`')
-const server = http.createServer((request, response) => {
-  route(request, response).catch((error) => {
-    if (response.headersSent) return response.destroy()
-    send(response, error.status ?? 500, {error: error.message})
-  })
+  const route = routes[`${request.method} ${pathname}`]
+  const known = Object.keys(routes).some((key) => key.endsWith(` ${pathname}`))
+  let [status, body, headers] = [404, {error: `no route for ${pathname}`}]
+  if (known && !route) [status, body] = [405, {error: `${request.method} not allowed on ${pathname}`}]
+  if (route) [status, body, headers] = await Promise.resolve(route(request)).catch((error) => [error.status ?? 500, {error: error.message}])
+  const json = typeof body === 'object'
+  response.writeHead(status, {'content-type': json ? 'application/json' : 'text/plain; charset=utf-8', ...headers})
+  response.end(json ? `${JSON.stringify(body)}\n` : body)
 })
-server.on('error', (error) => {
-  process.stderr.write(`[${CONTAINER}] cannot listen on 0.0.0.0:${port}: ${error.message}\n`)
-  process.exit(1)
-})
-server.listen(port, '0.0.0.0', () => {
+server.listen(Number(PORT), '0.0.0.0', () => {
   log(`listening on ${server.address().port} (${GREETING})`)
-  if (CONTAINER === 'web-1') printTryIt(server.address().port)
-})
-
-// The first thing a new user needs: where to look and how to talk to the broker through the gateway.
-function printTryIt(webPort) {
+  if (CONTAINER !== 'web-1') return
+  // The first thing a new user needs: where to look and how to talk to the broker through the gateway.
   const client = path.relative(process.env.INIT_CWD || process.cwd(), fileURLToPath(new URL('client.mjs', import.meta.url)))
-  const env = TCP_URL === DEFAULT_TCP_URL ? '' : `TCP_URL=${TCP_URL} `
-  log(`try it: open http://127.0.0.1:${webPort}, or in another terminal:`)
+  const env = TCP_URL === 'tcp://127.0.0.1:20003' ? '' : `TCP_URL=${TCP_URL} `
+  log(`try it: open http://127.0.0.1:${server.address().port}, or in another terminal:`)
   log(`  ${env}node ${client} sub 'sensors/#'`)
   log(`  ${env}node ${client} pub sensors/kitchen 21.5`)
-}
+})
 
 for (const signal of ['SIGTERM', 'SIGINT']) {
-  process.once(signal, async () => {
+  process.once(signal, () => {
     log(`${signal} received: stopping`)
     server.close()
     server.closeIdleConnections()
-    await mqtt.end()
-    process.exit(0)
+    broker.end(() => process.exit(0))
   })
 }

@@ -383,7 +383,12 @@ describe('package-lock.json, which `plugins:link` hands to `npm install` in the 
     this.timeout(120_000)
     const dir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-lockfile-'))
     try {
-      for (const file of ['package.json', 'package-lock.json']) writeFileSync(join(dir, file), readFileSync(join(ROOT, file)))
+      // What npm reads to compute the lockfile: the root manifest and lockfile, and each workspace's manifest.
+      const workspaces: string[] = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).workspaces ?? []
+      for (const file of ['package.json', 'package-lock.json', ...workspaces.map((workspace) => join(workspace, 'package.json'))]) {
+        mkdirSync(join(dir, file, '..'), {recursive: true})
+        writeFileSync(join(dir, file), readFileSync(join(ROOT, file)))
+      }
       await execFileP('npm', ['install', '--package-lock-only', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], {
         cwd: dir,
         env: {PATH: process.env.PATH!, HOME: homedir(), TMPDIR: tmpdir(), ...npmEnv()},
