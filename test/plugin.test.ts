@@ -23,7 +23,9 @@ function killRunningHosts(): void {
 function killGroup(pid: number): void {
   try {
     process.kill(-pid, 'SIGKILL')
-  } catch {}
+  } catch {
+    // already gone
+  }
 }
 
 /**

@@ -112,6 +112,7 @@ describe('terminal manners', () => {
   describe('spinners and colours only on a terminal', () => {
     const ttys: TtyCli[] = []
     // ora's default spinner frames, and the codes that hide and show the cursor while it spins.
+    // eslint-disable-next-line no-control-regex
     const SPINNER = /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]|\u001B\[\?25[lh]/
     // eslint-disable-next-line no-control-regex
     const COLOUR = /\u001B\[(3\d|9\d|1|2)m/
@@ -178,6 +179,7 @@ describe('terminal manners', () => {
     }
 
     // A coloured instance prefix: an SGR colour code right before "tcp-1".
+    // eslint-disable-next-line no-control-regex -- the escape codes are what this test looks for
     const COLOURED_PREFIX = /\u001B\[3\dm(\u001B\[\d+m)*tcp-1/
 
     it('on a terminal: coloured prefixes; Ctrl-C stops gracefully with exit 0', async () => {

@@ -58,7 +58,9 @@ export function killInstanceGroups(events: Array<{event: string; pid?: number}>)
     if (e.event !== 'instance-starting' || !e.pid) continue
     try {
       process.kill(-e.pid, 'SIGKILL')
-    } catch {}
+    } catch {
+      // already gone
+    }
   }
 }
 

@@ -51,7 +51,9 @@ process.on('exit', () => installing?.pid && killGroup(installing.pid))
 function killGroup(pid: number): void {
   try {
     process.kill(-pid, 'SIGKILL')
-  } catch {}
+  } catch {
+    // already gone
+  }
 }
 
 function installedMajor(): number | undefined {

@@ -8,7 +8,7 @@ import {parseDuration} from '../../src/lib/duration.js'
 import {UsageError} from '../../src/lib/errors.js'
 import {parseFormation} from '../../src/lib/procfile/formation.js'
 import {parseUpstream} from '../../src/lib/proxy/options.js'
-import {type CliResult, runCli} from '../helpers/cli.js'
+import {runCli} from '../helpers/cli.js'
 import {FakeScalingo} from '../helpers/fake-scalingo.js'
 import {randomText, seededRandom} from '../lib/procfile/fuzz.js'
 import {pool} from './helpers.js'
@@ -109,7 +109,7 @@ describe('reliability: bad input', function () {
           parse(text)
           accepted++
         } catch (error) {
-          if (!(error instanceof UsageError)) throw new Error(`${JSON.stringify(text)} threw ${String(error)}`)
+          if (!(error instanceof UsageError)) throw new Error(`${JSON.stringify(text)} threw ${String(error)}`, {cause: error})
           expect(error.message).to.not.equal('')
         }
       }

@@ -62,7 +62,7 @@ export default class TcpProxy extends BaseCommand {
     app.on('event', (e: ProxyEvent) => output.event(e))
     for (const warning of startupWarnings(source, flags.host)) this.warn(warning)
     output.registerInstances(source.formation)
-    let flushed = false
+    let flushed: boolean
     try {
       await runUntilStopped(app, {
         dir: source.dir,

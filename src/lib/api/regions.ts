@@ -33,7 +33,9 @@ function serviceUrlFromEnv(env: NodeJS.ProcessEnv, name: 'SCALINGO_API_URL' | 'S
   let protocol: string | undefined
   try {
     protocol = new URL(value).protocol
-  } catch {}
+  } catch {
+    // not a URL: the check below reports it
+  }
 
   if (protocol !== 'http:' && protocol !== 'https:') {
     throw new UsageError(`${name} is not an http(s) URL: ${value}`, [

@@ -26,7 +26,8 @@ export interface LocalGatewayClient {
 interface Response {
   status: number
   headers: Record<string, string | string[] | undefined>
-  body: any
+  // The control interface's JSON as parsed; each caller checks the shape it needs.
+  body: any // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
 export function notRunning(dir: string): CliError {
@@ -92,7 +93,7 @@ export async function connectToLocalGateway(options: {cwd: string}): Promise<Loc
         res.on('error', (error: Error) => fail(notOurGateway(dir, error.message)))
         res.on('end', () => {
           clearTimeout(deadline)
-          let body: any
+          let body: any // eslint-disable-line @typescript-eslint/no-explicit-any
           try {
             body = length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined
           } catch {

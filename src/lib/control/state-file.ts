@@ -204,5 +204,7 @@ export function isAlive(pid: number): boolean {
 function removeQuietly(path: string): void {
   try {
     unlinkSync(path)
-  } catch {}
+  } catch {
+    // already gone: nothing to remove
+  }
 }

@@ -5,7 +5,7 @@ import type {Balancer} from './balancer.js'
 import {Connection, type ConnectionHost, ConnectionState} from './connection.js'
 import {DescriptorBudget} from './descriptors.js'
 import type {Endpoint, Transport} from './transport.js'
-import {type BackendInfo, describeRejection, type DropMode, type GatewayEvent, type MaxConnectionsMode, type Rejection} from './types.js'
+import {type BackendInfo, describeRejection, type DropMode, type GatewayEvent, type GatewayEvents, type MaxConnectionsMode, type Rejection} from './types.js'
 
 /** What the table needs to know of the gateway's options (all resolved: no defaults left to apply). */
 export interface ConnectionTableOptions {
@@ -45,7 +45,7 @@ export class ConnectionTable implements ConnectionHost {
   private acceptErrorReportedAt = 0
   private readonly descriptors = new DescriptorBudget()
 
-  constructor(options: ConnectionTableOptions, private readonly balancer: Balancer, private readonly events: EventEmitter) {
+  constructor(options: ConnectionTableOptions, private readonly balancer: Balancer, private readonly events: EventEmitter<GatewayEvents>) {
     this.options = options
     this.transport = options.transport
     this.idleTimeoutMs = options.idleTimeoutMs

@@ -8,7 +8,7 @@ import {nativeTransport, nativeUnavailableReason} from './native-transport.js'
 import {streamTransport} from './stream-transport.js'
 import type {GatewayIo, Listener, Transport} from './transport.js'
 import {
-  type BackendInfo, type BackendSpec, type BalanceMode, type DropMode, GATEWAY_DEFAULTS, type GatewayEvent,
+  type BackendInfo, type BackendSpec, type BalanceMode, type DropMode, GATEWAY_DEFAULTS, type GatewayEvent, type GatewayEvents,
   type GatewayOptions, type MaxConnectionsMode,
 } from './types.js'
 
@@ -19,7 +19,7 @@ const LISTEN_BACKLOG = 1024
  * to the backend chosen at accept time. Never prints; everything worth telling is an 'event'. A facade: the
  * Balancer picks backends, the ConnectionTable keeps the connections, Connection moves one's bytes.
  */
-export class Gateway extends EventEmitter {
+export class Gateway extends EventEmitter<GatewayEvents> {
   readonly host: string
   readonly port: number
   readonly balance: BalanceMode

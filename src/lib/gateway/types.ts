@@ -99,6 +99,9 @@ export function describeRejection(rejection: Rejection): string {
   }
 }
 
+/** What a Gateway emits: every event it has to tell is one 'event'. */
+export type GatewayEvents = {event: [GatewayEvent]}
+
 export type GatewayEvent =
   | {type: 'listening'; host: string; port: number}
   | {type: 'connection-opened'; id: number; backend: string; client: string}

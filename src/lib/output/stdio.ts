@@ -70,7 +70,9 @@ export class Terminal {
         if (isatty(fd)) continue
         try {
           closeSync(fd)
-        } catch {}
+        } catch {
+          // already closed
+        }
       }
     })
   }

@@ -25,11 +25,6 @@ export interface OutputWriterOptions {
   droppedNotice(count: number): string
 }
 
-export interface OutputWriter {
-  on(event: 'failed', listener: (error: NodeJS.ErrnoException) => void): this
-  once(event: 'failed', listener: (error: NodeJS.ErrnoException) => void): this
-}
-
 /**
  * Owns one output stream (tcp:proxy's stdout): everything written to it goes through here. Writing
  * never blocks and never throws. While the reader keeps up, lines go straight to the stream; while it
@@ -38,7 +33,7 @@ export interface OutputWriter {
  * `droppedNotice`) says how many went missing, where they went missing. The first write error (EPIPE,
  * EIO, ENOSPC...) is reported once as 'failed'; from then on writes are ignored.
  */
-export class OutputWriter extends EventEmitter {
+export class OutputWriter extends EventEmitter<{failed: [NodeJS.ErrnoException]}> {
   private readonly limit: number
   private readonly keptLimit: number
   private queue: string[] = []

@@ -21,7 +21,7 @@ import {serveUpstream} from './upstreams.js'
  * parts that manage instances (InstancePool), rolling restarts, crash recovery and chaos. Emits
  * ProxyEvents ('event') and a CliError ('fatal') when every tcp instance was given up; never prints.
  */
-export class LocalApp extends EventEmitter {
+export class LocalApp extends EventEmitter<{event: [ProxyEvent]; fatal: [Error]}> {
   readonly gateway: Gateway
   readonly supervisor = new Supervisor()
   /** The app directory's claim from start() on (undefined without one, or when the directory is not writable). */

@@ -95,7 +95,9 @@ export function signalProcesses(processes: ProcInfo[], signal: NodeJS.Signals): 
     if (procInfo(found.pid)?.startTime !== found.startTime) continue
     try {
       process.kill(found.pid, signal)
-    } catch {}
+    } catch {
+      // exited between the check and the signal
+    }
   }
 }
 

@@ -247,22 +247,12 @@ export class ManagedProcess {
   }
 }
 
-export interface Supervisor {
-  on(event: 'event', listener: (event: SupervisorEvent) => void): this
-  on(event: 'groups', listener: (groups: GroupRecord[]) => void): this
-  once(event: 'event', listener: (event: SupervisorEvent) => void): this
-  off(event: 'event', listener: (event: SupervisorEvent) => void): this
-  off(event: 'groups', listener: (groups: GroupRecord[]) => void): this
-  emit(event: 'event', payload: SupervisorEvent): boolean
-  emit(event: 'groups', groups: GroupRecord[]): boolean
-}
-
 /**
  * Starts and stops processes and reports what they do as 'event's, and the set of its live process
  * groups as 'groups' whenever it changes (the state file records them). It knows nothing of ports or
  * restarts (the caller decides) and never prints.
  */
-export class Supervisor extends EventEmitter {
+export class Supervisor extends EventEmitter<{event: [SupervisorEvent]; groups: [GroupRecord[]]}> {
   /** MARKER_VARIABLE's value for this supervisor's instances is `<marker>:<n>`. */
   readonly marker = `${process.pid}:${randomBytes(6).toString('hex')}`
   private readonly live = new Set<ManagedProcess>()

@@ -36,7 +36,9 @@ describe('tcp:proxy: nothing outlives it, one gateway per directory', function (
     for (const pid of strays.splice(0)) {
       try {
         process.kill(pid, 'SIGKILL')
-      } catch {}
+      } catch {
+        // already gone
+      }
     }
   })
 

@@ -1,8 +1,7 @@
 import {expect} from 'chai'
-import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
+import {mkdirSync, rmSync} from 'node:fs'
 import {createServer as createHttpServer} from 'node:http'
 import {createServer, type Server} from 'node:net'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {commandRef} from '../../../src/lib/command-line.js'

@@ -188,7 +188,7 @@ describe('control server', () => {
       const running = await operationAt(location)
       expect(running).to.include({type: 'restart', status: 'running', finished_at: null})
       expect(location.endsWith(running.id)).to.equal(true)
-      expect(Date.parse(running.created_at)).to.be.a('number').and.not.NaN
+      expect(Date.parse(running.created_at)).to.be.a('number').and.not.satisfy(Number.isNaN)
 
       target.restarts[0].resolve(report())
       await new Promise(setImmediate)

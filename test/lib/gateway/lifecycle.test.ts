@@ -7,7 +7,7 @@ import {Balancer} from '../../../src/lib/gateway/balancer.js'
 import {ConnectionTable} from '../../../src/lib/gateway/connection-table.js'
 import {nativeTransport} from '../../../src/lib/gateway/native-transport.js'
 import {streamTransport} from '../../../src/lib/gateway/stream-transport.js'
-import {GATEWAY_DEFAULTS, type GatewayEvent} from '../../../src/lib/gateway/types.js'
+import {GATEWAY_DEFAULTS, type GatewayEvent, type GatewayEvents} from '../../../src/lib/gateway/types.js'
 
 import {requireTransport, TRANSPORTS} from '../../helpers/transports.js'
 import {LineClient, nextEvent, outcome, Resources} from './fixtures.js'
@@ -205,7 +205,7 @@ for (const io of TRANSPORTS) {
       // descriptor limit is exercised by test/reliability/resources.test.ts): told to the connection table
       // the way a Connection (exhausted) and the listener (acceptFailed) tell it.
       const transport = io === 'native' ? nativeTransport()! : streamTransport
-      const emitter = new EventEmitter()
+      const emitter = new EventEmitter<GatewayEvents>()
       const events: GatewayEvent[] = []
       emitter.on('event', (event: GatewayEvent) => events.push(event))
       const balancer = new Balancer('round-robin')

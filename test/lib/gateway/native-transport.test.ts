@@ -34,6 +34,7 @@ class PipedRelay {
   }
 
   private accept(client: Endpoint): void {
+    // eslint-disable-next-line prefer-const -- assigned once, below the handler whose callbacks read it
     let upstream!: Endpoint
     let settle!: () => void
     const closed = new Promise<void>(resolve => {
@@ -233,7 +234,6 @@ describe('native transport', () => {
         await Promise.all([isConnected, greetingWritten])
         // Two poll phases: a read the endpoint was not asked for would have been delivered by now.
         for (let turn = 0; turn < 2; turn++) {
-          // eslint-disable-next-line no-await-in-loop
           await new Promise(resolve => {
             setImmediate(resolve)
           })
@@ -281,7 +281,6 @@ describe('native transport', () => {
       const activeBefore = activeHandles()
       const batch = 100
       for (let done = 0; done < 2000; done += batch) {
-        // eslint-disable-next-line no-await-in-loop
         await Promise.all(Array.from({length: batch}, (_, index) => echoOnce(port, `${done + index}`)))
       }
 
@@ -291,7 +290,6 @@ describe('native transport', () => {
       // Close callbacks run on the loop turn after uv_close: wait for them (no event tells, so poll).
       const deadline = Date.now() + 5000
       while (nativeStats()!.handles > baseline.handles && Date.now() < deadline) {
-        // eslint-disable-next-line no-await-in-loop
         await new Promise(resolve => {
           setImmediate(resolve)
         })

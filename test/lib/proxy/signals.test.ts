@@ -110,7 +110,9 @@ describe('tcp:proxy owns SIGINT and SIGTERM while it runs (signals.ts)', () => {
       if (pid) {
         try {
           process.kill(-pid, 'SIGKILL')
-        } catch {}
+        } catch {
+          // already gone
+        }
       }
 
       rmSync(dir, {recursive: true, force: true})

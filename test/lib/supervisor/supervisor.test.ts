@@ -38,7 +38,9 @@ describe('Supervisor', function () {
     for (const pid of leftovers.splice(0)) {
       try {
         process.kill(pid, 'SIGKILL')
-      } catch {}
+      } catch {
+        // already gone
+      }
     }
   })
 

@@ -1,7 +1,6 @@
 import {expect} from 'chai'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {readFileSync, rmSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {runCli} from '../../../helpers/cli.js'
