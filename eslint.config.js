@@ -6,14 +6,27 @@ import globals from 'globals'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  {ignores: ['dist/', '.dist-tmp/', 'build/', 'node_modules/', 'examples/**/node_modules/', 'wip/', '**/*.generated.ts']},
+  {
+    ignores: [
+      'dist/',
+      '.dist-tmp/',
+      'build/',
+      'node_modules/',
+      'examples/**/node_modules/',
+      'wip/',
+      '**/*.generated.ts',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
     languageOptions: {globals: {...globals.node}},
     rules: {
       // Unused names are errors, except the ones that say they are unused on purpose.
-      '@typescript-eslint/no-unused-vars': ['error', {argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none'}],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        {argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none'},
+      ],
       'no-extend-native': 'error',
     },
   },

@@ -11,7 +11,13 @@ const token = `tk-us-${randomBytes(18).toString('hex')}`
 const fake = new FakeScalingo()
 await fake.start()
 fake.addUser(token)
-fake.addApp('bench-app', {variables: {TCP_URL: 'tcp://tcp-1.osc-fr1.scalingo.com:20003', DATABASE_URL: 'postgres://u:p@h/db'}})
+fake.addApp('bench-app', {
+  variables: {TCP_URL: 'tcp://tcp-1.osc-fr1.scalingo.com:20003', DATABASE_URL: 'postgres://u:p@h/db'},
+})
 const env = {...fake.env(), SCALINGO_API_TOKEN: token, APP: 'bench-app'}
-process.stdout.write(Object.entries(env).map(([key, value]) => `${key}=${value}`).join('\n') + '\n')
+process.stdout.write(
+  Object.entries(env)
+    .map(([key, value]) => `${key}=${value}`)
+    .join('\n') + '\n',
+)
 process.on('SIGTERM', () => void fake.stop().then(() => process.exit(0)))

@@ -75,77 +75,91 @@ function rate(count: number, errors: number, started: number, histogram: Histogr
 }
 
 /** `connections` keep-alive connections, each with one PING in flight, for `durationMs`. */
-export async function keepAlive(target: Target, options: {connections: number; durationMs: number}): Promise<RateResult> {
+export async function keepAlive(
+  target: Target,
+  options: {connections: number; durationMs: number},
+): Promise<RateResult> {
   const histogram = new Histogram()
   let count = 0
   let errors = 0
-  const sockets = await Promise.all(Array.from({length: options.connections}, async () => {
-    const socket = connect({host: target.host, port: target.port, noDelay: true})
-    await once(socket, 'connect')
-    return socket
-  }))
+  const sockets = await Promise.all(
+    Array.from({length: options.connections}, async () => {
+      const socket = connect({host: target.host, port: target.port, noDelay: true})
+      await once(socket, 'connect')
+      return socket
+    }),
+  )
   const started = performance.now()
   const deadline = started + options.durationMs
-  await Promise.all(sockets.map(socket => new Promise<void>(resolve => {
-    let sentAt = performance.now()
-    let pending = 0
-    socket.on('data', (chunk: Buffer) => {
-      pending += chunk.length
-      if (pending < PONG_LENGTH) return
-      pending -= PONG_LENGTH
-      const now = performance.now()
-      histogram.record(now - sentAt)
-      count++
-      if (now < deadline) {
-        sentAt = now
-        socket.write(PING)
-      } else socket.end()
-    })
-    socket.on('error', () => {
-      errors++
-    })
-    socket.on('close', () => resolve())
-    socket.write(PING)
-  })))
+  await Promise.all(
+    sockets.map(
+      (socket) =>
+        new Promise<void>((resolve) => {
+          let sentAt = performance.now()
+          let pending = 0
+          socket.on('data', (chunk: Buffer) => {
+            pending += chunk.length
+            if (pending < PONG_LENGTH) return
+            pending -= PONG_LENGTH
+            const now = performance.now()
+            histogram.record(now - sentAt)
+            count++
+            if (now < deadline) {
+              sentAt = now
+              socket.write(PING)
+            } else socket.end()
+          })
+          socket.on('error', () => {
+            errors++
+          })
+          socket.on('close', () => resolve())
+          socket.write(PING)
+        }),
+    ),
+  )
   return rate(count, errors, started, histogram)
 }
 
 /** `concurrency` loops of connect, QUIT, wait for the reply and the server's close, for `durationMs`. */
-export async function connections(target: Target, options: {concurrency: number; durationMs: number}): Promise<RateResult> {
+export async function connections(
+  target: Target,
+  options: {concurrency: number; durationMs: number},
+): Promise<RateResult> {
   const histogram = new Histogram()
   let count = 0
   let errors = 0
   const started = performance.now()
   const deadline = started + options.durationMs
-  const loop = () => new Promise<void>(resolve => {
-    const next = () => {
-      if (performance.now() >= deadline) {
-        resolve()
-        return
+  const loop = () =>
+    new Promise<void>((resolve) => {
+      const next = () => {
+        if (performance.now() >= deadline) {
+          resolve()
+          return
+        }
+
+        const openedAt = performance.now()
+        let received = 0
+        let failed = false
+        const socket: Socket = connect({host: target.host, port: target.port, noDelay: true})
+        socket.on('connect', () => socket.write(QUIT))
+        socket.on('data', (chunk: Buffer) => {
+          received += chunk.length
+          if (received === OK_LENGTH) histogram.record(performance.now() - openedAt)
+        })
+        socket.on('error', () => {
+          failed = true
+          errors++
+        })
+        socket.on('close', () => {
+          if (!failed && received >= OK_LENGTH) count++
+          else if (!failed) errors++
+          next()
+        })
       }
 
-      const openedAt = performance.now()
-      let received = 0
-      let failed = false
-      const socket: Socket = connect({host: target.host, port: target.port, noDelay: true})
-      socket.on('connect', () => socket.write(QUIT))
-      socket.on('data', (chunk: Buffer) => {
-        received += chunk.length
-        if (received === OK_LENGTH) histogram.record(performance.now() - openedAt)
-      })
-      socket.on('error', () => {
-        failed = true
-        errors++
-      })
-      socket.on('close', () => {
-        if (!failed && received >= OK_LENGTH) count++
-        else if (!failed) errors++
-        next()
-      })
-    }
-
-    next()
-  })
+      next()
+    })
   await Promise.all(Array.from({length: options.concurrency}, loop))
   return rate(count, errors, started, histogram)
 }
@@ -186,7 +200,7 @@ export async function bulk(target: Target, options: {durationMs: number; chunkBy
 
 /** The keep-alive and connections backend: PING -> +PONG, QUIT -> +OK then close, anything else -> -ERR. */
 export function pongServer(): Server {
-  return createServer({noDelay: true}, socket => {
+  return createServer({noDelay: true}, (socket) => {
     let line = ''
     socket.on('error', () => {})
     socket.on('data', (chunk: Buffer) => {
@@ -212,7 +226,7 @@ export function pongServer(): Server {
 
 /** The bulk backend: counts what it receives and, when the sender half-closes, answers with the count. */
 export function sinkServer(): Server {
-  return createServer({allowHalfOpen: true}, socket => {
+  return createServer({allowHalfOpen: true}, (socket) => {
     let bytes = 0
     socket.on('error', () => {})
     socket.on('data', (chunk: Buffer) => {

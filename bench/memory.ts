@@ -19,13 +19,17 @@ const ROOT = dirname(dirname(fileURLToPath(import.meta.url)))
 const HOST = '127.0.0.1'
 const MB = 1024 * 1024
 
-const {values} = parseArgs({options: {connections: {type: 'string'}, seconds: {type: 'string'}, 'reader-mbps': {type: 'string'}}})
+const {values} = parseArgs({
+  options: {connections: {type: 'string'}, seconds: {type: 'string'}, 'reader-mbps': {type: 'string'}},
+})
 const connectionCount = Number(values.connections ?? 1000)
 const seconds = Number(values.seconds ?? 4)
-const readerBytesPerSecond = Number(values['reader-mbps'] ?? 80) * MB / 8
+const readerBytesPerSecond = (Number(values['reader-mbps'] ?? 80) * MB) / 8
 
 function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find(row => row.startsWith('VmRSS:'))!
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((row) => row.startsWith('VmRSS:'))!
   return Number(line.split(/\s+/)[1]) / 1024
 }
 
@@ -39,9 +43,17 @@ async function freePort(): Promise<number> {
 
 async function startGateway(backendPort: number) {
   const port = await freePort()
-  const command = (process.env.BENCH_GATEWAY_CMD?.split(' ').filter(Boolean) ??
-    [process.execPath, join(ROOT, 'bin', 'run.js'), 'tcp:proxy', '--upstream', '{BACKEND}', '--port', '{PORT}'])
-    .map(arg => arg.replaceAll('{BACKEND}', `${HOST}:${backendPort}`).replaceAll('{PORT}', String(port)))
+  const command = (
+    process.env.BENCH_GATEWAY_CMD?.split(' ').filter(Boolean) ?? [
+      process.execPath,
+      join(ROOT, 'bin', 'run.js'),
+      'tcp:proxy',
+      '--upstream',
+      '{BACKEND}',
+      '--port',
+      '{PORT}',
+    ]
+  ).map((arg) => arg.replaceAll('{BACKEND}', `${HOST}:${backendPort}`).replaceAll('{PORT}', String(port)))
   const child = spawn(command[0], command.slice(1), {stdio: ['ignore', 'pipe', 'inherit']})
   await once(createInterface({input: child.stdout!}), 'line')
   child.stdout!.resume()
@@ -68,25 +80,29 @@ async function idleConnections(count: number): Promise<void> {
       socket.destroy()
     }
 
-    await new Promise(resolve => {
+    await new Promise((resolve) => {
       setTimeout(resolve, 500)
     })
     const before = rssMb(child.pid!)
     for (let i = 0; i < count; i += 100) {
-      await Promise.all(Array.from({length: Math.min(100, count - i)}, async () => {
-        const socket = connect({host: HOST, port})
-        sockets.push(socket)
-        await once(socket, 'connect')
-        await exchange(socket)
-      }))
+      await Promise.all(
+        Array.from({length: Math.min(100, count - i)}, async () => {
+          const socket = connect({host: HOST, port})
+          sockets.push(socket)
+          await once(socket, 'connect')
+          await exchange(socket)
+        }),
+      )
     }
 
-    await new Promise(resolve => {
+    await new Promise((resolve) => {
       setTimeout(resolve, 1000)
     })
     const after = rssMb(child.pid!)
-    console.log(`| ${count} idle proxied connections | ${before.toFixed(1)} MB | ${after.toFixed(1)} MB | ` +
-      `${((after - before) * 1024 / count).toFixed(1)} KB per connection |`)
+    console.log(
+      `| ${count} idle proxied connections | ${before.toFixed(1)} MB | ${after.toFixed(1)} MB | ` +
+        `${(((after - before) * 1024) / count).toFixed(1)} KB per connection |`,
+    )
   } finally {
     for (const socket of sockets) socket.destroy()
     child.kill('SIGTERM')
@@ -101,7 +117,7 @@ function throttle(socket: Socket, bytesPerSecond: number): () => number {
   const started = Date.now()
   socket.on('data', (chunk: Buffer) => {
     received += chunk.length
-    const ahead = received / bytesPerSecond * 1000 - (Date.now() - started)
+    const ahead = (received / bytesPerSecond) * 1000 - (Date.now() - started)
     if (ahead > 5) {
       socket.pause()
       setTimeout(() => socket.resume(), ahead)
@@ -136,7 +152,7 @@ function flood(socket: Socket): () => number {
 async function slowReader(direction: 'download' | 'upload'): Promise<void> {
   // The gateway probes its upstream with connections of its own: the client's is the one that says hello.
   let backendSide: Socket | undefined
-  const backend = createServer(socket => {
+  const backend = createServer((socket) => {
     socket.on('error', () => {})
     socket.once('data', () => {
       backendSide ??= socket
@@ -148,14 +164,14 @@ async function slowReader(direction: 'download' | 'upload'): Promise<void> {
   client.on('error', () => {})
   await once(client, 'connect')
   client.write('H')
-  while (!backendSide) await new Promise(resolve => setImmediate(resolve))
+  while (!backendSide) await new Promise((resolve) => setImmediate(resolve))
   const [sender, reader] = direction === 'download' ? [backendSide, client] : [client, backendSide]
   const received = throttle(reader, readerBytesPerSecond)
   const stop = flood(sender)
   const samples: number[] = []
   const deadline = Date.now() + seconds * 1000
   while (Date.now() < deadline) {
-    await new Promise(resolve => {
+    await new Promise((resolve) => {
       setTimeout(resolve, 250)
     })
     samples.push(rssMb(child.pid!))
@@ -165,8 +181,10 @@ async function slowReader(direction: 'download' | 'upload'): Promise<void> {
   const half = Math.floor(samples.length / 2)
   const firstHalf = Math.max(...samples.slice(0, half))
   const secondHalf = Math.max(...samples.slice(half))
-  console.log(`| fast sender, slow reader (${direction}, reader ${(readerBytesPerSecond * 8 / MB).toFixed(0)} Mbit/s, ${seconds} s) | ` +
-    `${(received() / MB).toFixed(0)} MB through | max RSS ${firstHalf.toFixed(1)} MB (first half), ${secondHalf.toFixed(1)} MB (second half) |`)
+  console.log(
+    `| fast sender, slow reader (${direction}, reader ${((readerBytesPerSecond * 8) / MB).toFixed(0)} Mbit/s, ${seconds} s) | ` +
+      `${(received() / MB).toFixed(0)} MB through | max RSS ${firstHalf.toFixed(1)} MB (first half), ${secondHalf.toFixed(1)} MB (second half) |`,
+  )
   client.destroy()
   backendSide.destroy()
   child.kill('SIGTERM')

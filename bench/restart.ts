@@ -26,11 +26,14 @@ server.close()
 
 const dir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-restart-'))
 writeFileSync(join(dir, 'Procfile'), `tcp: node ${join(ROOT, 'test', 'fixtures', 'servers', 'restartable-echo.mjs')}\n`)
-const proxy = spawn(process.execPath, [join(ROOT, 'bin', 'run.js'), 'tcp:proxy', '--json', '--port', String(port), '--grace', '5s'],
-  {cwd: dir, stdio: ['ignore', 'pipe', 'inherit']})
+const proxy = spawn(
+  process.execPath,
+  [join(ROOT, 'bin', 'run.js'), 'tcp:proxy', '--json', '--port', String(port), '--grace', '5s'],
+  {cwd: dir, stdio: ['ignore', 'pipe', 'inherit']},
+)
 type Event = {event: string; time: string; [key: string]: unknown}
 const waiters: Array<{match: (e: Event) => boolean; resolve: (e: Event) => void}> = []
-createInterface({input: proxy.stdout!}).on('line', line => {
+createInterface({input: proxy.stdout!}).on('line', (line) => {
   const event = JSON.parse(line) as Event
   for (const waiter of [...waiters]) {
     if (waiter.match(event)) {
@@ -39,9 +42,9 @@ createInterface({input: proxy.stdout!}).on('line', line => {
     }
   }
 })
-const next = (match: (e: Event) => boolean) => new Promise<Event>(resolve => waiters.push({match, resolve}))
+const next = (match: (e: Event) => boolean) => new Promise<Event>((resolve) => waiters.push({match, resolve}))
 
-await next(e => e.event === 'instance-ready')
+await next((e) => e.event === 'instance-ready')
 /** When each backend port first served a client (ms since epoch, this process's clock). */
 const firstSeen = new Map<number, number>()
 let failures = 0
@@ -52,7 +55,7 @@ const loop = (async () => {
     socket.on('error', () => {
       failures++
     })
-    const [greeting] = await Promise.race([once(socket, 'data'), once(socket, 'close')]) as [Buffer | boolean]
+    const [greeting] = (await Promise.race([once(socket, 'data'), once(socket, 'close')])) as [Buffer | boolean]
     const at = Date.now()
     if (Buffer.isBuffer(greeting)) {
       const backendPort = Number(greeting.toString().split('\n')[0])
@@ -60,7 +63,7 @@ const loop = (async () => {
     }
 
     socket.destroy()
-    await new Promise(resolve => {
+    await new Promise((resolve) => {
       setTimeout(resolve, intervalMs)
     })
   }
@@ -69,13 +72,13 @@ const loop = (async () => {
 console.log('| restart | switch after ready (gateway) | ready -> first client connection |\n|---|---:|---:|')
 const latencies: number[] = []
 for (let i = 1; i <= restarts; i++) {
-  const switched = next(e => e.event === 'restart-switched')
-  const completed = next(e => e.event === 'restart-completed')
+  const switched = next((e) => e.event === 'restart-switched')
+  const completed = next((e) => e.event === 'restart-completed')
   proxy.kill('SIGHUP')
   const event = await switched
   await completed
   const readyAt = Date.parse(event.time) - Number(event.switchMs)
-  while (!firstSeen.has(Number(event.port))) await new Promise(resolve => setTimeout(resolve, 5))
+  while (!firstSeen.has(Number(event.port))) await new Promise((resolve) => setTimeout(resolve, 5))
   const latency = firstSeen.get(Number(event.port))! - readyAt
   latencies.push(latency)
   console.log(`| ${i} | ${event.switchMs} ms | ${latency} ms |`)
@@ -84,7 +87,9 @@ for (let i = 1; i <= restarts; i++) {
 running = false
 await loop
 latencies.sort((a, b) => a - b)
-console.log(`\nmedian ready -> first connection: ${latencies[Math.floor(latencies.length / 2)]} ms (client connects every ` +
-  `${intervalMs} ms; event times have 1 ms resolution); failed client connections: ${failures}`)
+console.log(
+  `\nmedian ready -> first connection: ${latencies[Math.floor(latencies.length / 2)]} ms (client connects every ` +
+    `${intervalMs} ms; event times have 1 ms resolution); failed client connections: ${failures}`,
+)
 proxy.kill('SIGTERM')
 await once(proxy, 'exit')

@@ -70,9 +70,16 @@ function which(command: string): boolean {
 function parseSettings(): Settings {
   const {values} = parseArgs({
     options: {
-      duration: {type: 'string'}, reps: {type: 'string'}, quick: {type: 'boolean'}, workloads: {type: 'string'},
-      configs: {type: 'string'}, connections: {type: 'string'}, concurrency: {type: 'string'},
-      clients: {type: 'string'}, 'no-pin': {type: 'boolean'}, help: {type: 'boolean', short: 'h'},
+      duration: {type: 'string'},
+      reps: {type: 'string'},
+      quick: {type: 'boolean'},
+      workloads: {type: 'string'},
+      configs: {type: 'string'},
+      connections: {type: 'string'},
+      concurrency: {type: 'string'},
+      clients: {type: 'string'},
+      'no-pin': {type: 'boolean'},
+      help: {type: 'boolean', short: 'h'},
     },
   })
   if (values.help) {
@@ -82,7 +89,11 @@ function parseSettings(): Settings {
 
   const env = process.env
   const quick = values.quick ?? env.BENCH_QUICK === '1'
-  const list = (text: string | undefined) => text?.split(',').map(item => item.trim()).filter(Boolean)
+  const list = (text: string | undefined) =>
+    text
+      ?.split(',')
+      .map((item) => item.trim())
+      .filter(Boolean)
   const workloads = (list(values.workloads ?? env.BENCH_WORKLOADS) ?? WORKLOADS) as Workload[]
   const configs = (list(values.configs) ?? ['direct', 'haproxy', 'gateway']) as Config[]
   for (const w of workloads) if (!WORKLOADS.includes(w)) throw new Error(`unknown workload ${w}\n${usage()}`)
@@ -94,11 +105,18 @@ function parseSettings(): Settings {
     connections: Number(values.connections ?? 50),
     concurrency: Number(values.concurrency ?? 20),
     workloads,
-    configs: configs.filter(config => config !== 'haproxy' || which('haproxy')),
+    configs: configs.filter((config) => config !== 'haproxy' || which('haproxy')),
     clients,
     pin: !values['no-pin'] && cpus().length >= 2 && which('taskset'),
-    gatewayCommand: env.BENCH_GATEWAY_CMD?.split(' ').filter(Boolean) ??
-      [process.execPath, join(ROOT, 'bin', 'run.js'), 'tcp:proxy', '--upstream', '{BACKEND}', '--port', '{PORT}'],
+    gatewayCommand: env.BENCH_GATEWAY_CMD?.split(' ').filter(Boolean) ?? [
+      process.execPath,
+      join(ROOT, 'bin', 'run.js'),
+      'tcp:proxy',
+      '--upstream',
+      '{BACKEND}',
+      '--port',
+      '{PORT}',
+    ],
   }
 }
 
@@ -126,11 +144,11 @@ async function stop(child: ChildProcess): Promise<void> {
 function firstLine(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
     const lines = createInterface({input: child.stdout!})
-    lines.once('line', line => {
+    lines.once('line', (line) => {
       lines.close()
       resolve(line)
     })
-    child.once('exit', code => reject(new Error(`${child.spawnargs.join(' ')} exited (${code}) before printing`)))
+    child.once('exit', (code) => reject(new Error(`${child.spawnargs.join(' ')} exited (${code}) before printing`)))
   })
 }
 
@@ -138,7 +156,7 @@ async function waitForPort(port: number, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 15_000
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${child.spawnargs.join(' ')} exited with ${child.exitCode}`)
-    const ok = await new Promise<boolean>(resolve => {
+    const ok = await new Promise<boolean>((resolve) => {
       const socket = connect({host: HOST, port})
       socket.once('connect', () => {
         socket.destroy()
@@ -147,7 +165,7 @@ async function waitForPort(port: number, child: ChildProcess): Promise<void> {
       socket.once('error', () => resolve(false))
     })
     if (ok) return
-    await new Promise(resolve => {
+    await new Promise((resolve) => {
       setTimeout(resolve, 50)
     })
   }
@@ -186,9 +204,11 @@ function timeWaitWarning(settings: Settings, tool: Backends['tool']): string | u
   try {
     const delay = Number(readFileSync('/proc/sys/net/ipv4/tcp_tw_reuse_delay', 'utf8'))
     if (delay <= 10) return undefined
-    return `note: net.ipv4.tcp_tw_reuse_delay is ${delay} ms: the connections workload (redis-benchmark -k 0) soon ` +
+    return (
+      `note: net.ipv4.tcp_tw_reuse_delay is ${delay} ms: the connections workload (redis-benchmark -k 0) soon ` +
       'runs out of client ports and measures the kernel, not the proxy; sysctl -w net.ipv4.tcp_tw_reuse_delay=1 for ' +
       'the run (../shared/bench does that), or --clients node (its server closes first)'
+    )
   } catch {
     return undefined
   }
@@ -214,7 +234,11 @@ async function startBackends(settings: Settings, cpu: string | undefined): Promi
   }
   if (settings.clients === 'tools' && which('redis-server') && which('redis-benchmark')) {
     const port = await freePort()
-    const redis = start('redis-server', ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no'], cpu)
+    const redis = start(
+      'redis-server',
+      ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no'],
+      cpu,
+    )
     await waitForPort(port, redis)
     backends.keepalive = {host: HOST, port}
     backends.connections = {host: HOST, port}
@@ -244,15 +268,28 @@ async function startProxy(config: Config, backend: Target, dir: string, settings
   let child: ChildProcess
   if (config === 'haproxy') {
     const file = join(dir, `haproxy-${port}.cfg`)
-    writeFileSync(file, [
-      'global', '    nbthread 1', '    maxconn 9000',
-      'defaults', '    mode tcp', '    timeout connect 5s', '    timeout client 60s', '    timeout server 60s',
-      'listen bench', `    bind ${HOST}:${port}`, `    server s1 ${backend.host}:${backend.port}`, '',
-    ].join('\n'))
+    writeFileSync(
+      file,
+      [
+        'global',
+        '    nbthread 1',
+        '    maxconn 9000',
+        'defaults',
+        '    mode tcp',
+        '    timeout connect 5s',
+        '    timeout client 60s',
+        '    timeout server 60s',
+        'listen bench',
+        `    bind ${HOST}:${port}`,
+        `    server s1 ${backend.host}:${backend.port}`,
+        '',
+      ].join('\n'),
+    )
     child = start('haproxy', ['-db', '-f', file])
   } else {
-    const [command, ...args] = settings.gatewayCommand
-      .map(arg => arg.replaceAll('{BACKEND}', `${backend.host}:${backend.port}`).replaceAll('{PORT}', String(port)))
+    const [command, ...args] = settings.gatewayCommand.map((arg) =>
+      arg.replaceAll('{BACKEND}', `${backend.host}:${backend.port}`).replaceAll('{PORT}', String(port)),
+    )
     const io = config.slice('gateway-'.length)
     child = start(command, args, undefined, io ? {...process.env, SCALINGO_TCP_GATEWAY_IO: io} : undefined)
     // The gateway says it listens once its upstream answered a probe: wait for that line.
@@ -277,7 +314,11 @@ interface Measurement {
 }
 
 async function runNodeClient(job: Job, cpu: string | undefined): Promise<RateResult | BulkResult> {
-  const child = start(process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'child.ts'), 'client', JSON.stringify(job)], cpu)
+  const child = start(
+    process.execPath,
+    ['--import', 'tsx', join(BENCH_DIR, 'child.ts'), 'client', JSON.stringify(job)],
+    cpu,
+  )
   child.stderr!.resume()
   return JSON.parse(await firstLine(child)) as RateResult | BulkResult
 }
@@ -290,31 +331,78 @@ function runTool(command: string, args: string[], cpu: string | undefined): Prom
       out += chunk.toString()
     })
     child.stderr!.resume()
-    child.on('exit', code => (code === 0 ? resolve(out) : reject(new Error(`${command} exited with ${code}: ${out.slice(0, 500)}`))))
+    child.on('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${command} exited with ${code}: ${out.slice(0, 500)}`)),
+    )
   })
 }
 
 /** redis-benchmark --csv: "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms" */
 function parseRedisCsv(out: string): Measurement {
-  const line = out.trim().split('\n').find(row => row.startsWith('"PING'))
+  const line = out
+    .trim()
+    .split('\n')
+    .find((row) => row.startsWith('"PING'))
   if (!line) throw new Error(`no result in redis-benchmark output: ${out.slice(0, 300)}`)
-  const cells = line.split(',').map(cell => Number(cell.replaceAll('"', '')))
+  const cells = line.split(',').map((cell) => Number(cell.replaceAll('"', '')))
   return {value: cells[1], units: 0, p50Ms: cells[4], p99Ms: cells[6], errors: 0}
 }
 
-async function measure(workload: Workload, target: Target, settings: Settings, tool: Backends['tool'], cpu: string | undefined): Promise<Measurement> {
+async function measure(
+  workload: Workload,
+  target: Target,
+  settings: Settings,
+  tool: Backends['tool'],
+  cpu: string | undefined,
+): Promise<Measurement> {
   const seconds = settings.durationMs / 1000
   if (workload === 'keepalive' && tool.keepalive) {
     const requests = Math.max(10_000, Math.round(120_000 * seconds))
-    const m = parseRedisCsv(await runTool('redis-benchmark', ['-h', target.host, '-p', String(target.port), '-t', 'ping_mbulk',
-      '-n', String(requests), '-c', String(settings.connections), '--csv'], cpu))
+    const m = parseRedisCsv(
+      await runTool(
+        'redis-benchmark',
+        [
+          '-h',
+          target.host,
+          '-p',
+          String(target.port),
+          '-t',
+          'ping_mbulk',
+          '-n',
+          String(requests),
+          '-c',
+          String(settings.connections),
+          '--csv',
+        ],
+        cpu,
+      ),
+    )
     return {...m, units: requests}
   }
 
   if (workload === 'connections' && tool.keepalive) {
     const count = Math.max(2000, Math.round(15_000 * seconds))
-    const m = parseRedisCsv(await runTool('redis-benchmark', ['-h', target.host, '-p', String(target.port), '-t', 'ping_mbulk',
-      '-n', String(count), '-c', String(settings.concurrency), '-k', '0', '--csv'], cpu))
+    const m = parseRedisCsv(
+      await runTool(
+        'redis-benchmark',
+        [
+          '-h',
+          target.host,
+          '-p',
+          String(target.port),
+          '-t',
+          'ping_mbulk',
+          '-n',
+          String(count),
+          '-c',
+          String(settings.concurrency),
+          '-k',
+          '0',
+          '--csv',
+        ],
+        cpu,
+      ),
+    )
     return {...m, units: count}
   }
 
@@ -323,7 +411,13 @@ async function measure(workload: Workload, target: Target, settings: Settings, t
     for (let attempt = 1; ; attempt++) {
       let out: {error?: string; end?: {sum_received?: {bits_per_second: number; bytes: number}}}
       try {
-        out = JSON.parse(await runTool('iperf3', ['-c', target.host, '-p', String(target.port), '-t', String(Math.max(1, Math.round(seconds))), '-J'], cpu))
+        out = JSON.parse(
+          await runTool(
+            'iperf3',
+            ['-c', target.host, '-p', String(target.port), '-t', String(Math.max(1, Math.round(seconds))), '-J'],
+            cpu,
+          ),
+        )
       } catch (error) {
         // iperf3 exits non-zero on errors, with its JSON on stdout
         const text = error instanceof Error ? error.message : String(error)
@@ -333,21 +427,22 @@ async function measure(workload: Workload, target: Target, settings: Settings, t
       const received = out.end?.sum_received
       if (received) return {value: received.bits_per_second / 1e9, units: received.bytes / 1e9, errors: 0}
       if (attempt === 5) throw new Error(`iperf3 failed: ${out.error ?? 'no result'}`)
-      await new Promise(resolve => {
+      await new Promise((resolve) => {
         setTimeout(resolve, 500 * attempt)
       })
     }
   }
 
   if (workload === 'bulk') {
-    const result = await runNodeClient({workload, target, durationMs: settings.durationMs}, cpu) as BulkResult
+    const result = (await runNodeClient({workload, target, durationMs: settings.durationMs}, cpu)) as BulkResult
     return {value: result.gbitPerSecond, units: result.bytes / 1e9, errors: result.errors}
   }
 
-  const job: Job = workload === 'keepalive'
-    ? {workload, target, connections: settings.connections, durationMs: settings.durationMs}
-    : {workload, target, concurrency: settings.concurrency, durationMs: settings.durationMs}
-  const result = await runNodeClient(job, cpu) as RateResult
+  const job: Job =
+    workload === 'keepalive'
+      ? {workload, target, connections: settings.connections, durationMs: settings.durationMs}
+      : {workload, target, concurrency: settings.concurrency, durationMs: settings.durationMs}
+  const result = (await runNodeClient(job, cpu)) as RateResult
   return {value: result.perSecond, units: result.count, p50Ms: result.p50Ms, p99Ms: result.p99Ms, errors: result.errors}
 }
 
@@ -369,7 +464,9 @@ const median = (values: number[]) => {
 }
 
 const UNIT: Record<Workload, [string, string]> = {
-  keepalive: ['req/s', 'CPU µs/req'], connections: ['conn/s', 'CPU µs/conn'], bulk: ['Gbit/s', 'CPU ms/GB'],
+  keepalive: ['req/s', 'CPU µs/req'],
+  connections: ['conn/s', 'CPU µs/conn'],
+  bulk: ['Gbit/s', 'CPU ms/GB'],
 }
 
 function format(value: number | undefined, digits = 0): string {
@@ -379,16 +476,16 @@ function format(value: number | undefined, digits = 0): string {
 
 function report(rows: Row[], settings: Settings): string {
   const reference: Config = settings.configs.includes('haproxy') ? 'haproxy' : 'direct'
-  const proxies = settings.configs.filter(config => config !== 'direct')
+  const proxies = settings.configs.filter((config) => config !== 'direct')
   const lines: string[] = []
-  const gateways = settings.configs.filter(config => isGateway(config))
-  const header = ['workload', 'unit', ...settings.configs, ...gateways.map(gateway => `${gateway} / ${reference}`)]
+  const gateways = settings.configs.filter((config) => isGateway(config))
+  const header = ['workload', 'unit', ...settings.configs, ...gateways.map((gateway) => `${gateway} / ${reference}`)]
   lines.push(`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`)
-  const pick = (w: Workload, c: Config) => rows.filter(row => row.workload === w && row.config === c)
+  const pick = (w: Workload, c: Config) => rows.filter((row) => row.workload === w && row.config === c)
   const paired = (w: Workload, c: Config, ref: Config, value: (row: Row) => number | undefined) => {
     const ratios: number[] = []
     for (const row of pick(w, c)) {
-      const other = pick(w, ref).find(r => r.rep === row.rep)
+      const other = pick(w, ref).find((r) => r.rep === row.rep)
       const a = value(row)
       const b = other && value(other)
       if (a !== undefined && b) ratios.push(a / b)
@@ -399,29 +496,52 @@ function report(rows: Row[], settings: Settings): string {
 
   for (const w of settings.workloads) {
     const digits = w === 'bulk' ? 2 : 0
-    const cells = settings.configs.map(c => format(median(pick(w, c).map(row => row.m.value)), digits))
-    const ratios = gateways.map(gateway => `${format(paired(w, gateway, reference, row => row.m.value), 2)}×`)
+    const cells = settings.configs.map((c) => format(median(pick(w, c).map((row) => row.m.value)), digits))
+    const ratios = gateways.map(
+      (gateway) =>
+        `${format(
+          paired(w, gateway, reference, (row) => row.m.value),
+          2,
+        )}×`,
+    )
     lines.push(`| ${w} | ${UNIT[w][0]} | ${[...cells, ...ratios].join(' | ')} |`)
     if (w !== 'bulk') {
-      const lat = settings.configs.map(c => {
+      const lat = settings.configs.map((c) => {
         const r = pick(w, c)
-        return `${format(median(r.map(row => row.m.p50Ms ?? Number.NaN)), 3)} / ${format(median(r.map(row => row.m.p99Ms ?? Number.NaN)), 3)}`
+        return `${format(median(r.map((row) => row.m.p50Ms ?? Number.NaN)), 3)} / ${format(median(r.map((row) => row.m.p99Ms ?? Number.NaN)), 3)}`
       })
-      const p99 = gateways.map(gateway => `p99 ${format(paired(w, gateway, reference, row => row.m.p99Ms), 2)}×`)
+      const p99 = gateways.map(
+        (gateway) =>
+          `p99 ${format(
+            paired(w, gateway, reference, (row) => row.m.p99Ms),
+            2,
+          )}×`,
+      )
       lines.push(`| ${w} p50 / p99 | ms | ${[...lat, ...p99].join(' | ')} |`)
     }
 
     if (proxies.length > 0) {
-      const cpu = settings.configs.map(c => (c === 'direct' ? '' : format(median(pick(w, c).map(row => row.cpuPerUnit ?? Number.NaN)), 1)))
-      const ratioCpu = gateways.map(gateway => (reference === 'direct' ? ''
-        : `${format(paired(w, gateway, reference, row => row.cpuPerUnit), 2)}×`))
+      const cpu = settings.configs.map((c) =>
+        c === 'direct' ? '' : format(median(pick(w, c).map((row) => row.cpuPerUnit ?? Number.NaN)), 1),
+      )
+      const ratioCpu = gateways.map((gateway) =>
+        reference === 'direct'
+          ? ''
+          : `${format(
+              paired(w, gateway, reference, (row) => row.cpuPerUnit),
+              2,
+            )}×`,
+      )
       lines.push(`| ${w} proxy CPU | ${UNIT[w][1]} | ${[...cpu, ...ratioCpu].join(' | ')} |`)
     }
   }
 
   const errors = rows.reduce((sum, row) => sum + row.m.errors, 0)
-  lines.push('', `${settings.reps} repetition(s) of ${settings.durationMs / 1000} s, medians; ratios are paired per repetition` +
-    `${errors > 0 ? `; ${errors} client errors counted` : ''}.`)
+  lines.push(
+    '',
+    `${settings.reps} repetition(s) of ${settings.durationMs / 1000} s, medians; ratios are paired per repetition` +
+      `${errors > 0 ? `; ${errors} client errors counted` : ''}.`,
+  )
   return lines.join('\n')
 }
 
@@ -429,7 +549,11 @@ function report(rows: Row[], settings: Settings): string {
 
 async function main(): Promise<void> {
   const settings = parseSettings()
-  if (settings.configs.some(config => isGateway(config)) && !process.env.BENCH_GATEWAY_CMD && !existsSync(join(ROOT, 'dist', 'commands', 'tcp', 'proxy.js'))) {
+  if (
+    settings.configs.some((config) => isGateway(config)) &&
+    !process.env.BENCH_GATEWAY_CMD &&
+    !existsSync(join(ROOT, 'dist', 'commands', 'tcp', 'proxy.js'))
+  ) {
     throw new Error('dist/ is missing: run `npm run build` first (the gateway runs as bin/run.js tcp:proxy).')
   }
 
@@ -437,9 +561,11 @@ async function main(): Promise<void> {
   const serverCpu = settings.pin ? '1' : undefined
   const dir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-bench-'))
   const backends = await startBackends(settings, serverCpu)
-  console.error(`configs: ${settings.configs.join(' ')}; workloads: ${settings.workloads.join(' ')}; ` +
-    `clients: ${backends.tool.keepalive ? 'redis-benchmark' : 'node'} (keep-alive, connections), ` +
-    `${backends.tool.bulk ? 'iperf3' : 'node'} (bulk); ${settings.pin ? 'client on CPU 0, backends on CPU 1' : 'unpinned'}`)
+  console.error(
+    `configs: ${settings.configs.join(' ')}; workloads: ${settings.workloads.join(' ')}; ` +
+      `clients: ${backends.tool.keepalive ? 'redis-benchmark' : 'node'} (keep-alive, connections), ` +
+      `${backends.tool.bulk ? 'iperf3' : 'node'} (bulk); ${settings.pin ? 'client on CPU 0, backends on CPU 1' : 'unpinned'}`,
+  )
   const warning = timeWaitWarning(settings, backends.tool)
   if (warning) console.error(warning)
   const rows: Row[] = []
@@ -456,16 +582,21 @@ async function main(): Promise<void> {
             m = await measure(workload, proxy.target, settings, backends.tool, clientCpu)
           } catch (error) {
             // One failed client run costs its cell, not the whole run.
-            console.error(`rep ${rep}/${settings.reps} ${workload} ${config}: FAILED, ${error instanceof Error ? error.message : error}`)
+            console.error(
+              `rep ${rep}/${settings.reps} ${workload} ${config}: FAILED, ${error instanceof Error ? error.message : error}`,
+            )
             failures++
             continue
           }
 
           const cpu = proxy.pid ? cpuSeconds(proxy.pid) - before : 0
-          const cpuPerUnit = proxy.pid && m.units > 0 ? (workload === 'bulk' ? cpu * 1e3 / m.units : cpu * 1e6 / m.units) : undefined
+          const cpuPerUnit =
+            proxy.pid && m.units > 0 ? (workload === 'bulk' ? (cpu * 1e3) / m.units : (cpu * 1e6) / m.units) : undefined
           rows.push({rep, workload, config, m, cpuPerUnit})
-          console.error(`rep ${rep}/${settings.reps} ${workload} ${config}: ${format(m.value, workload === 'bulk' ? 2 : 0)} ${UNIT[workload][0]}` +
-            `${cpuPerUnit === undefined ? '' : `, ${format(cpuPerUnit, 1)} ${UNIT[workload][1]}`}${m.errors ? `, ${m.errors} errors` : ''}`)
+          console.error(
+            `rep ${rep}/${settings.reps} ${workload} ${config}: ${format(m.value, workload === 'bulk' ? 2 : 0)} ${UNIT[workload][0]}` +
+              `${cpuPerUnit === undefined ? '' : `, ${format(cpuPerUnit, 1)} ${UNIT[workload][1]}`}${m.errors ? `, ${m.errors} errors` : ''}`,
+          )
         } finally {
           if (proxy.child) await stop(proxy.child)
         }
@@ -488,5 +619,5 @@ try {
   console.error(error instanceof Error ? error.message : error)
   process.exitCode = 1
 } finally {
-  await Promise.all([...children].map(child => stop(child)))
+  await Promise.all([...children].map((child) => stop(child)))
 }

@@ -40,7 +40,10 @@ for (const input of Object.keys(result.metafile.inputs)) {
   if (packages.has(dir)) continue
   const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'))
   const licenseFile = readdirSync(dir).find((name) => /^(licen[cs]e|copying)(\.|$)/i.test(name))
-  packages.set(dir, {pkg, text: licenseFile ? readFileSync(join(dir, licenseFile), 'utf8').trim() : `License: ${pkg.license}`})
+  packages.set(dir, {
+    pkg,
+    text: licenseFile ? readFileSync(join(dir, licenseFile), 'utf8').trim() : `License: ${pkg.license}`,
+  })
 }
 
 const notices = [...packages.values()]

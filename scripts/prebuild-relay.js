@@ -16,7 +16,8 @@ import {fileURLToPath} from 'node:url'
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const work = mkdtempSync(join(tmpdir(), 'scalingo-tcp-prebuild-'))
 try {
-  for (const entry of ['package.json', 'binding.gyp', 'native']) cpSync(join(root, entry), join(work, entry), {recursive: true})
+  for (const entry of ['package.json', 'binding.gyp', 'native'])
+    cpSync(join(root, entry), join(work, entry), {recursive: true})
   const prebuildify = join(root, 'node_modules', '.bin', 'prebuildify')
   // --target: this Node's headers (the ones npm's node-gyp settings point at) rather than a download of the latest.
   const target = `node@${process.versions.node}`

@@ -74,7 +74,10 @@ function imports(from: (file: string) => boolean, to: (target: string) => boolea
   return [...graph].flatMap(([file, targets]) => (from(file) ? targets.filter(to).map((t) => `${file} -> ${t}`) : []))
 }
 
-const under = (...dirs: string[]) => (file: string) => dirs.some((dir) => file.startsWith(`src/lib/${dir}/`))
+const under =
+  (...dirs: string[]) =>
+  (file: string) =>
+    dirs.some((dir) => file.startsWith(`src/lib/${dir}/`))
 
 describe('architecture (docs/architecture.md)', () => {
   it('reads every kind of import', () => {
@@ -98,7 +101,14 @@ describe('architecture (docs/architecture.md)', () => {
       ['e', ['a']],
     ])
     expect(cycles(g)).to.deep.equal([['d'], ['a', 'b', 'c']])
-    expect(cycles(new Map([['a', ['b']], ['b', []]]))).to.deep.equal([])
+    expect(
+      cycles(
+        new Map([
+          ['a', ['b']],
+          ['b', []],
+        ]),
+      ),
+    ).to.deep.equal([])
   })
 
   it('sees the whole of src/', () => {
@@ -112,7 +122,12 @@ describe('architecture (docs/architecture.md)', () => {
   })
 
   it('src/lib never imports src/commands', () => {
-    expect(imports((f) => f.startsWith('src/lib/'), (t) => t.startsWith('src/commands/'))).to.deep.equal([])
+    expect(
+      imports(
+        (f) => f.startsWith('src/lib/'),
+        (t) => t.startsWith('src/commands/'),
+      ),
+    ).to.deep.equal([])
   })
 
   it('only src/lib/output/ imports chalk or ora', () => {

@@ -15,7 +15,12 @@ describe('shell completion (@oclif/plugin-autocomplete)', () => {
 
   before(() => {
     home = mkdtempSync(join(tmpdir(), 'scalingo-tcp-ac-'))
-    env = {HOME: home, XDG_CACHE_HOME: join(home, 'cache'), XDG_DATA_HOME: join(home, 'data'), XDG_CONFIG_HOME: join(home, 'config')}
+    env = {
+      HOME: home,
+      XDG_CACHE_HOME: join(home, 'cache'),
+      XDG_DATA_HOME: join(home, 'data'),
+      XDG_CONFIG_HOME: join(home, 'config'),
+    }
   })
 
   after(() => rmSync(home, {recursive: true, force: true}))
@@ -37,7 +42,10 @@ describe('shell completion (@oclif/plugin-autocomplete)', () => {
     expect(setupPath!.startsWith(join(home, 'cache', 'scalingo-tcp'))).to.equal(true)
     expect(existsSync(setupPath!), 'the cache is built by `autocomplete bash`').to.equal(true)
 
-    const functions = readFileSync(join(home, 'cache', 'scalingo-tcp', 'autocomplete', 'functions', 'bash', 'scalingo-tcp.bash'), 'utf8')
+    const functions = readFileSync(
+      join(home, 'cache', 'scalingo-tcp', 'autocomplete', 'functions', 'bash', 'scalingo-tcp.bash'),
+      'utf8',
+    )
     const flagsOf = (id: string) => new RegExp(`^${id} (.*)$`, 'm').exec(functions)?.[1].split(' ') ?? []
     expect(flagsOf('env')).to.include.members(['--app', '--remote', '--region', '--json', '--shell'])
     expect(flagsOf('tcp:proxy')).to.include.members(['--procfile', '--env', '--formation', '--port'])
@@ -67,9 +75,13 @@ printf '%s\\n' "\${COMPREPLY[@]}"`
     const result = await runCli(['autocomplete:script', 'zsh'], {env})
     expect(result.code, result.stderr).to.equal(0)
     expect(result.stdout).to.match(/SCALINGO_TCP_AC_ZSH_SETUP_PATH=\S+/)
-    const functions = readFileSync(join(home, 'cache', 'scalingo-tcp', 'autocomplete', 'functions', 'zsh', '_scalingo-tcp'), 'utf8')
+    const functions = readFileSync(
+      join(home, 'cache', 'scalingo-tcp', 'autocomplete', 'functions', 'zsh', '_scalingo-tcp'),
+      'utf8',
+    )
     expect(functions).to.include('#compdef scalingo-tcp')
-    for (const entry of ['"env:Print', '"scalingo\\:login:', '"scalingo\\:logout:', '"tcp\\:proxy:Run']) expect(functions).to.include(entry)
+    for (const entry of ['"env:Print', '"scalingo\\:login:', '"scalingo\\:logout:', '"tcp\\:proxy:Run'])
+      expect(functions).to.include(entry)
     expect(functions).to.include('"--shell[Print')
   })
 })

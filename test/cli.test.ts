@@ -44,7 +44,10 @@ describe('the CLI binary', () => {
     })
 
     /** Every file below `sub`, relative to the test's directory. */
-    const files = (sub: string): string[] => readdirSync(join(dir, sub), {recursive: true, withFileTypes: true}).filter((e) => e.isFile()).map((e) => e.name)
+    const files = (sub: string): string[] =>
+      readdirSync(join(dir, sub), {recursive: true, withFileTypes: true})
+        .filter((e) => e.isFile())
+        .map((e) => e.name)
 
     it("keeps it in Node's directory under the system temp dir, never in the current directory", async () => {
       const cwd = mkdtempSync(join(dir, 'cwd-'))
@@ -55,7 +58,9 @@ describe('the CLI binary', () => {
     })
 
     it('puts it where NODE_COMPILE_CACHE says', async () => {
-      const result = await runCli(['--version'], {env: {TMPDIR: join(dir, 'tmp'), NODE_COMPILE_CACHE: join(dir, 'chosen')}})
+      const result = await runCli(['--version'], {
+        env: {TMPDIR: join(dir, 'tmp'), NODE_COMPILE_CACHE: join(dir, 'chosen')},
+      })
       expect(result.code).to.equal(0)
       expect(files('chosen').length).to.be.above(10)
       expect(readdirSync(dir)).to.deep.equal(['chosen'])

@@ -27,14 +27,21 @@ describe('first run: npm start', () => {
         resolve(found)
       }
 
-      const timer = setTimeout(() => reject(new Error(`no matching event; got:\n${events.map((e) => JSON.stringify(e)).join('\n')}`)), timeoutMs)
+      const timer = setTimeout(
+        () => reject(new Error(`no matching event; got:\n${events.map((e) => JSON.stringify(e)).join('\n')}`)),
+        timeoutMs,
+      )
       waiters.push(check)
       check()
     })
   }
 
   /** Connects `client` through the gateway and subscribes; `received` is the first payload on `topic`. */
-  async function subscribeThroughGateway(tcpUrl: string, filter: string, topic: string): Promise<{received: Promise<string>}> {
+  async function subscribeThroughGateway(
+    tcpUrl: string,
+    filter: string,
+    topic: string,
+  ): Promise<{received: Promise<string>}> {
     const subscriber = await mqtt.connectAsync(tcpUrl, {reconnectPeriod: 50})
     client = subscriber
     const received = new Promise<string>((resolve) => {
@@ -83,7 +90,9 @@ describe('first run: npm start', () => {
     const listening = await waitFor((e) => e.event === 'gateway-listening')
     expect(listening.tcpUrl).to.match(/^tcp:\/\/127\.0\.0\.1:\d+$/)
     await waitFor((e) => e.event === 'instance-ready' && e.instance === 'tcp-1')
-    const hint = await waitFor((e) => e.event === 'output' && e.instance === 'web-1' && /node \S*client\.mjs pub /.test(e.line))
+    const hint = await waitFor(
+      (e) => e.event === 'output' && e.instance === 'web-1' && /node \S*client\.mjs pub /.test(e.line),
+    )
     expect(hint.line).to.include(`TCP_URL=${listening.tcpUrl} node examples/mqtt/client.mjs pub sensors/kitchen 21.5`)
   })
 
@@ -93,7 +102,9 @@ describe('first run: npm start', () => {
     await client!.publishAsync('sensors/kitchen', '21.5', {qos: 1})
     expect(await received).to.equal('21.5')
     // The broker saw the client arrive through the gateway.
-    expect(events.some((e) => e.event === 'output' && e.instance === 'tcp-1' && /connected/.test(e.line))).to.equal(true)
+    expect(events.some((e) => e.event === 'output' && e.instance === 'tcp-1' && /connected/.test(e.line))).to.equal(
+      true,
+    )
   })
 
   it('has the web process reach the broker through TCP_URL: a message posted to web reaches an MQTT subscriber', async () => {

@@ -60,7 +60,12 @@ describe('help: every command documents itself', () => {
     it('splits words, keeps quoted strings whole and stops at a pipe or at the end of $(...)', () => {
       expect(exampleArgv(`${INVOCATION} -a my-app | grep TCP_URL`)).to.deep.equal(['-a', 'my-app'])
       expect(exampleArgv(`eval "$(${INVOCATION} -a my-app --shell)"`)).to.deep.equal(['-a', 'my-app', '--shell'])
-      expect(exampleArgv(`${INVOCATION} --only 'tcp web' -m "tcp=2"`)).to.deep.equal(['--only', 'tcp web', '-m', 'tcp=2'])
+      expect(exampleArgv(`${INVOCATION} --only 'tcp web' -m "tcp=2"`)).to.deep.equal([
+        '--only',
+        'tcp web',
+        '-m',
+        'tcp=2',
+      ])
       expect(exampleArgv(`echo x | ${INVOCATION} --api-token-stdin`)).to.deep.equal(['--api-token-stdin'])
       expect(exampleArgv(INVOCATION)).to.deep.equal([])
       expect(() => exampleArgv('scalingo-tcp env')).to.throw(/does not invoke/)
@@ -113,7 +118,11 @@ describe('help: every command documents itself', () => {
     const env = await config.findCommand('env')!.load()
     let error: Error | undefined
     try {
-      await Parser.parse(exampleArgv(`${INVOCATION} --no-such-flag`), {flags: {...env.baseFlags, ...env.flags}, args: env.args, strict: true})
+      await Parser.parse(exampleArgv(`${INVOCATION} --no-such-flag`), {
+        flags: {...env.baseFlags, ...env.flags},
+        args: env.args,
+        strict: true,
+      })
     } catch (error_) {
       error = error_ as Error
     }
@@ -125,9 +134,20 @@ describe('help: every command documents itself', () => {
     const targeting = ownCommands().filter((c) => c.flags.remote)
     expect(targeting.map((c) => c.id)).to.include('env')
     for (const command of targeting) {
-      const {app, remote, region} = command.flags as Record<string, Command.Flag.Cached & {env?: string; default?: unknown}>
-      expect({id: command.id, char: app?.char, env: app?.env}).to.deep.equal({id: command.id, char: 'a', env: 'SCALINGO_APP'})
-      expect({id: command.id, char: remote.char, default: remote.default}).to.deep.equal({id: command.id, char: 'r', default: 'scalingo'})
+      const {app, remote, region} = command.flags as Record<
+        string,
+        Command.Flag.Cached & {env?: string; default?: unknown}
+      >
+      expect({id: command.id, char: app?.char, env: app?.env}).to.deep.equal({
+        id: command.id,
+        char: 'a',
+        env: 'SCALINGO_APP',
+      })
+      expect({id: command.id, char: remote.char, default: remote.default}).to.deep.equal({
+        id: command.id,
+        char: 'r',
+        default: 'scalingo',
+      })
       expect(region?.type, `${command.id} --region`).to.equal('option')
     }
   })
@@ -140,7 +160,9 @@ describe('help: every command documents itself', () => {
 describe('help: topics', () => {
   it("describes only our own topics in package.json: `addons` is a host's topic, and a plugin's description would replace the host's", () => {
     const pjson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
-    expect(Object.keys(pjson.oclif.topics)).to.include.members(['addons:tcp', 'scalingo', 'tcp']).and.not.include('addons')
+    expect(Object.keys(pjson.oclif.topics))
+      .to.include.members(['addons:tcp', 'scalingo', 'tcp'])
+      .and.not.include('addons')
   })
 
   it('standalone, `scalingo-tcp help` still describes `addons` (bin/run.js adds it) and lists the scalingo topic', async () => {

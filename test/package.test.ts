@@ -22,13 +22,21 @@ describe('the packed package on a machine that builds nothing', function () {
     dir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-package-'))
     const env = {...process.env, ...npmEnv()}
     // With scripts: prepack (npm run build:prebuilt) builds the relay the tarball ships.
-    const {stdout} = await execFileP('npm', ['pack', '--silent', '--pack-destination', dir], {cwd: ROOT, env, timeout: 120_000})
-    const tarball = join(dir, stdout.trim().split('\n').pop()!)
-    await execFileP('npm', ['install', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund', '--prefix', dir, tarball], {
-      cwd: dir,
+    const {stdout} = await execFileP('npm', ['pack', '--silent', '--pack-destination', dir], {
+      cwd: ROOT,
       env,
       timeout: 120_000,
     })
+    const tarball = join(dir, stdout.trim().split('\n').pop()!)
+    await execFileP(
+      'npm',
+      ['install', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund', '--prefix', dir, tarball],
+      {
+        cwd: dir,
+        env,
+        timeout: 120_000,
+      },
+    )
     installed = join(dir, 'node_modules', 'scalingo-tcp')
   })
 
@@ -57,7 +65,10 @@ describe('the packed package on a machine that builds nothing', function () {
       const m = await import(${JSON.stringify(join(installed, 'dist/lib/gateway/native-transport.js'))})
       console.log(JSON.stringify({native: m.nativeTransport() !== null, reason: m.nativeUnavailableReason() ?? null}))`
     const {stdout} = await execFileP(process.execPath, ['--input-type=module', '-e', probe], {cwd: dir})
-    expect(JSON.parse(stdout)).to.deep.equal({native: false, reason: 'no relay was built and no prebuilt one fits linux-x64'})
+    expect(JSON.parse(stdout)).to.deep.equal({
+      native: false,
+      reason: 'no relay was built and no prebuilt one fits linux-x64',
+    })
   })
 
   it('tells the terminal at install when the relay cannot be built, and the install still succeeds', async () => {
@@ -79,7 +90,10 @@ describe('the packed package on a machine that builds nothing', function () {
     // Runs after the prebuild was removed above: this copy has no relay at all.
     const app = mkdtempSync(join(dir, 'app-'))
     writeFileSync(join(app, 'Procfile'), `tcp: node ${join(SERVERS, 'echo-server.mjs')}\n`)
-    const child = spawn(process.execPath, [join(installed, 'bin', 'run.js'), 'tcp:proxy', '--port', '0'], {cwd: app, env: baseEnv()})
+    const child = spawn(process.execPath, [join(installed, 'bin', 'run.js'), 'tcp:proxy', '--port', '0'], {
+      cwd: app,
+      env: baseEnv(),
+    })
     let output = ''
     const line = await new Promise<string>((resolve, reject) => {
       const seen = (chunk: Buffer) => {

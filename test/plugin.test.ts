@@ -181,7 +181,9 @@ describe('as an oclif plugin, cost for the host', () => {
     }
 
     const figures = {linkedMs: Math.round(median(times.linked)), bareMs: Math.round(median(times.bare))}
-    console.log(`      host --version, median of 7: ${figures.bareMs} ms without the plugin, ${figures.linkedMs} ms with it linked`)
+    console.log(
+      `      host --version, median of 7: ${figures.bareMs} ms without the plugin, ${figures.linkedMs} ms with it linked`,
+    )
   })
 })
 
@@ -194,7 +196,10 @@ describe('as an oclif plugin installed from a packed tarball (plugins:install)',
     this.timeout(60_000)
     dir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-host-install-'))
     // --ignore-scripts: pack the dist/ already built instead of rebuilding it under other tests' feet.
-    const {stdout} = await execFileP('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], {cwd: ROOT, timeout: 50_000})
+    const {stdout} = await execFileP('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], {
+      cwd: ROOT,
+      timeout: 50_000,
+    })
     tarball = join(dir, stdout.trim().split('\n').pop()!)
     fake = new FakeScalingo()
     await fake.start()
@@ -213,7 +218,12 @@ describe('as an oclif plugin installed from a packed tarball (plugins:install)',
     expect(existsSync(tarball), tarball).to.equal(true)
     // HOME is isolated: npm keeps this machine's CA, proxy and npm settings, and its cache (warm: no download).
     // Bounded below the test's timeout, so a hung install fails the test and is killed, group and all.
-    const result = await host(['plugins:install', `file:${tarball}`], dir, {...npmEnv(), npm_config_prefer_offline: 'true'}, 120_000)
+    const result = await host(
+      ['plugins:install', `file:${tarball}`],
+      dir,
+      {...npmEnv(), npm_config_prefer_offline: 'true'},
+      120_000,
+    )
     expect(result.code, result.stderr).to.equal(0)
     const installed = join(dir, 'data', 'host-cli', 'node_modules', 'scalingo-tcp')
     expect(readdirSync(installed)).to.include.members(['dist', 'bin', 'oclif.manifest.json', 'package.json'])

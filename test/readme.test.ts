@@ -56,8 +56,14 @@ describe('command reference (docs/commands.md)', () => {
     const documented = [...commandSection(reference).matchAll(/^\* \[`[^`]+`\]\(#([^)]+)\)$/gm)].map((m) => m[1])
     expect(documented).to.include('scalingo-tcp-tcpproxy')
     const linked = new Set(referenceAnchors(readFileSync(join(ROOT, 'README.md'), 'utf8')))
-    expect(documented.filter((anchor) => !linked.has(anchor)), 'commands the README does not link to').to.deep.equal([])
-    expect([...linked].filter((anchor) => !documented.includes(anchor)), 'README links to anchors the reference lacks').to.deep.equal([])
+    expect(
+      documented.filter((anchor) => !linked.has(anchor)),
+      'commands the README does not link to',
+    ).to.deep.equal([])
+    expect(
+      [...linked].filter((anchor) => !documented.includes(anchor)),
+      'README links to anchors the reference lacks',
+    ).to.deep.equal([])
   })
 
   it('lives only in docs/commands.md: README.md has no generated section', () => {
@@ -67,6 +73,9 @@ describe('command reference (docs/commands.md)', () => {
   it('finds the section between the markers and the anchors of links into it', () => {
     expect(commandSection(`replacing ${START} in docs/commands.md\na\n${START}\n* x  \n${STOP}\nb`)).to.equal('* x')
     expect(() => commandSection('no markers')).to.throw(/section/)
-    expect(referenceAnchors('[a](docs/commands.md#x-y), [b](docs/other.md#z), [c](docs/commands.md#w)')).to.deep.equal(['x-y', 'w'])
+    expect(referenceAnchors('[a](docs/commands.md#x-y), [b](docs/other.md#z), [c](docs/commands.md#w)')).to.deep.equal([
+      'x-y',
+      'w',
+    ])
   })
 })

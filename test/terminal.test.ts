@@ -19,7 +19,10 @@ const STARTED = /(?=[^]*tcp-1 is ready[^]*control interface on)(?=[^]*tcp-1\s*\|
 /** Runs a bash pipeline; resolves with its output and the exit code of each command (PIPESTATUS). */
 function pipeline(script: string, env: Record<string, string>, cwd = ROOT) {
   return new Promise<{stdout: string; stderr: string; statuses: number[]}>((resolve, reject) => {
-    const child = spawn('bash', ['-c', `${script}; echo "PIPESTATUS=\${PIPESTATUS[*]}" >&2`], {cwd, env: {...baseEnv(), ...env}})
+    const child = spawn('bash', ['-c', `${script}; echo "PIPESTATUS=\${PIPESTATUS[*]}" >&2`], {
+      cwd,
+      env: {...baseEnv(), ...env},
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
@@ -96,8 +99,15 @@ describe('terminal manners', () => {
       this.timeout(30_000)
       const dir = makeApp(`tcp: node ${SERVERS}echo-server.mjs\n`)
       dirs.push(dir)
-      const result = await pipeline(`"${process.execPath}" "${BIN}" tcp:proxy --json --port 0 --grace 5s | head -3`, {HOME: dir}, dir)
-      const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line))
+      const result = await pipeline(
+        `"${process.execPath}" "${BIN}" tcp:proxy --json --port 0 --grace 5s | head -3`,
+        {HOME: dir},
+        dir,
+      )
+      const events = result.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line))
       // The third line is the instance's first output or its readiness, whichever the event loop sees first.
       expect(events.map((e) => e.event).slice(0, 2)).to.deep.equal(['gateway-listening', 'instance-starting'])
       expect(events[2].event).to.be.oneOf(['output', 'instance-ready'])
@@ -173,7 +183,10 @@ describe('terminal manners', () => {
     })
 
     const proxyOnTty = (args: string[], extraEnv: Record<string, string> = {}) => {
-      const tty = new TtyCli(['tcp:proxy', '--port', '0', '--grace', '5s', ...args], {cwd: app, env: {HOME: app, ...extraEnv}})
+      const tty = new TtyCli(['tcp:proxy', '--port', '0', '--grace', '5s', ...args], {
+        cwd: app,
+        env: {HOME: app, ...extraEnv},
+      })
       ttys.push(tty)
       return tty
     }
@@ -227,15 +240,23 @@ describe('terminal manners', () => {
     it('env: Ctrl-C while waiting for the API ends it as interrupted (130 for the shell), no stack trace', async () => {
       let arrived!: () => void
       const requestArrived = new Promise<void>((resolve) => (arrived = resolve))
-      fake.failNext((req) => {
-        if (req.path !== '/v1/apps/big-app/variables') return false
-        arrived()
-        return true
-      }, {delayMs: 15_000})
-      const child = spawn(process.execPath, [BIN, 'env', '-a', 'big-app'], {env: {...baseEnv(), ...env}, detached: true})
+      fake.failNext(
+        (req) => {
+          if (req.path !== '/v1/apps/big-app/variables') return false
+          arrived()
+          return true
+        },
+        {delayMs: 15_000},
+      )
+      const child = spawn(process.execPath, [BIN, 'env', '-a', 'big-app'], {
+        env: {...baseEnv(), ...env},
+        detached: true,
+      })
       let stderr = ''
       child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-      const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve) => child.on('close', (code, signal) => resolve({code, signal})))
+      const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve) =>
+        child.on('close', (code, signal) => resolve({code, signal})),
+      )
       await requestArrived
       process.kill(-child.pid!, 'SIGINT') // what Ctrl-C does: SIGINT to the foreground process group
       const {code, signal} = await exited
@@ -258,7 +279,8 @@ describe('terminal manners', () => {
     })
 
     /** The pid (and process group) of every instance the terminal showed starting. */
-    const instancePids = (tty: TtyCli) => [...stripAnsi(tty.output).matchAll(/starting \S+ \(generation \d+, pid (\d+)/g)].map((m) => Number(m[1]))
+    const instancePids = (tty: TtyCli) =>
+      [...stripAnsi(tty.output).matchAll(/starting \S+ \(generation \d+, pid (\d+)/g)].map((m) => Number(m[1]))
 
     it('closing the terminal stops everything as SIGTERM does: SIGTERM, SIGKILL after --grace, nothing left, a clean exit 0', async function () {
       this.timeout(40_000)
@@ -266,7 +288,10 @@ describe('terminal manners', () => {
       const dir = makeApp(`tcp: node ${SERVERS}echo-server.mjs\nworker: node ${SERVERS}ignore-sigterm.mjs\n`)
       dirs.push(dir)
       const marker = join(dir, 'sigterm-received')
-      const tty = new TtyCli(['tcp:proxy', '--port', '0', '--grace', '2s'], {cwd: dir, env: {HOME: dir, SIGTERM_FILE: marker}})
+      const tty = new TtyCli(['tcp:proxy', '--port', '0', '--grace', '2s'], {
+        cwd: dir,
+        env: {HOME: dir, SIGTERM_FILE: marker},
+      })
       ttys.push(tty)
       await tty.waitFor(STARTED)
       await tty.waitFor(/worker-1\s*\| listening on/)

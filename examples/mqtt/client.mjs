@@ -21,10 +21,16 @@ function usage(message) {
 
 let values, positionals
 try {
-  ;({values, positionals} = parseArgs({allowPositionals: true, options: {
-    id: {type: 'string'}, retain: {type: 'boolean', default: false}, qos: {type: 'string', default: '1'},
-    retries: {type: 'string', default: '5'}, help: {type: 'boolean', short: 'h'},
-  }}))
+  ;({values, positionals} = parseArgs({
+    allowPositionals: true,
+    options: {
+      id: {type: 'string'},
+      retain: {type: 'boolean', default: false},
+      qos: {type: 'string', default: '1'},
+      retries: {type: 'string', default: '5'},
+      help: {type: 'boolean', short: 'h'},
+    },
+  }))
 } catch (error) {
   usage(error.message)
 }
@@ -45,7 +51,11 @@ if (!/^\d+$/.test(values.retries)) usage('--retries must be a whole number')
 // Loaded once the command line is known good: a usage error answers at once.
 const {default: mqtt} = await import('mqtt')
 // Rolling restarts close connections: reconnect every 500 ms; QoS 1 publishes not yet acknowledged are sent again.
-const client = mqtt.connect(url, {clientId: values.id ?? `${command}-${process.pid}`, reconnectPeriod: 500, resubscribe: false})
+const client = mqtt.connect(url, {
+  clientId: values.id ?? `${command}-${process.pid}`,
+  reconnectPeriod: 500,
+  resubscribe: false,
+})
 let attempts = 0
 client.on('connect', () => (attempts = 0))
 client.on('error', (error) => console.error(`error: ${error.message}`))
@@ -62,9 +72,11 @@ if (command === 'sub') {
   process.on('SIGTERM', () => client.end(() => process.exit(0)))
   client.on('message', (received, payload) => process.stdout.write(`${received} ${payload}\n`))
   // Every connection is a new session (the next broker knows nothing of the last one): subscribe on each.
-  client.on('connect', () => client.subscribe(topic, {qos: 1}, (error) => {
-    console.error(error ? `error: ${error.message}` : `subscribed to ${topic} on ${url}`)
-  }))
+  client.on('connect', () =>
+    client.subscribe(topic, {qos: 1}, (error) => {
+      console.error(error ? `error: ${error.message}` : `subscribed to ${topic} on ${url}`)
+    }),
+  )
 } else {
   client.publish(topic, words.join(' '), {qos: Number(values.qos), retain: values.retain}, (error) => {
     if (error) console.error(`error: could not publish to ${topic}: ${error.message}`)

@@ -10,23 +10,35 @@ import mqtt from 'mqtt'
 const {CONTAINER = 'web', GREETING = 'hello', PORT, TCP_URL = 'tcp://127.0.0.1:20003'} = process.env
 const log = (line) => console.log(`[${CONTAINER}] ${line}`)
 if (!PORT) {
-  console.error(`[${CONTAINER}] PORT is not set: run the app with \`scalingo-tcp tcp:proxy\`, or \`PORT=5000 node web.mjs\`.`)
+  console.error(
+    `[${CONTAINER}] PORT is not set: run the app with \`scalingo-tcp tcp:proxy\`, or \`PORT=5000 node web.mjs\`.`,
+  )
   process.exit(1)
 }
 
 const history = [] // the last 20 messages seen on '#'
 // 'subscribed' ('#' granted on a new connection) and 'seen <topic>\0<message>', for the POSTs waiting on them.
 const news = new EventEmitter().setMaxListeners(0)
-const within = (ms, event) => once(news, event, {signal: AbortSignal.timeout(ms)}).then(() => true, () => false)
+const within = (ms, event) =>
+  once(news, event, {signal: AbortSignal.timeout(ms)}).then(
+    () => true,
+    () => false,
+  )
 let subscribed = false // '#' granted on the current connection: what this process publishes comes back to it
-const broker = mqtt.connect(TCP_URL, {clientId: `${CONTAINER}-${process.pid}`, reconnectPeriod: 500, resubscribe: false})
+const broker = mqtt.connect(TCP_URL, {
+  clientId: `${CONTAINER}-${process.pid}`,
+  reconnectPeriod: 500,
+  resubscribe: false,
+})
 // A new connection is a new session (after a restart it is a new broker): subscribe on each.
-broker.on('connect', () => broker.subscribe('#', (error) => {
-  if (error) return log(`broker connection: cannot subscribe to #: ${error.message}`)
-  log(`connected to ${TCP_URL}, subscribed to #`)
-  subscribed = true
-  news.emit('subscribed')
-}))
+broker.on('connect', () =>
+  broker.subscribe('#', (error) => {
+    if (error) return log(`broker connection: cannot subscribe to #: ${error.message}`)
+    log(`connected to ${TCP_URL}, subscribed to #`)
+    subscribed = true
+    news.emit('subscribed')
+  }),
+)
 broker.on('close', () => (subscribed = false))
 broker.on('reconnect', () => log(`broker connection lost; reconnecting to ${TCP_URL}`))
 broker.on('error', (error) => log(`broker connection: ${error.message}`))
@@ -67,20 +79,29 @@ async function publish(request) {
     fields = {topic: form.get('topic'), message: form.get('message'), retain: form.get('retain') === '1'}
   } else throw fail(415, 'send application/json or application/x-www-form-urlencoded')
   const {topic, message, retain = false} = fields ?? {}
-  if (typeof topic !== 'string' || !topic || /[+#\0]/.test(topic)) throw fail(400, '"topic" must be a non-empty topic name without + or #')
+  if (typeof topic !== 'string' || !topic || /[+#\0]/.test(topic))
+    throw fail(400, '"topic" must be a non-empty topic name without + or #')
   if (typeof message !== 'string') throw fail(400, '"message" must be a string')
   // Just after start-up or a restart the connection may be on its way: wait for it rather than refuse.
-  if (!subscribed && !(await within(5000, 'subscribed'))) throw fail(503, `the broker at ${TCP_URL} is not reachable right now, try again`)
+  if (!subscribed && !(await within(5000, 'subscribed')))
+    throw fail(503, `the broker at ${TCP_URL} is not reachable right now, try again`)
   // aedes sends PUBACK before it routes the message, so the copy for our own '#' arrives just after the
   // acknowledgement: answer once both are in, so that the page a form POST redirects to lists the message.
   const echoed = within(5000, `seen ${topic}\0${message}`)
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(fail(504, 'the broker did not acknowledge within 5000 ms')), 5000)
-    broker.publish(topic, message, {qos: 1, retain: retain === true}, (error) => (clearTimeout(timer), error ? reject(error) : resolve()))
+    broker.publish(
+      topic,
+      message,
+      {qos: 1, retain: retain === true},
+      (error) => (clearTimeout(timer), error ? reject(error) : resolve()),
+    )
   })
   // Acknowledged by a new broker before '#' was granted on it (sent again after a reconnect): no copy will come.
   if (subscribed) await echoed
-  return type === 'application/json' ? [200, {ok: true, topic, message, retain: retain === true}] : [303, '', {location: '/'}]
+  return type === 'application/json'
+    ? [200, {ok: true, topic, message, retain: retain === true}]
+    : [303, '', {location: '/'}]
 }
 
 const routes = {
@@ -95,7 +116,11 @@ const server = http.createServer(async (request, response) => {
   const known = Object.keys(routes).some((key) => key.endsWith(` ${pathname}`))
   let [status, body, headers] = [404, {error: `no route for ${pathname}`}]
   if (known && !route) [status, body] = [405, {error: `${request.method} not allowed on ${pathname}`}]
-  if (route) [status, body, headers] = await Promise.resolve(route(request)).catch((error) => [error.status ?? 500, {error: error.message}])
+  if (route)
+    [status, body, headers] = await Promise.resolve(route(request)).catch((error) => [
+      error.status ?? 500,
+      {error: error.message},
+    ])
   const json = typeof body === 'object'
   response.writeHead(status, {'content-type': json ? 'application/json' : 'text/plain; charset=utf-8', ...headers})
   response.end(json ? `${JSON.stringify(body)}\n` : body)
@@ -104,7 +129,10 @@ server.listen(Number(PORT), '0.0.0.0', () => {
   log(`listening on ${server.address().port} (${GREETING})`)
   if (CONTAINER !== 'web-1') return
   // The first thing a new user needs: where to look and how to talk to the broker through the gateway.
-  const client = path.relative(process.env.INIT_CWD || process.cwd(), fileURLToPath(new URL('client.mjs', import.meta.url)))
+  const client = path.relative(
+    process.env.INIT_CWD || process.cwd(),
+    fileURLToPath(new URL('client.mjs', import.meta.url)),
+  )
   const env = TCP_URL === 'tcp://127.0.0.1:20003' ? '' : `TCP_URL=${TCP_URL} `
   log(`try it: open http://127.0.0.1:${server.address().port}, or in another terminal:`)
   log(`  ${env}node ${client} sub 'sensors/#'`)

@@ -30,16 +30,27 @@ With --local, prints instead the environment the instances of the local gateway 
 
   static override flags = {
     ...appFlags,
-    local: Flags.boolean({summary: 'Read the environment of the local gateway started by tcp:proxy in this directory, not the platform.'}),
-    type: Flags.string({summary: 'With --local: the process type whose environment to print (default: tcp).', dependsOn: ['local']}),
-    shell: Flags.boolean({summary: "Print `export NAME='value'` lines, safely quoted for POSIX shells (names a shell cannot hold are left out, with a warning).", exclusive: ['json']}),
+    local: Flags.boolean({
+      summary: 'Read the environment of the local gateway started by tcp:proxy in this directory, not the platform.',
+    }),
+    type: Flags.string({
+      summary: 'With --local: the process type whose environment to print (default: tcp).',
+      dependsOn: ['local'],
+    }),
+    shell: Flags.boolean({
+      summary:
+        "Print `export NAME='value'` lines, safely quoted for POSIX shells (names a shell cannot hold are left out, with a warning).",
+      exclusive: ['json'],
+    }),
   }
 
   static override enableJsonFlag = true
 
   async run(): Promise<EnvVars> {
     const {args, flags} = await this.parse(Env)
-    const vars = flags.local ? await this.localVariables(args.name, flags.type ?? 'tcp') : await this.platformVariables(args.name, flags)
+    const vars = flags.local
+      ? await this.localVariables(args.name, flags.type ?? 'tcp')
+      : await this.platformVariables(args.name, flags)
     const sorted = Object.fromEntries(sortedEntries(vars))
     if (this.jsonEnabled()) return sorted
     if (flags.shell) this.printShell(sorted)
@@ -53,7 +64,9 @@ With --local, prints instead the environment the instances of the local gateway 
     const {text, skipped} = formatShellEnv(vars)
     process.stdout.write(text)
     if (skipped > 0) {
-      this.warn(`${skipped} variable${skipped === 1 ? ' was' : 's were'} left out of --shell: ${skipped === 1 ? 'its name is' : 'their names are'} not a shell identifier ([A-Za-z_][A-Za-z0-9_]*), so \`eval\` would run ${skipped === 1 ? 'it' : 'them'} as code. See every variable with --json.`)
+      this.warn(
+        `${skipped} variable${skipped === 1 ? ' was' : 's were'} left out of --shell: ${skipped === 1 ? 'its name is' : 'their names are'} not a shell identifier ([A-Za-z_][A-Za-z0-9_]*), so \`eval\` would run ${skipped === 1 ? 'it' : 'them'} as code. See every variable with --json.`,
+      )
     }
   }
 

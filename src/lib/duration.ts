@@ -44,9 +44,10 @@ export function parseDurationRange(text: string): {minMs: number; maxMs: number}
   const minMs = parseDuration(parts[0])
   const maxMs = parseDuration(parts[1])
   if (minMs > maxMs) {
-    throw new UsageError(`Invalid duration range ${JSON.stringify(text.slice(0, 60))}: the minimum is larger than the maximum.`, [
-      'Write the range as MIN..MAX, e.g. 30s..2m.',
-    ])
+    throw new UsageError(
+      `Invalid duration range ${JSON.stringify(text.slice(0, 60))}: the minimum is larger than the maximum.`,
+      ['Write the range as MIN..MAX, e.g. 30s..2m.'],
+    )
   }
 
   return {minMs, maxMs}

@@ -51,7 +51,13 @@ function replaceEach(text: string, pattern: RegExp, replacement: (match: RegExpE
 
 /** A base64url character: `[A-Za-z0-9_-]`. */
 function isBase64Url(code: number): boolean {
-  return (code >= 0x61 && code <= 0x7a) || (code >= 0x41 && code <= 0x5a) || (code >= 0x30 && code <= 0x39) || code === 0x5f || code === 0x2d
+  return (
+    (code >= 0x61 && code <= 0x7a) ||
+    (code >= 0x41 && code <= 0x5a) ||
+    (code >= 0x30 && code <= 0x39) ||
+    code === 0x5f ||
+    code === 0x2d
+  )
 }
 
 /** A regular-expression word character (`\w`): base64url without `-`. */

@@ -16,7 +16,9 @@ export const MIN_NODE_MAJOR = 20
  */
 export function nodeVersionWarning(version = process.versions.node): string | undefined {
   const major = Number(version.split('.')[0])
-  return major < MIN_NODE_MAJOR ? `scalingo-tcp needs Node.js ${MIN_NODE_MAJOR} or later; this is ${version}.` : undefined
+  return major < MIN_NODE_MAJOR
+    ? `scalingo-tcp needs Node.js ${MIN_NODE_MAJOR} or later; this is ${version}.`
+    : undefined
 }
 
 /**

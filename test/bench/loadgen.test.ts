@@ -19,9 +19,14 @@ describe('bench load generator', () => {
   })
 
   after(async () => {
-    await Promise.all(servers.map(server => new Promise(resolve => {
-      server.close(resolve)
-    })))
+    await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise((resolve) => {
+            server.close(resolve)
+          }),
+      ),
+    )
   })
 
   it('keeps connections alive and counts PING/PONG round trips with their latency', async () => {

@@ -51,12 +51,17 @@ describe('env --local against a running tcp:proxy', function () {
     expect(res.status).to.equal(200)
   })
 
-  it('prints the tcp instances\' environment as NAME=value lines, from a subdirectory, with no token', async () => {
+  it("prints the tcp instances' environment as NAME=value lines, from a subdirectory, with no token", async () => {
     const {code, stdout, stderr} = await runCli(['env', '--local'], {cwd: join(dir, 'lib', 'deep')})
     expect(stderr).to.equal('')
     expect(code).to.equal(0)
     const lines = stdout.trimEnd().split('\n')
-    expect(lines).to.include.members([`TCP_URL=tcp://127.0.0.1:${port}`, 'GREETING=hi there', 'CONTAINER=tcp-1', 'APP=my-app'])
+    expect(lines).to.include.members([
+      `TCP_URL=tcp://127.0.0.1:${port}`,
+      'GREETING=hi there',
+      'CONTAINER=tcp-1',
+      'APP=my-app',
+    ])
     expect(lines.some((l) => l.startsWith('PORT='))).to.equal(false)
     const names = lines.map((l) => l.slice(0, l.indexOf('=')))
     expect(names).to.deep.equal([...names].sort())
@@ -76,7 +81,9 @@ describe('env --local against a running tcp:proxy', function () {
     const {code, stdout, stderr} = await runCli(['env', '--local', 'NOT_SET_ANYWHERE'], {cwd: dir})
     expect(code).to.equal(4)
     expect(stdout).to.equal('')
-    expect(unwrapped(stderr)).to.include('Variable NOT_SET_ANYWHERE is not set in the environment of the local tcp instances.')
+    expect(unwrapped(stderr)).to.include(
+      'Variable NOT_SET_ANYWHERE is not set in the environment of the local tcp instances.',
+    )
   })
 })
 
@@ -140,11 +147,14 @@ describe('env --local --shell under eval in a real bash', function () {
     dir = makeApp(`tcp: ${echo}\n`)
     // The gateway hands its own environment on to the instances: a name no shell can hold, and an
     // exported bash function, as a developer's shell can have them.
-    proxy = ProxyProcess.start([], {cwd: dir, env: {
-      'X;touch pwned;Y': 'v',
-      'BASH_FUNC_f%%': '() {  touch pwned-function\n}',
-      QUOTED: "it's $(touch pwned-value) `touch pwned-value`",
-    }})
+    proxy = ProxyProcess.start([], {
+      cwd: dir,
+      env: {
+        'X;touch pwned;Y': 'v',
+        'BASH_FUNC_f%%': '() {  touch pwned-function\n}',
+        QUOTED: "it's $(touch pwned-value) `touch pwned-value`",
+      },
+    })
     await proxy.waitForEvent('status-page')
   })
 
@@ -158,12 +168,16 @@ describe('env --local --shell under eval in a real bash', function () {
     const bash = spawnSync('bash', ['-c', script], {cwd: dir, encoding: 'utf8', env: baseEnv()})
     expect(bash.status, bash.stderr).to.equal(0)
     expect(bash.stdout).to.equal("it's $(touch pwned-value) `touch pwned-value`")
-    for (const file of ['pwned', 'Y', 'pwned-function', 'pwned-value']) expect(existsSync(join(dir, file)), file).to.equal(false)
+    for (const file of ['pwned', 'Y', 'pwned-function', 'pwned-value'])
+      expect(existsSync(join(dir, file)), file).to.equal(false)
     expect(unwrapped(bash.stderr)).to.include('2 variables were left out of --shell')
     expect(bash.stderr).to.not.include('pwned')
     // --json still shows them (nothing is evaluated there).
     return runCli(['env', '--local', '--json'], {cwd: dir}).then((json) => {
-      expect(JSON.parse(json.stdout)).to.include({'X;touch pwned;Y': 'v', 'BASH_FUNC_f%%': '() {  touch pwned-function\n}'})
+      expect(JSON.parse(json.stdout)).to.include({
+        'X;touch pwned;Y': 'v',
+        'BASH_FUNC_f%%': '() {  touch pwned-function\n}',
+      })
     })
   })
 })

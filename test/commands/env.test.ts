@@ -38,7 +38,9 @@ describe('env', () => {
     fake.addUser(TOKEN)
     fake.addApp('my-app', {variables: VARIABLES})
     fake.addApp('secnum-app', {region: 'osc-secnum-fr1', variables: {WHERE: 'secnum'}})
-    fake.addApp('odd-names', {variables: {'X;touch pwned;Y': 'v', 'BASH_FUNC_f%%': '() { touch pwned; }', '1ST': 'x', OK: 'fine'}})
+    fake.addApp('odd-names', {
+      variables: {'X;touch pwned;Y': 'v', 'BASH_FUNC_f%%': '() { touch pwned; }', '1ST': 'x', OK: 'fine'},
+    })
     home = mkdtempSync(join(tmpdir(), 'scalingo-tcp-env-home-'))
     dirs.push(home)
   })
@@ -96,7 +98,11 @@ describe('env', () => {
     expect(result.code, result.stderr).to.equal(0)
     expect(result.stdout).to.equal("export OK='fine'\n")
     expect(result.stderr.replaceAll(/\s*\n ›\s+/g, ' ')).to.include('3 variables were left out of --shell')
-    const bash = spawnSync('bash', ['-c', `eval "$1" && printf '%s' "$OK"`, 'bash', result.stdout], {cwd: dir, encoding: 'utf8', env: {PATH: process.env.PATH}})
+    const bash = spawnSync('bash', ['-c', `eval "$1" && printf '%s' "$OK"`, 'bash', result.stdout], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: {PATH: process.env.PATH},
+    })
     expect(bash.status, bash.stderr).to.equal(0)
     expect(bash.stdout).to.equal('fine')
     expect(existsSync(join(dir, 'pwned'))).to.equal(false)
@@ -118,8 +124,12 @@ describe('env', () => {
   })
 
   it('with NAME, --shell prints its one export line and --json its one key, alias resolved', async () => {
-    expect((await cli(['env', 'MONGO_URL', '-a', 'my-app', '--shell'])).stdout).to.equal("export MONGO_URL='mongodb://user:pass@host:27017/db'\n")
-    expect(JSON.parse((await cli(['env', 'QUOTES', '-a', 'my-app', '--json'])).stdout)).to.deep.equal({QUOTES: VARIABLES.QUOTES})
+    expect((await cli(['env', 'MONGO_URL', '-a', 'my-app', '--shell'])).stdout).to.equal(
+      "export MONGO_URL='mongodb://user:pass@host:27017/db'\n",
+    )
+    expect(JSON.parse((await cli(['env', 'QUOTES', '-a', 'my-app', '--json'])).stdout)).to.deep.equal({
+      QUOTES: VARIABLES.QUOTES,
+    })
   })
 
   it('exits 4 with a message on stderr when the variable is not set', async () => {
@@ -131,7 +141,9 @@ describe('env', () => {
     const saved = {...process.env}
     Object.assign(process.env, {HOME: home, ...fake.env(), SCALINGO_API_TOKEN: TOKEN})
     try {
-      const {stdout, error, result} = await runCommand<Record<string, string>>(['env', 'TCP_URL', '-a', 'my-app'], {root: ROOT})
+      const {stdout, error, result} = await runCommand<Record<string, string>>(['env', 'TCP_URL', '-a', 'my-app'], {
+        root: ROOT,
+      })
       expect(error).to.equal(undefined)
       expect(stdout).to.equal('tcp://tcp-1.osc-fr1.scalingo.com:20003\n')
       expect(result).to.deep.equal({TCP_URL: 'tcp://tcp-1.osc-fr1.scalingo.com:20003'})
@@ -181,7 +193,9 @@ describe('env', () => {
       const cliHome = mkdtempSync(join(tmpdir(), 'scalingo-tcp-clihome-'))
       dirs.push(cliHome)
       mkdirSync(join(cliHome, '.config', 'scalingo'), {recursive: true})
-      writeFileSync(join(cliHome, '.config', 'scalingo', 'auth'), scalingoCliAuthFile('127.0.0.1', TOKEN), {mode: 0o700})
+      writeFileSync(join(cliHome, '.config', 'scalingo', 'auth'), scalingoCliAuthFile('127.0.0.1', TOKEN), {
+        mode: 0o700,
+      })
       const result = await cli(['env', 'TCP_URL', '-a', 'my-app'], {HOME: cliHome, SCALINGO_API_TOKEN: undefined})
       expect(result.code, result.stderr).to.equal(0)
       expect(result.stdout).to.equal('tcp://tcp-1.osc-fr1.scalingo.com:20003\n')
@@ -214,7 +228,11 @@ describe('env', () => {
 
     it('429 forever exits 1 after the retries', async () => {
       fake.failNext('/v1/apps/my-app/variables', {status: 429, body: 'Retry later', times: Infinity})
-      expectCleanError(await cli(['env', '-a', 'my-app'], {SCALINGO_TCP_HTTP_RETRIES: '1'}), 1, 'rate limiting requests (HTTP 429) after 2 attempts')
+      expectCleanError(
+        await cli(['env', '-a', 'my-app'], {SCALINGO_TCP_HTTP_RETRIES: '1'}),
+        1,
+        'rate limiting requests (HTTP 429) after 2 attempts',
+      )
     })
 
     it('500 exits 1', async () => {
@@ -229,17 +247,27 @@ describe('env', () => {
 
     it('a connection dropped mid-response exits 1', async () => {
       fake.failNext('/v1/apps/my-app/variables', {destroySocket: true, times: Infinity})
-      expectCleanError(await cli(['env', '-a', 'my-app'], {SCALINGO_TCP_HTTP_RETRIES: '0'}), 1, 'The connection to the Scalingo API')
+      expectCleanError(
+        await cli(['env', '-a', 'my-app'], {SCALINGO_TCP_HTTP_RETRIES: '0'}),
+        1,
+        'The connection to the Scalingo API',
+      )
     })
 
     it('a response slower than SCALINGO_TCP_HTTP_TIMEOUT exits 1', async () => {
       fake.failNext('/v1/apps/my-app/variables', {delayMs: 2000, times: Infinity})
-      const result = await cli(['env', '-a', 'my-app'], {SCALINGO_TCP_HTTP_TIMEOUT: '200', SCALINGO_TCP_HTTP_RETRIES: '0'})
+      const result = await cli(['env', '-a', 'my-app'], {
+        SCALINGO_TCP_HTTP_TIMEOUT: '200',
+        SCALINGO_TCP_HTTP_RETRIES: '0',
+      })
       expectCleanError(result, 1, 'did not answer within 200 ms')
     })
 
     it('an unreachable host exits 1', async () => {
-      const result = await cli(['env', '-a', 'my-app'], {SCALINGO_API_URL: 'http://127.0.0.1:9', SCALINGO_TCP_HTTP_RETRIES: '0'})
+      const result = await cli(['env', '-a', 'my-app'], {
+        SCALINGO_API_URL: 'http://127.0.0.1:9',
+        SCALINGO_TCP_HTTP_RETRIES: '0',
+      })
       expectCleanError(result, 1, 'Could not reach the Scalingo API at 127.0.0.1:9')
     })
 
@@ -276,10 +304,14 @@ describe('env', () => {
 })
 
 describe('env reuses the JWT between commands (JWT cache)', () => {
-  const platform = usePlatform('scalingo-tcp-env-jwt-home-', fake => {
-    fake.addUser(TOKEN)
-    fake.addApp('my-app', {variables: {TCP_URL: VARIABLES.TCP_URL}})
-  }, {env: {SCALINGO_API_TOKEN: TOKEN}})
+  const platform = usePlatform(
+    'scalingo-tcp-env-jwt-home-',
+    (fake) => {
+      fake.addUser(TOKEN)
+      fake.addApp('my-app', {variables: {TCP_URL: VARIABLES.TCP_URL}})
+    },
+    {env: {SCALINGO_API_TOKEN: TOKEN}},
+  )
 
   const cli = (args: string[], env: Record<string, string> = {}, input?: string) => platform.cli(args, {input, env})
   const exchanges = () => platform.fake.requestsTo('POST', '/v1/tokens/exchange').length
@@ -311,7 +343,9 @@ describe('env reuses the JWT between commands (JWT cache)', () => {
 
   it('runs from one bundled file (scripts/bundle-commands.js) whose module paths still resolve', () => {
     const bundle = readFileSync(join(ROOT, 'dist', 'commands', 'env.js'), 'utf8')
-    expect(bundle).to.not.match(/\bfrom\s*["']\.{1,2}\//).and.not.match(/\bimport\(\s*["']\.{1,2}\//)
+    expect(bundle)
+      .to.not.match(/\bfrom\s*["']\.{1,2}\//)
+      .and.not.match(/\bimport\(\s*["']\.{1,2}\//)
     // The version comes from package.json, found from client.js's own location (import.meta.url rewritten).
     const {version} = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
     const agents = platform.fake.requests.map((r) => r.headers['user-agent'])

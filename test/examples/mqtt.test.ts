@@ -60,10 +60,13 @@ describe('examples/mqtt behind tcp:proxy (aedes broker, web through TCP_URL, mqt
     return client
   }
 
-  const webSubscriptions = () => proxy.events.filter((e) => e.event === 'output' && /\[web-1\] connected to .*, subscribed to #/.test(e.line)).length
+  const webSubscriptions = () =>
+    proxy.events.filter((e) => e.event === 'output' && /\[web-1\] connected to .*, subscribed to #/.test(e.line)).length
   const generationOf = (port: number | undefined) =>
-    proxy.events.find((e) => e.event === 'connection-opened' && e.client === `127.0.0.1:${port}`)?.generation as number | undefined
-  const post = (body: object) => fetch(`${web}/publish`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)})
+    proxy.events.find((e) => e.event === 'connection-opened' && e.client === `127.0.0.1:${port}`)?.generation as
+      number | undefined
+  const post = (body: object) =>
+    fetch(`${web}/publish`, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)})
 
   before(async () => {
     const webPort = await freePort()
@@ -83,15 +86,28 @@ describe('examples/mqtt behind tcp:proxy (aedes broker, web through TCP_URL, mqt
   it('web: a JSON POST reaches an MQTT subscriber through TCP_URL and GET / lists it; a form POST redirects; bad input is refused', async () => {
     const subscriber = connect('web-watcher')
     await subscriber.subscribeAsync('web/+', {qos: 1})
-    const delivered = new Promise<string[]>((resolve) => subscriber.once('message', (topic, payload) => resolve([topic, String(payload)])))
+    const delivered = new Promise<string[]>((resolve) =>
+      subscriber.once('message', (topic, payload) => resolve([topic, String(payload)])),
+    )
     const response = await post({topic: 'web/json', message: 'posted <as> json'})
-    expect(await response.json()).to.deep.equal({ok: true, topic: 'web/json', message: 'posted <as> json', retain: false})
+    expect(await response.json()).to.deep.equal({
+      ok: true,
+      topic: 'web/json',
+      message: 'posted <as> json',
+      retain: false,
+    })
     expect(await delivered).to.deep.equal(['web/json', 'posted <as> json'])
 
-    const form = await fetch(`${web}/publish`, {method: 'POST', body: new URLSearchParams({topic: 'web/form', message: 'from the form'}), redirect: 'manual'})
+    const form = await fetch(`${web}/publish`, {
+      method: 'POST',
+      body: new URLSearchParams({topic: 'web/form', message: 'from the form'}),
+      redirect: 'manual',
+    })
     expect([form.status, form.headers.get('location')]).to.deep.equal([303, '/'])
     const page = await (await fetch(`${web}/`)).text()
-    expect(page).to.include('<h1>hello from .env</h1>').and.match(/<code>web\/json<\/code><\/td><td>posted &#60;as&#62; json</)
+    expect(page)
+      .to.include('<h1>hello from .env</h1>')
+      .and.match(/<code>web\/json<\/code><\/td><td>posted &#60;as&#62; json</)
     expect(page).to.include('from the form')
     expect(await (await fetch(`${web}/health`)).text()).to.equal('ok')
 
@@ -106,11 +122,15 @@ describe('examples/mqtt behind tcp:proxy (aedes broker, web through TCP_URL, mqt
 
   it('client.mjs: sub prints what pub publishes; exit 2 on a bad command line, 1 when no broker answers', async () => {
     const usage = new Node(['client.mjs', 'publish', 'x'])
-    const nobody = new Node(['client.mjs', 'pub', '--retries', '1', 't', 'm'], {TCP_URL: `tcp://127.0.0.1:${await freePort()}`})
+    const nobody = new Node(['client.mjs', 'pub', '--retries', '1', 't', 'm'], {
+      TCP_URL: `tcp://127.0.0.1:${await freePort()}`,
+    })
     const sub = new Node(['client.mjs', 'sub', 'cli/#'], {TCP_URL: tcpUrl})
     processes.push(sub)
     await sub.waitFor(/subscribed to cli\/# on tcp:\/\/127\.0\.0\.1:\d+/)
-    expect(await new Node(['client.mjs', 'pub', 'cli/greeting', 'hello', 'there'], {TCP_URL: tcpUrl}).exited).to.equal(0)
+    expect(await new Node(['client.mjs', 'pub', 'cli/greeting', 'hello', 'there'], {TCP_URL: tcpUrl}).exited).to.equal(
+      0,
+    )
     await sub.waitFor(/^cli\/greeting hello there$/m)
     sub.child.kill('SIGTERM')
     expect(await sub.exited).to.equal(0)
@@ -146,7 +166,11 @@ describe('examples/mqtt behind tcp:proxy (aedes broker, web through TCP_URL, mqt
     subscriber.on('message', (_topic, payload) => (received.add(String(payload)), wake()))
     subscriber.on('connect', () => {
       const port = localPort(subscriber)
-      subscriber.subscribe('restart/#', {qos: 1}, (error) => error || (subscribedAt.set(port, performance.now()), wake()))
+      subscriber.subscribe(
+        'restart/#',
+        {qos: 1},
+        (error) => error || (subscribedAt.set(port, performance.now()), wake()),
+      )
     })
     const cliSub = new Node(['client.mjs', 'sub', 'after/#'], {TCP_URL: tcpUrl})
     processes.push(cliSub)
@@ -176,7 +200,8 @@ describe('examples/mqtt behind tcp:proxy (aedes broker, web through TCP_URL, mqt
       return [...subscribedAt].some(([port, at]) => generationOf(port) === generation && at < m.at)
     }
 
-    const flowing = (generation: number) => sent.filter((m) => m.done && generationOf(m.port) === generation && mustArrive(m)).length >= 50
+    const flowing = (generation: number) =>
+      sent.filter((m) => m.done && generationOf(m.port) === generation && mustArrive(m)).length >= 50
     await until(() => flowing(1), 'messages through generation 1')
     for (let restart = 1; restart <= RESTARTS; restart++) {
       proxy.child.kill('SIGHUP')
@@ -189,12 +214,19 @@ describe('examples/mqtt behind tcp:proxy (aedes broker, web through TCP_URL, mqt
     expect(sent.filter((m) => m.error).map((m) => `${m.n}: ${m.error}`)).to.deep.equal([])
     const required = sent.filter((m) => mustArrive(m)).map((m) => String(m.n))
     await until(() => required.every((n) => received.has(n)), `the ${required.length} messages`, 10_000).catch(() => {})
-    expect(required.filter((n) => !received.has(n)), `lost of ${required.length} acknowledged`).to.deep.equal([])
+    expect(
+      required.filter((n) => !received.has(n)),
+      `lost of ${required.length} acknowledged`,
+    ).to.deep.equal([])
 
     // One connection per generation for each client: every old broker closed its connections itself, then exited 0.
     expect([...subscribedAt.keys()].map(generationOf)).to.deep.equal([1, 2, 3, 4])
     const exits = proxy.events.filter((e) => e.event === 'instance-exited' && e.instance === 'tcp-1')
-    expect(exits.map((e) => [e.generation, e.code, e.expected])).to.deep.equal([[1, 0, true], [2, 0, true], [3, 0, true]])
+    expect(exits.map((e) => [e.generation, e.code, e.expected])).to.deep.equal([
+      [1, 0, true],
+      [2, 0, true],
+      [3, 0, true],
+    ])
     expect(proxy.events.filter((e) => e.event === 'connections-dropped')).to.deep.equal([])
 
     // The CLI subscriber and the web process reconnected and subscribed again on each new broker.
@@ -203,6 +235,8 @@ describe('examples/mqtt behind tcp:proxy (aedes broker, web through TCP_URL, mqt
     expect((await post({topic: 'after/restarts', message: 'still here'})).status).to.equal(200)
     await cliSub.waitFor(/^after\/restarts still here$/m)
     expect(await (await fetch(`${web}/`)).text()).to.include('still here')
-    console.log(`[figures] ${sent.length} QoS 1 publishes over ${RESTARTS} rolling restarts, ${required.length} with a subscriber on the acknowledging broker: all delivered`)
+    console.log(
+      `[figures] ${sent.length} QoS 1 publishes over ${RESTARTS} rolling restarts, ${required.length} with a subscriber on the acknowledging broker: all delivered`,
+    )
   })
 })

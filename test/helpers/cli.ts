@@ -47,7 +47,11 @@ export function npmEnv(): Record<string, string> {
   const env: Record<string, string> = {}
   const proxies = ['http_proxy', 'https_proxy', 'no_proxy'].flatMap((name) => [name, name.toUpperCase()])
   for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && (key === 'NODE_EXTRA_CA_CERTS' || proxies.includes(key) || key.toLowerCase().startsWith('npm_config_'))) env[key] = value
+    if (
+      value !== undefined &&
+      (key === 'NODE_EXTRA_CA_CERTS' || proxies.includes(key) || key.toLowerCase().startsWith('npm_config_'))
+    )
+      env[key] = value
   }
 
   env.npm_config_cache ??= join(homedir(), '.npm')
@@ -59,7 +63,8 @@ export function npmEnv(): Record<string, string> {
 /** Runs the built CLI (`bin/run.js`) as a real subprocess. */
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   const env: Record<string, string> = options.inheritEnv ? {...(process.env as Record<string, string>)} : baseEnv()
-  if (options.env?.HOME !== undefined && !('SCALINGO_TCP_NO_JWT_CACHE' in options.env)) delete env.SCALINGO_TCP_NO_JWT_CACHE
+  if (options.env?.HOME !== undefined && !('SCALINGO_TCP_NO_JWT_CACHE' in options.env))
+    delete env.SCALINGO_TCP_NO_JWT_CACHE
   for (const [k, v] of Object.entries(options.env ?? {})) {
     if (v === undefined) delete env[k]
     else env[k] = v

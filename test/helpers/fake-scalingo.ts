@@ -227,9 +227,19 @@ export class FakeScalingo {
     // auth service
     {method: 'POST', pattern: /^\/v1\/tokens\/exchange$/, auth: 'none', handler: (c) => this.exchange(c)},
     {method: 'GET', pattern: /^\/v1\/users\/self$/, auth: 'bearer', handler: (c) => c.send(200, {user: c.user})},
-    {method: 'GET', pattern: /^\/v1\/regions$/, auth: 'optional', handler: (c) => c.send(200, {regions: this.regions()})},
+    {
+      method: 'GET',
+      pattern: /^\/v1\/regions$/,
+      auth: 'optional',
+      handler: (c) => c.send(200, {regions: this.regions()}),
+    },
     // regional API
-    {method: 'GET', pattern: /^\/v1\/addon_providers$/, auth: 'optional', handler: (c) => c.send(200, {addon_providers: this.providers})},
+    {
+      method: 'GET',
+      pattern: /^\/v1\/addon_providers$/,
+      auth: 'optional',
+      handler: (c) => c.send(200, {addon_providers: this.providers}),
+    },
     {
       method: 'GET',
       pattern: /^\/v1\/addon_providers\/(?<provider>[^/]+)\/plans$/,
@@ -240,44 +250,91 @@ export class FakeScalingo {
         c.send(200, {plans: provider.plans})
       },
     },
-    {method: 'GET', pattern: /^\/v1\/apps\/(?<app>[^/]+)$/, auth: 'bearer', handler: (c) => this.withApp(c, (app) => c.send(200, {app: this.appJson(app)}))},
-    {method: 'GET', pattern: /^\/v1\/apps\/(?<app>[^/]+)\/variables$/, auth: 'bearer', handler: (c) => this.withApp(c, (app) => this.listVariables(c, app))},
-    {method: 'GET', pattern: /^\/v1\/apps\/(?<app>[^/]+)\/addons$/, auth: 'bearer', handler: (c) => this.withApp(c, (app) => c.send(200, {addons: app.addons}))},
-    {method: 'POST', pattern: /^\/v1\/apps\/(?<app>[^/]+)\/addons$/, auth: 'bearer', handler: (c) => this.withApp(c, (app) => this.provision(c, app))},
+    {
+      method: 'GET',
+      pattern: /^\/v1\/apps\/(?<app>[^/]+)$/,
+      auth: 'bearer',
+      handler: (c) => this.withApp(c, (app) => c.send(200, {app: this.appJson(app)})),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/v1\/apps\/(?<app>[^/]+)\/variables$/,
+      auth: 'bearer',
+      handler: (c) => this.withApp(c, (app) => this.listVariables(c, app)),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/v1\/apps\/(?<app>[^/]+)\/addons$/,
+      auth: 'bearer',
+      handler: (c) => this.withApp(c, (app) => c.send(200, {addons: app.addons})),
+    },
+    {
+      method: 'POST',
+      pattern: /^\/v1\/apps\/(?<app>[^/]+)\/addons$/,
+      auth: 'bearer',
+      handler: (c) => this.withApp(c, (app) => this.provision(c, app)),
+    },
     {
       method: 'GET',
       pattern: /^\/v1\/apps\/(?<app>[^/]+)\/addons\/(?<addon>[^/]+)$/,
       auth: 'bearer',
       handler: (c) =>
-        this.withApp(c, (app) => this.withChild(c, app.addons, c.params.addon, 'addon', (addon) => {
-          this.advanceAddon(addon)
-          c.send(200, {addon})
-        })),
+        this.withApp(c, (app) =>
+          this.withChild(c, app.addons, c.params.addon, 'addon', (addon) => {
+            this.advanceAddon(addon)
+            c.send(200, {addon})
+          }),
+        ),
     },
     {
       method: 'DELETE',
       pattern: /^\/v1\/apps\/(?<app>[^/]+)\/addons\/(?<addon>[^/]+)$/,
       auth: 'bearer',
       handler: (c) =>
-        this.withApp(c, (app) => this.withChild(c, app.addons, c.params.addon, 'addon', (addon) => {
-          app.addons = app.addons.filter((a) => a !== addon)
-          if (addon.addon_provider.id === 'tcp-gateway') app.variables = app.variables.filter((v) => v.name !== 'TCP_URL')
-          c.send(204)
-        })),
+        this.withApp(c, (app) =>
+          this.withChild(c, app.addons, c.params.addon, 'addon', (addon) => {
+            app.addons = app.addons.filter((a) => a !== addon)
+            if (addon.addon_provider.id === 'tcp-gateway')
+              app.variables = app.variables.filter((v) => v.name !== 'TCP_URL')
+            c.send(204)
+          }),
+        ),
     },
-    {method: 'GET', pattern: /^\/v1\/apps\/(?<app>[^/]+)\/containers$/, auth: 'bearer', handler: (c) => this.withApp(c, (app) => c.send(200, {containers: app.formation}))},
-    {method: 'GET', pattern: /^\/v1\/apps\/(?<app>[^/]+)\/ps$/, auth: 'bearer', handler: (c) => this.withApp(c, (app) => c.send(200, {containers: this.ps(app)}))},
-    {method: 'POST', pattern: /^\/v1\/apps\/(?<app>[^/]+)\/restart$/, auth: 'bearer', handler: (c) => this.withApp(c, (app) => this.startOperation(c, app, 'restart'))},
-    {method: 'POST', pattern: /^\/v1\/apps\/(?<app>[^/]+)\/scale$/, auth: 'bearer', handler: (c) => this.withApp(c, (app) => this.scale(c, app))},
+    {
+      method: 'GET',
+      pattern: /^\/v1\/apps\/(?<app>[^/]+)\/containers$/,
+      auth: 'bearer',
+      handler: (c) => this.withApp(c, (app) => c.send(200, {containers: app.formation})),
+    },
+    {
+      method: 'GET',
+      pattern: /^\/v1\/apps\/(?<app>[^/]+)\/ps$/,
+      auth: 'bearer',
+      handler: (c) => this.withApp(c, (app) => c.send(200, {containers: this.ps(app)})),
+    },
+    {
+      method: 'POST',
+      pattern: /^\/v1\/apps\/(?<app>[^/]+)\/restart$/,
+      auth: 'bearer',
+      handler: (c) => this.withApp(c, (app) => this.startOperation(c, app, 'restart')),
+    },
+    {
+      method: 'POST',
+      pattern: /^\/v1\/apps\/(?<app>[^/]+)\/scale$/,
+      auth: 'bearer',
+      handler: (c) => this.withApp(c, (app) => this.scale(c, app)),
+    },
     {
       method: 'GET',
       pattern: /^\/v1\/apps\/(?<app>[^/]+)\/operations\/(?<operation>[^/]+)$/,
       auth: 'bearer',
       handler: (c) =>
-        this.withApp(c, (app) => this.withChild(c, app.operations, c.params.operation, 'operation', (operation) => {
-          this.advanceOperation(operation)
-          c.send(200, {operation})
-        })),
+        this.withApp(c, (app) =>
+          this.withChild(c, app.operations, c.params.operation, 'operation', (operation) => {
+            this.advanceOperation(operation)
+            c.send(200, {operation})
+          }),
+        ),
     },
   ]
 
@@ -349,7 +406,10 @@ export class FakeScalingo {
   }
 
   /** An already provisioned TCP Gateway addon (running, TCP_URL set unless told otherwise). */
-  addTcpAddon(appName: string, options: {status?: FakeAddon['status']; plan?: FakePlan; tcpUrl?: string | null} = {}): FakeAddon {
+  addTcpAddon(
+    appName: string,
+    options: {status?: FakeAddon['status']; plan?: FakePlan; tcpUrl?: string | null} = {},
+  ): FakeAddon {
     const app = this.app(appName)
     const addon = this.newAddon(app, options.plan ?? TCP_GATEWAY_PLAN, options.status ?? 'running')
     app.addons.push(addon)
@@ -379,7 +439,9 @@ export class FakeScalingo {
   }
 
   requestsTo(method: string, path: string | RegExp): RecordedRequest[] {
-    return this.requests.filter((r) => r.method === method && (typeof path === 'string' ? r.path === path : path.test(r.path)))
+    return this.requests.filter(
+      (r) => r.method === method && (typeof path === 'string' ? r.path === path : path.test(r.path)),
+    )
   }
 
   regions(): Array<Record<string, unknown>> {
@@ -428,7 +490,8 @@ export class FakeScalingo {
       }
 
       if (failure.invalidJson) return send(200, '<html>Bad gateway</html>', {'content-type': 'text/html'})
-      if (failure.status) return send(failure.status, failure.body ?? {error: `fake failure ${failure.status}`}, failure.headers)
+      if (failure.status)
+        return send(failure.status, failure.body ?? {error: `fake failure ${failure.status}`}, failure.headers)
     }
 
     for (const route of this.routes) {
@@ -437,7 +500,7 @@ export class FakeScalingo {
       if (!match) continue
       const user = route.auth === 'none' ? undefined : this.authenticate(recorded)
       if (route.auth === 'bearer' && !user) return send(401, {error: 'You are not authorized to do this operation'})
-      const json = <T,>() => (recorded.body ? JSON.parse(recorded.body) : {}) as T
+      const json = <T>() => (recorded.body ? JSON.parse(recorded.body) : {}) as T
       await route.handler({req: recorded, res, params: {...match.groups}, user: user as FakeUser, json, send})
       return
     }
@@ -489,7 +552,13 @@ export class FakeScalingo {
   }
 
   /** One of an app's addons or operations by id, or the API's 404 naming the resource. */
-  private withChild<T extends {id: string}>(c: RouteContext, items: T[], id: string, resource: string, then: (item: T) => void): void {
+  private withChild<T extends {id: string}>(
+    c: RouteContext,
+    items: T[],
+    id: string,
+    resource: string,
+    then: (item: T) => void,
+  ): void {
     const item = items.find((i) => i.id === id)
     if (!item) return c.send(404, {resource, error: 'not found'})
     then(item)
@@ -601,7 +670,10 @@ export class FakeScalingo {
 
   private startOperation(c: RouteContext, app: FakeApp, type: string, body?: unknown): void {
     const operation: FakeOperation = {id: hexId(), created_at: now(), finished_at: null, status: 'pending', type}
-    this.operationSteps.set(operation.id, {statuses: this.operationStatuses[type] ?? this.defaultOperationStatuses, step: 0})
+    this.operationSteps.set(operation.id, {
+      statuses: this.operationStatuses[type] ?? this.defaultOperationStatuses,
+      step: 0,
+    })
     app.operations.push(operation)
     const base = c.req.region ? `${this.url}/_region/${c.req.region}` : this.url
     c.send(202, body, {location: `${base}/v1/apps/${app.name}/operations/${operation.id}`})
@@ -633,7 +705,10 @@ export function scalingoCliAuthFile(host: string, token: string): string {
     auth_data_version: '2.1',
     last_update: '2026-08-20T10:00:00.123456789+02:00',
     auth_config_data: {
-      [host]: {tokens: {token}, user: {id: 'us-1', username: 'cli-user', fullname: 'CLI User', email: 'c@example.com', flags: {}}},
+      [host]: {
+        tokens: {token},
+        user: {id: 'us-1', username: 'cli-user', fullname: 'CLI User', email: 'c@example.com', flags: {}},
+      },
     },
   })
 }
@@ -650,7 +725,11 @@ export function gitRepo(remotes: Record<string, string>): string {
  * A temp HOME where the Scalingo CLI is logged in with `token` for `host` (its auth file, mode 0700 as
  * `scalingo login` writes it). The caller removes `home`.
  */
-export function homeWithScalingoCliLogin(prefix: string, host: string, token: string): {home: string; cliAuthPath: string} {
+export function homeWithScalingoCliLogin(
+  prefix: string,
+  host: string,
+  token: string,
+): {home: string; cliAuthPath: string} {
   const home = mkdtempSync(join(tmpdir(), prefix))
   mkdirSync(join(home, '.config', 'scalingo'), {recursive: true})
   const cliAuthPath = join(home, '.config', 'scalingo', 'auth')

@@ -36,18 +36,25 @@ export interface PlatformOptions {
  * A fake Scalingo platform (started before the block, stopped after it) and a HOME for the CLI, as mocha
  * hooks of the calling describe block. `setup` adds the users and apps.
  */
-export function usePlatform(prefix: string, setup: (fake: FakeScalingo) => void, options: PlatformOptions = {}): PlatformFixture {
+export function usePlatform(
+  prefix: string,
+  setup: (fake: FakeScalingo) => void,
+  options: PlatformOptions = {},
+): PlatformFixture {
   const fixture: PlatformFixture = {
     fake: undefined as unknown as FakeScalingo,
     home: '',
     cliAuthPath: '',
     outputs: [],
     async cli(args, {input, env} = {}) {
-      const result = await runCli(args, {input, env: {HOME: fixture.home, ...fixture.fake.env(), ...options.env, ...env}})
+      const result = await runCli(args, {
+        input,
+        env: {HOME: fixture.home, ...fixture.fake.env(), ...options.env, ...env},
+      })
       fixture.outputs.push(result.stdout, result.stderr)
       return result
     },
-    configFile: name => join(fixture.home, '.config', 'scalingo-tcp', name),
+    configFile: (name) => join(fixture.home, '.config', 'scalingo-tcp', name),
   }
   const perTest = options.scalingoCliToken !== undefined
   const removeHome = () => rmSync(fixture.home, {recursive: true, force: true})

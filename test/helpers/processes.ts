@@ -47,7 +47,8 @@ export async function waitUntilGone(pid: number, timeoutMs = 8000): Promise<void
 export async function waitUntilNoLiveMembers(pgid: number, timeoutMs = 2000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (liveGroupMembers(pgid).length > 0) {
-    if (Date.now() > deadline) throw new Error(`process group ${pgid} still has live members: ${liveGroupMembers(pgid).join(', ')}`)
+    if (Date.now() > deadline)
+      throw new Error(`process group ${pgid} still has live members: ${liveGroupMembers(pgid).join(', ')}`)
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
 }
@@ -81,7 +82,8 @@ export function isLive(pid: number): boolean {
 export async function waitUntilDead(pids: number[], timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (pids.some((pid) => isLive(pid))) {
-    if (Date.now() > deadline) throw new Error(`still running after ${timeoutMs} ms: ${pids.filter((pid) => isLive(pid)).join(', ')}`)
+    if (Date.now() > deadline)
+      throw new Error(`still running after ${timeoutMs} ms: ${pids.filter((pid) => isLive(pid)).join(', ')}`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }

@@ -81,7 +81,8 @@ export class ProxyProcess {
     this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => this.onData(chunk))
     this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       this.stderr += chunk
-      for (const match of chunk.matchAll(/^MEMORY (.+)$/gm)) this.memoryWaiters.shift()?.(JSON.parse(match[1]) as MemoryUsage)
+      for (const match of chunk.matchAll(/^MEMORY (.+)$/gm))
+        this.memoryWaiters.shift()?.(JSON.parse(match[1]) as MemoryUsage)
     })
     this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({code, signal})))
   }
@@ -108,13 +109,20 @@ export class ProxyProcess {
     if (seen) return Promise.resolve(seen)
     return new Promise((resolve, reject) => {
       // The predicate's source names what was awaited; the last events show where the run stood.
-      const what = () => `${String(match)}; last events: ${this.events.slice(-8).map((e) => JSON.stringify(e)).join(' ')}; stderr: ${this.stderr}`
+      const what = () =>
+        `${String(match)}; last events: ${this.events
+          .slice(-8)
+          .map((e) => JSON.stringify(e))
+          .join(' ')}; stderr: ${this.stderr}`
       const timer = setTimeout(() => reject(new Error(`no event ${what()} within ${timeoutMs} ms`)), timeoutMs)
       void this.exited.then(() => reject(new Error(`tcp:proxy exited before the event ${what()}`)))
-      this.waiters.push({match, resolve: (e) => {
-        clearTimeout(timer)
-        resolve(e)
-      }})
+      this.waiters.push({
+        match,
+        resolve: (e) => {
+          clearTimeout(timer)
+          resolve(e)
+        },
+      })
     })
   }
 

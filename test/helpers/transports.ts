@@ -41,7 +41,9 @@ export function requireTransport(io: GatewayIo): void {
   before(function () {
     if (io !== 'native' || nativeAvailable()) return
     if (nativeExpected()) {
-      throw new Error(`The native relay is expected (build/Release/relay.node exists or SCALINGO_TCP_EXPECT_NATIVE=1) but ${nativeProblem()}.`)
+      throw new Error(
+        `The native relay is expected (build/Release/relay.node exists or SCALINGO_TCP_EXPECT_NATIVE=1) but ${nativeProblem()}.`,
+      )
     }
 
     this.skip()

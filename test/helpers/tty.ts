@@ -77,7 +77,10 @@ export class TtyCli {
         resolve()
       }
 
-      const timer = setTimeout(() => reject(new Error(`terminal never showed ${pattern}; it shows:\n${stripAnsi(this.output)}`)), timeoutMs)
+      const timer = setTimeout(
+        () => reject(new Error(`terminal never showed ${pattern}; it shows:\n${stripAnsi(this.output)}`)),
+        timeoutMs,
+      )
       this.waiters.push(check)
       void this.exited.then(() => {
         check()

@@ -29,7 +29,16 @@ const HEROKU = join(CACHE, 'node_modules', 'heroku')
 const HEROKU_BIN = join(HEROKU, 'bin', 'run.js')
 const INSTALL_TIMEOUT_MS = 8 * 60_000
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
-const OUR_COMMANDS = ['addons:tcp:create', 'addons:tcp:destroy', 'addons:tcp:info', 'addons:tcp:restart', 'env', 'scalingo:login', 'scalingo:logout', 'tcp:proxy']
+const OUR_COMMANDS = [
+  'addons:tcp:create',
+  'addons:tcp:destroy',
+  'addons:tcp:info',
+  'addons:tcp:restart',
+  'env',
+  'scalingo:login',
+  'scalingo:logout',
+  'tcp:proxy',
+]
 
 /** What npm needs from this environment to reach the registry as the developer's own npm does (CA, proxy, config). */
 function npmEnv(): Record<string, string> {
@@ -73,7 +82,10 @@ async function ensureHeroku(): Promise<void> {
   const partial = `${CACHE}.partial-${process.pid}`
   rmSync(partial, {recursive: true, force: true})
   mkdirSync(partial, {recursive: true})
-  writeFileSync(join(partial, 'package.json'), JSON.stringify({private: true, description: 'heroku@11 for scalingo-tcp tests'}) + '\n')
+  writeFileSync(
+    join(partial, 'package.json'),
+    JSON.stringify({private: true, description: 'heroku@11 for scalingo-tcp tests'}) + '\n',
+  )
   const child = spawn('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', `heroku@${MAJOR}`], {
     cwd: partial,
     env: {PATH: process.env.PATH!, HOME: homedir(), TMPDIR: tmpdir(), ...npmEnv(), npm_config_update_notifier: 'false'},
@@ -93,7 +105,9 @@ async function ensureHeroku(): Promise<void> {
   })
   if (code !== 0) {
     rmSync(partial, {recursive: true, force: true})
-    throw new Error(`npm install heroku@${MAJOR} failed (exit ${code}${code === null ? `, killed after ${INSTALL_TIMEOUT_MS / 1000} s` : ''}): ${stderr}`)
+    throw new Error(
+      `npm install heroku@${MAJOR} failed (exit ${code}${code === null ? `, killed after ${INSTALL_TIMEOUT_MS / 1000} s` : ''}): ${stderr}`,
+    )
   }
 
   rmSync(CACHE, {recursive: true, force: true})
@@ -140,7 +154,10 @@ class Host {
 
   run(args: string[], options: {env?: Record<string, string>; input?: string; cwd?: string} = {}): Promise<Result> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [HEROKU_BIN, ...args], {cwd: options.cwd ?? this.dir, env: {...this.env, ...options.env}})
+      const child = spawn(process.execPath, [HEROKU_BIN, ...args], {
+        cwd: options.cwd ?? this.dir,
+        env: {...this.env, ...options.env},
+      })
       let stdout = ''
       let stderr = ''
       child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
@@ -174,7 +191,10 @@ function helpSection(help: string, section: string): Map<string, string> {
 function closed(child: ChildProcess, timeoutMs: number): Promise<void> {
   if (child.stdout?.closed && child.stderr?.closed) return Promise.resolve()
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`stdio of ${child.pid} still open after ${timeoutMs} ms`)), timeoutMs)
+    const timer = setTimeout(
+      () => reject(new Error(`stdio of ${child.pid} still open after ${timeoutMs} ms`)),
+      timeoutMs,
+    )
     child.once('close', () => {
       clearTimeout(timer)
       resolve()
@@ -195,7 +215,8 @@ describe('inside the real Heroku CLI (heroku@11 from the registry)', function ()
 
   before(async function () {
     this.timeout(INSTALL_TIMEOUT_MS + 240_000)
-    if (!existsSync(join(ROOT, 'dist', 'commands', 'env.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)')
+    if (!existsSync(join(ROOT, 'dist', 'commands', 'env.js')))
+      throw new Error('dist/ is missing: run `npm run build` first (npm test does)')
     await ensureHeroku()
     tmp = mkdtempSync(join(tmpdir(), 'scalingo-tcp-heroku-'))
     fake = new FakeScalingo()
@@ -209,14 +230,23 @@ describe('inside the real Heroku CLI (heroku@11 from the registry)', function ()
     linked = new Host(join(tmp, 'linked'))
     installed = new Host(join(tmp, 'installed'))
     // --ignore-scripts: pack the dist/ already built instead of rebuilding it under other tests' feet.
-    const {stdout} = await execFileP('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', tmp], {cwd: ROOT, env: {...process.env, ...npmEnv()}})
+    const {stdout} = await execFileP('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', tmp], {
+      cwd: ROOT,
+      env: {...process.env, ...npmEnv()},
+    })
     const tarball = join(tmp, stdout.trim().split('\n').pop()!)
     // The host without the plugin first: what it says of itself is what must not change.
-    ;[baseline.help, baseline.addons, baseline.login] = await Promise.all([bare.ask('help'), bare.ask('help', 'addons'), bare.ask('login', '--help')])
+    ;[baseline.help, baseline.addons, baseline.login] = await Promise.all([
+      bare.ask('help'),
+      bare.ask('help', 'addons'),
+      bare.ask('login', '--help'),
+    ])
     // --no-install: linking runs `npm install` in the plugin otherwise, rebuilding this checkout under the tests.
     const link = await linked.run(['plugins:link', ROOT, '--no-install'])
     expect(link.code, link.stderr).to.equal(0)
-    const install = await installed.run(['plugins:install', `file:${tarball}`], {env: {...npmEnv(), npm_config_prefer_offline: 'true'}})
+    const install = await installed.run(['plugins:install', `file:${tarball}`], {
+      env: {...npmEnv(), npm_config_prefer_offline: 'true'},
+    })
     expect(install.code, install.stderr).to.equal(0)
   })
 
@@ -240,7 +270,12 @@ describe('inside the real Heroku CLI (heroku@11 from the registry)', function ()
 
   /** Every command of ours that `heroku help` and the help of our topics list. */
   async function listedCommands(host: Host): Promise<string[]> {
-    const helps = await Promise.all([host.ask('help'), host.ask('help', 'scalingo'), host.ask('help', 'addons:tcp'), host.ask('help', 'tcp')])
+    const helps = await Promise.all([
+      host.ask('help'),
+      host.ask('help', 'scalingo'),
+      host.ask('help', 'addons:tcp'),
+      host.ask('help', 'tcp'),
+    ])
     return helps.flatMap((r) => [...helpSection(r.stdout, 'COMMANDS').keys()]).filter((id) => OUR_COMMANDS.includes(id))
   }
 
@@ -253,10 +288,11 @@ describe('inside the real Heroku CLI (heroku@11 from the registry)', function ()
   }
 
   describe('the plugin linked (plugins:link)', () => {
-    it('is listed (link), adds its commands and leaves the host\'s topics and commands as they were', async () => {
+    it("is listed (link), adds its commands and leaves the host's topics and commands as they were", async () => {
       expect((await linked.ask('plugins')).stdout).to.match(/^scalingo-tcp 0\.1\.0 \(link\)/m)
       expect((await listedCommands(linked)).sort()).to.deep.equal(OUR_COMMANDS)
-      for (const section of ['TOPICS', 'COMMANDS']) expect(await changedEntries(linked, section), section).to.deep.equal([])
+      for (const section of ['TOPICS', 'COMMANDS'])
+        expect(await changedEntries(linked, section), section).to.deep.equal([])
     })
 
     it('runs `heroku env -a my-app` against the platform', async () => {
@@ -273,20 +309,31 @@ describe('inside the real Heroku CLI (heroku@11 from the registry)', function ()
       const topics = helpSection((await installed.ask('help')).stdout, 'TOPICS')
       expect(topics.get('scalingo')).to.equal('Log in to Scalingo and out of it.')
       expect(topics.get('tcp')).to.equal('Run the app locally behind an emulated TCP Gateway.')
-      expect((await installed.ask('help', 'addons:tcp')).stdout.split('\n')[0]).to.equal('Provision and operate the TCP Gateway addon.')
+      expect((await installed.ask('help', 'addons:tcp')).stdout.split('\n')[0]).to.equal(
+        'Provision and operate the TCP Gateway addon.',
+      )
     })
 
     it("leaves the host's topics and commands as they were: `heroku help`, `heroku help addons`, `heroku login`", async () => {
-      for (const section of ['TOPICS', 'COMMANDS']) expect(await changedEntries(installed, section), section).to.deep.equal([])
-      expect(helpSection((await installed.ask('help')).stdout, 'TOPICS').get('addons')).to.equal('tools and services for developing, extending, and operating your app')
+      for (const section of ['TOPICS', 'COMMANDS'])
+        expect(await changedEntries(installed, section), section).to.deep.equal([])
+      expect(helpSection((await installed.ask('help')).stdout, 'TOPICS').get('addons')).to.equal(
+        'tools and services for developing, extending, and operating your app',
+      )
       // `heroku help addons`: the host's own text and commands, with our subtopic and commands added.
       const addons = await installed.ask('help', 'addons')
       const intro = (text: string) => text.slice(0, text.search(/^(TOPICS|COMMANDS)$/m))
-      expect(intro(addons.stdout)).to.equal(intro(baseline.addons!.stdout)).and.include('Lists your add-ons and attachments.')
-      expect(helpSection(addons.stdout, 'TOPICS').get('addons:tcp')).to.equal('Provision and operate the TCP Gateway addon.')
+      expect(intro(addons.stdout))
+        .to.equal(intro(baseline.addons!.stdout))
+        .and.include('Lists your add-ons and attachments.')
+      expect(helpSection(addons.stdout, 'TOPICS').get('addons:tcp')).to.equal(
+        'Provision and operate the TCP Gateway addon.',
+      )
       const hostCommands = helpSection(baseline.addons!.stdout, 'COMMANDS')
       expect(hostCommands.size).to.be.greaterThan(5)
-      expect([...hostCommands].filter(([name, text]) => helpSection(addons.stdout, 'COMMANDS').get(name) !== text)).to.deep.equal([])
+      expect(
+        [...hostCommands].filter(([name, text]) => helpSection(addons.stdout, 'COMMANDS').get(name) !== text),
+      ).to.deep.equal([])
       // `heroku login` is still the host's: its help is byte for byte what it was.
       const login = await installed.ask('login', '--help')
       expect(login.code).to.equal(0)
@@ -296,11 +343,17 @@ describe('inside the real Heroku CLI (heroku@11 from the registry)', function ()
 
     it('runs `heroku env -a my-app` and `heroku addons:tcp:info -a my-app` against the platform', async () => {
       const env = {...fake.env(), SCALINGO_API_TOKEN: TOKEN}
-      const [vars, info] = await Promise.all([installed.run(['env', '-a', 'my-app'], {env}), installed.run(['addons:tcp:info', '-a', 'my-app'], {env})])
+      const [vars, info] = await Promise.all([
+        installed.run(['env', '-a', 'my-app'], {env}),
+        installed.run(['addons:tcp:info', '-a', 'my-app'], {env}),
+      ])
       expect(vars.code, vars.stderr).to.equal(0)
       expect(vars.stdout).to.equal('B=x y\nTCP_URL=tcp://tcp-1.osc-fr1.scalingo.com:20042\n')
       expect(info.code, info.stderr).to.equal(0)
-      expect(info.stdout).to.include('=== TCP Gateway addon of my-app').and.include('Port:        20042').and.include('Formation:   tcp:1:M')
+      expect(info.stdout)
+        .to.include('=== TCP Gateway addon of my-app')
+        .and.include('Port:        20042')
+        .and.include('Formation:   tcp:1:M')
     })
   })
 
@@ -311,7 +364,9 @@ describe('inside the real Heroku CLI (heroku@11 from the registry)', function ()
         installed.run(['addons:tcp:info', '--local'], {cwd: emptyDir()}),
       ])
       expect(env.code).to.equal(3)
-      expect(unwrap(env.stderr)).to.include('Not logged in').and.include('Run `heroku scalingo:login` (or `scalingo login`) to log in')
+      expect(unwrap(env.stderr))
+        .to.include('Not logged in')
+        .and.include('Run `heroku scalingo:login` (or `scalingo login`) to log in')
       expect(env.stderr).to.not.include('scalingo-tcp scalingo:login')
       expect(local.code).to.equal(1)
       expect(unwrap(local.stderr)).to.include('Start one with: heroku tcp:proxy')
@@ -333,7 +388,7 @@ describe('inside the real Heroku CLI (heroku@11 from the registry)', function ()
     })
   })
 
-  describe('`heroku tcp:proxy` with the host\'s signal listeners on (telemetry on, in a network namespace with loopback only)', () => {
+  describe("`heroku tcp:proxy` with the host's signal listeners on (telemetry on, in a network namespace with loopback only)", () => {
     let app: string
     let markers: string
     let proxy: ProxyProcess | undefined
@@ -359,9 +414,20 @@ describe('inside the real Heroku CLI (heroku@11 from the registry)', function ()
         proxy = ProxyProcess.start(['-m', 'tcp=2'], {
           cwd: app,
           env,
-          launcher: ['unshare', '--net', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', process.execPath, HEROKU_BIN],
+          launcher: [
+            'unshare',
+            '--net',
+            'sh',
+            '-c',
+            'ip link set lo up && exec "$0" "$@"',
+            process.execPath,
+            HEROKU_BIN,
+          ],
         })
-        const ready = await Promise.all([proxy.waitForEvent('instance-ready', {instance: 'tcp-1'}), proxy.waitForEvent('instance-ready', {instance: 'tcp-2'})])
+        const ready = await Promise.all([
+          proxy.waitForEvent('instance-ready', {instance: 'tcp-1'}),
+          proxy.waitForEvent('instance-ready', {instance: 'tcp-2'}),
+        ])
         await proxy.waitForEvent('control-listening')
         // The host did install its listeners: its own debug line says so.
         expect(proxy.stderr).to.include('Telemetry enabled: setting up handlers (beforeExit, SIGINT, SIGTERM)')
@@ -370,7 +436,10 @@ describe('inside the real Heroku CLI (heroku@11 from the registry)', function ()
         const {code, signal: killedBy} = await proxy.stop(signal)
         expect({code, killedBy}, proxy.stderr).to.deep.equal({code: 0, killedBy: null})
         expect(proxy.events.find((e) => e.event === 'shutdown')).to.include({reason: signal})
-        expect(proxy.events.filter((e) => e.event === 'instance-exited').map((e) => e.expected)).to.deep.equal([true, true])
+        expect(proxy.events.filter((e) => e.event === 'instance-exited').map((e) => e.expected)).to.deep.equal([
+          true,
+          true,
+        ])
         expect(readdirSync(markers).sort()).to.deep.equal(pids.map((pid) => `sigterm-${pid}`).sort())
         // The host's telemetry workers (detached, at most 10 s each) inherit stderr under DEBUG: it closes once
         // they are gone too, and only then is the host's data directory left alone.
@@ -387,18 +456,37 @@ describe('package-lock.json, which `plugins:link` hands to `npm install` in the 
     try {
       // What npm reads to compute the lockfile: the root manifest and lockfile, and each workspace's manifest.
       const workspaces: string[] = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).workspaces ?? []
-      for (const file of ['package.json', 'package-lock.json', ...workspaces.map((workspace) => join(workspace, 'package.json'))]) {
+      for (const file of [
+        'package.json',
+        'package-lock.json',
+        ...workspaces.map((workspace) => join(workspace, 'package.json')),
+      ]) {
         mkdirSync(join(dir, file, '..'), {recursive: true})
         writeFileSync(join(dir, file), readFileSync(join(ROOT, file)))
       }
-      await execFileP('npm', ['install', '--package-lock-only', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], {
-        cwd: dir,
-        env: {PATH: process.env.PATH!, HOME: homedir(), TMPDIR: tmpdir(), ...npmEnv()},
-        timeout: 110_000,
-        killSignal: 'SIGKILL',
-      })
+      await execFileP(
+        'npm',
+        [
+          'install',
+          '--package-lock-only',
+          '--ignore-scripts',
+          '--prefer-offline',
+          '--no-audit',
+          '--no-fund',
+          '--loglevel=error',
+        ],
+        {
+          cwd: dir,
+          env: {PATH: process.env.PATH!, HOME: homedir(), TMPDIR: tmpdir(), ...npmEnv()},
+          timeout: 110_000,
+          killSignal: 'SIGKILL',
+        },
+      )
       const lockfile = readFileSync(join(dir, 'package-lock.json'), 'utf8')
-      expect(lockfile === readFileSync(join(ROOT, 'package-lock.json'), 'utf8'), 'npm rewrote package-lock.json: run `npm install` and commit it').to.equal(true)
+      expect(
+        lockfile === readFileSync(join(ROOT, 'package-lock.json'), 'utf8'),
+        'npm rewrote package-lock.json: run `npm install` and commit it',
+      ).to.equal(true)
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }

@@ -18,8 +18,12 @@ describe('command-line: how hints name our commands', () => {
   it('fills every placeholder in a text, and leaves the rest of it as it is', () => {
     const text = `Run \`${commandRef('scalingo:logout')}\` then \`${commandRef('scalingo:login')}\` ({{command}} stays)`
     expect(text).to.not.include('scalingo-tcp')
-    expect(fillCommandRefs(text, commandLineFor('heroku'))).to.equal('Run `heroku scalingo:logout` then `heroku scalingo:login` ({{command}} stays)')
-    expect(fillCommandRefs(`Start one with: ${commandRef('tcp:proxy')}`, commandLineFor('acme', ' '))).to.equal('Start one with: acme tcp proxy')
+    expect(fillCommandRefs(text, commandLineFor('heroku'))).to.equal(
+      'Run `heroku scalingo:logout` then `heroku scalingo:login` ({{command}} stays)',
+    )
+    expect(fillCommandRefs(`Start one with: ${commandRef('tcp:proxy')}`, commandLineFor('acme', ' '))).to.equal(
+      'Start one with: acme tcp proxy',
+    )
   })
 
   describe('in a CLI whose topic separator is a space (in-process, our package.json with topicSeparator " ")', () => {
@@ -31,7 +35,12 @@ describe('command-line: how hints name our commands', () => {
     before(() => {
       home = mkdtempSync(join(tmpdir(), 'scalingo-tcp-separator-'))
       // No token anywhere, and an auth URL nothing listens on: the hint comes before any request.
-      Object.assign(process.env, {HOME: home, XDG_CONFIG_HOME: join(home, 'config'), SCALINGO_AUTH_URL: 'http://127.0.0.1:9', SCALINGO_API_URL: 'http://127.0.0.1:9'})
+      Object.assign(process.env, {
+        HOME: home,
+        XDG_CONFIG_HOME: join(home, 'config'),
+        SCALINGO_AUTH_URL: 'http://127.0.0.1:9',
+        SCALINGO_API_URL: 'http://127.0.0.1:9',
+      })
       delete process.env.SCALINGO_API_TOKEN
       delete process.env.SCALINGO_TCP_CONFIG_DIR
     })

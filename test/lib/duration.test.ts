@@ -6,8 +6,18 @@ import {randomText, seededRandom} from './procfile/fuzz.js'
 
 describe('parseDuration', () => {
   const valid: Array<[string, number]> = [
-    ['500ms', 500], ['30s', 30_000], ['5m', 300_000], ['1h', 3_600_000], ['1m30s', 90_000],
-    ['1h2m3s4ms', 3_723_004], ['30', 30_000], ['0', 0], ['0s', 0], ['1.5s', 1500], ['0.25', 250], [' 10s ', 10_000],
+    ['500ms', 500],
+    ['30s', 30_000],
+    ['5m', 300_000],
+    ['1h', 3_600_000],
+    ['1m30s', 90_000],
+    ['1h2m3s4ms', 3_723_004],
+    ['30', 30_000],
+    ['0', 0],
+    ['0s', 0],
+    ['1.5s', 1500],
+    ['0.25', 250],
+    [' 10s ', 10_000],
   ]
   for (const [text, ms] of valid) {
     it(`parses ${JSON.stringify(text)} as ${ms} ms`, () => {
@@ -56,6 +66,14 @@ describe('parseDurationRange', () => {
 
 describe('formatDuration', () => {
   it('says milliseconds below a second and tenths of seconds from one up', () => {
-    expect([0, 250, 999, 1000, 1500, 60_000, 1234].map(formatDuration)).to.deep.equal(['0 ms', '250 ms', '999 ms', '1 s', '1.5 s', '60 s', '1.2 s'])
+    expect([0, 250, 999, 1000, 1500, 60_000, 1234].map(formatDuration)).to.deep.equal([
+      '0 ms',
+      '250 ms',
+      '999 ms',
+      '1 s',
+      '1.5 s',
+      '60 s',
+      '1.2 s',
+    ])
   })
 })

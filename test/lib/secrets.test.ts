@@ -73,7 +73,25 @@ describe('secrets: redact()', () => {
 
   it('finds exactly what the expressions found, on random text (seeded fuzz)', () => {
     const random = seededRandom(13)
-    const fragments = ['eyJ', 'eyJhbGci', '.', '-', '_', 'a', 'Z', '9', ' ', '\t', 'tk-us-', 'Bearer', 'basic', '=', '/', 'é', 'x.y']
+    const fragments = [
+      'eyJ',
+      'eyJhbGci',
+      '.',
+      '-',
+      '_',
+      'a',
+      'Z',
+      '9',
+      ' ',
+      '\t',
+      'tk-us-',
+      'Bearer',
+      'basic',
+      '=',
+      '/',
+      'é',
+      'x.y',
+    ]
     for (let i = 0; i < 20_000; i++) {
       const text = randomText(random, fragments)
       expect(redact(text), JSON.stringify(text)).to.equal(redactByExpressions(text))
@@ -98,7 +116,8 @@ describe('secrets: redact()', () => {
     }
 
     if (process.env.SHOW_RATIOS) console.log(ratios)
-    for (const [unit, ratio] of Object.entries(ratios)) expect(ratio, `${unit}: ${JSON.stringify(ratios)}`).to.be.below(4)
+    for (const [unit, ratio] of Object.entries(ratios))
+      expect(ratio, `${unit}: ${JSON.stringify(ratios)}`).to.be.below(4)
   })
 
   it('still hides a JWT, a token and credentials at the end of a 64 KB adversarial line', () => {

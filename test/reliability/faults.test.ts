@@ -31,15 +31,17 @@ describe('reliability: instance faults', function () {
   async function probe(port: number): Promise<Probe> {
     const socket = tracker.socket(connect({host: '127.0.0.1', port}))
     let data = ''
-    const result = new Promise<Result>(resolve => {
+    const result = new Promise<Result>((resolve) => {
       socket.on('data', (chunk: Buffer) => {
         data += chunk.toString('utf8')
         if (/^(tcp-\d\n)?ping\n$/.test(data)) resolve({kind: 'echo', data})
       })
-      socket.on('error', (error: NodeJS.ErrnoException) => resolve({kind: error.code === 'ECONNRESET' ? 'reset' : 'closed', data}))
+      socket.on('error', (error: NodeJS.ErrnoException) =>
+        resolve({kind: error.code === 'ECONNRESET' ? 'reset' : 'closed', data}),
+      )
       socket.on('close', () => resolve({kind: 'closed', data}))
     })
-    const connected = await new Promise<boolean>(resolve => {
+    const connected = await new Promise<boolean>((resolve) => {
       socket.once('connect', () => resolve(true))
       socket.once('close', () => resolve(false))
     })
@@ -49,20 +51,27 @@ describe('reliability: instance faults', function () {
 
   async function faultyApp(fault: string, extra: string[] = []): Promise<{proxy: Proxy; port: number}> {
     const app = makeApp(`tcp: node ${FAULTY}\n`)
-    const proxy = tracker.proxy(['-m', 'tcp=2', '--drop', 'reset', ...extra], {cwd: app, env: {FAULTY: 'tcp-1', FAULT: fault}})
+    const proxy = tracker.proxy(['-m', 'tcp=2', '--drop', 'reset', ...extra], {
+      cwd: app,
+      env: {FAULTY: 'tcp-1', FAULT: fault},
+    })
     const port = await proxy.port()
-    await proxy.waitFor(e => e.event === 'instance-ready' && e.instance === 'tcp-1')
-    await proxy.waitFor(e => e.event === 'instance-ready' && e.instance === 'tcp-2')
+    await proxy.waitFor((e) => e.event === 'instance-ready' && e.instance === 'tcp-1')
+    await proxy.waitFor((e) => e.event === 'instance-ready' && e.instance === 'tcp-2')
     return {proxy, port}
   }
 
   /** Which instance the gateway gave each probe (from connection-opened events); `unconnected` for one ended before connect. */
   async function instancesOf(proxy: Proxy, probes: Probe[]): Promise<string[]> {
-    return Promise.all(probes.map(async p => {
-      if (p.localPort === undefined) return 'unconnected'
-      const opened = await proxy.waitFor(e => e.event === 'connection-opened' && e.client === `127.0.0.1:${p.localPort}`)
-      return opened.instance as string
-    }))
+    return Promise.all(
+      probes.map(async (p) => {
+        if (p.localPort === undefined) return 'unconnected'
+        const opened = await proxy.waitFor(
+          (e) => e.event === 'connection-opened' && e.client === `127.0.0.1:${p.localPort}`,
+        )
+        return opened.instance as string
+      }),
+    )
   }
 
   /** A healthy connection to tcp-2, open before the fault, that must keep working through it. */
@@ -83,11 +92,11 @@ describe('reliability: instance faults', function () {
     const {proxy, port} = await faultyApp('reset')
     const probes = await Promise.all(Array.from({length: 8}, () => probe(port)))
     const instances = await instancesOf(proxy, probes)
-    const results = await Promise.all(probes.map(p => p.result))
+    const results = await Promise.all(probes.map((p) => p.result))
     // A reset that beats the gateway's connect callback is a failed connect: the client fails over to
     // tcp-2 and never notices. One that comes after reaches the client as a reset.
     // Only tcp-1 resets, so a probe reset before it saw its own connect event was on tcp-1.
-    const onFaulty = instances.map(instance => instance === 'tcp-1' || instance === 'unconnected')
+    const onFaulty = instances.map((instance) => instance === 'tcp-1' || instance === 'unconnected')
     for (const [i, result] of results.entries()) {
       if (onFaulty[i]) expect(result.kind, `client ${i} on tcp-1`).to.be.oneOf(['reset', 'closed'])
       else expect(result, `client ${i} on tcp-2`).to.deep.equal({kind: 'echo', data: 'tcp-2\nping\n'})
@@ -95,8 +104,8 @@ describe('reliability: instance faults', function () {
 
     const resetOnes = onFaulty.filter(Boolean).length
     await proxy.waitForCount('connection-closed', resetOnes)
-    const closed = proxy.events.filter(e => e.event === 'connection-closed' && e.instance === 'tcp-1')
-    expect(closed.map(e => e.reason)).to.deep.equal(Array.from({length: resetOnes}, () => 'backend-reset'))
+    const closed = proxy.events.filter((e) => e.event === 'connection-closed' && e.instance === 'tcp-1')
+    expect(closed.map((e) => e.reason)).to.deep.equal(Array.from({length: resetOnes}, () => 'backend-reset'))
     expect(resetOnes + proxy.count('backend-connect-failed')).to.be.at.least(4)
   })
 
@@ -111,14 +120,17 @@ describe('reliability: instance faults', function () {
     for (const p of onHealthy) expect((await p.result).kind).to.equal('echo')
     await echoAgain(healthy, 'still here\n')
 
-    const silent = proxy.events.find(e => e.event === 'instance-starting' && e.instance === 'tcp-1')!
+    const silent = proxy.events.find((e) => e.event === 'instance-starting' && e.instance === 'tcp-1')!
     process.kill(-silent.pid, 'SIGKILL')
     // The kernel closes a killed process's sockets (FIN, or RST with unread bytes): either way the
     // client learns at once, it does not hang.
-    for (const p of onSilent) expect(await p.result).to.deep.include({data: ''}).and.satisfy((r: Result) => r.kind !== 'echo')
+    for (const p of onSilent)
+      expect(await p.result)
+        .to.deep.include({data: ''})
+        .and.satisfy((r: Result) => r.kind !== 'echo')
 
     await echoAgain(healthy, 'and still here\n')
-    await proxy.waitFor(e => e.event === 'instance-restarting' && e.instance === 'tcp-1')
+    await proxy.waitFor((e) => e.event === 'instance-restarting' && e.instance === 'tcp-1')
   })
 
   it('an instance that dies mid-transfer: its clients see the connection end (no hang), the others carry on, it restarts', async () => {
@@ -138,35 +150,44 @@ describe('reliability: instance faults', function () {
     expect(result.kind).to.be.oneOf(['reset', 'closed'])
     // What arrived is a prefix of what it sent (a reset may discard what the client had not read yet).
     expect('tcp-1\npartial:'.startsWith(result.data)).to.equal(true)
-    await proxy.waitFor(e => e.event === 'instance-exited' && e.instance === 'tcp-1' && e.expected === false)
+    await proxy.waitFor((e) => e.event === 'instance-exited' && e.instance === 'tcp-1' && e.expected === false)
     await echoAgain(healthy, 'unaffected\n')
-    await proxy.waitFor(e => e.event === 'instance-restarting' && e.instance === 'tcp-1')
-    const closed = proxy.events.filter(e => e.event === 'connection-closed' && e.instance === 'tcp-2')
-    expect(closed.every(e => e.reason === 'closed')).to.equal(true)
+    await proxy.waitFor((e) => e.event === 'instance-restarting' && e.instance === 'tcp-1')
+    const closed = proxy.events.filter((e) => e.event === 'connection-closed' && e.instance === 'tcp-2')
+    expect(closed.every((e) => e.reason === 'closed')).to.equal(true)
   })
 
   it('an instance that exits during boot, one that floods stdout with invalid UTF-8: the gateway and its log keep working', async () => {
-    const app = makeApp([
-      `tcp: node ${join(SERVERS, 'echo-server.mjs')}`,
-      `boot: node ${join(SERVERS, 'crash.mjs')} 3 'dies while booting'`,
-      `noisy: node ${join(SERVERS, 'flood.mjs')} --bytes 4000000 --line-length 200 --invalid-utf8 --stderr`,
-      `endless: node ${join(SERVERS, 'flood.mjs')} --bytes 2000000 --no-newlines`,
-    ].join('\n') + '\n')
-    const proxy = tracker.proxy(['--max-crashes', '0'], {cwd: app, keep: e => e.event !== 'output' || !/^(out|err):\d+:/.test(e.line)})
+    const app = makeApp(
+      [
+        `tcp: node ${join(SERVERS, 'echo-server.mjs')}`,
+        `boot: node ${join(SERVERS, 'crash.mjs')} 3 'dies while booting'`,
+        `noisy: node ${join(SERVERS, 'flood.mjs')} --bytes 4000000 --line-length 200 --invalid-utf8 --stderr`,
+        `endless: node ${join(SERVERS, 'flood.mjs')} --bytes 2000000 --no-newlines`,
+      ].join('\n') + '\n',
+    )
+    const proxy = tracker.proxy(['--max-crashes', '0'], {
+      cwd: app,
+      keep: (e) => e.event !== 'output' || !/^(out|err):\d+:/.test(e.line),
+    })
     const port = await proxy.port()
-    await proxy.waitFor(e => e.event === 'instance-ready' && e.instance === 'tcp-1')
+    await proxy.waitFor((e) => e.event === 'instance-ready' && e.instance === 'tcp-1')
     // Connections are served while the floods run.
     const clients = await Promise.all(Array.from({length: 20}, () => probe(port)))
     for (const client of clients) expect((await client.result).data).to.equal('ping\n')
-    await proxy.waitFor(e => e.event === 'instance-exited' && e.instance === 'noisy-1', 30_000)
-    await proxy.waitFor(e => e.event === 'instance-exited' && e.instance === 'endless-1', 30_000)
-    await proxy.waitFor(e => e.event === 'instance-gave-up' && e.instance === 'boot-1')
+    await proxy.waitFor((e) => e.event === 'instance-exited' && e.instance === 'noisy-1', 30_000)
+    await proxy.waitFor((e) => e.event === 'instance-exited' && e.instance === 'endless-1', 30_000)
+    await proxy.waitFor((e) => e.event === 'instance-gave-up' && e.instance === 'boot-1')
     // Every line arrived whole (about 20,000 per stream), invalid bytes replaced; a line the bounded output buffer
     // had to drop while this test's reader lagged is counted by an output-dropped event, never silently lost.
-    const dropped = proxy.events.filter(e => e.event === 'output-dropped').reduce((sum, e) => sum + Number(e.lines), 0)
+    const dropped = proxy.events
+      .filter((e) => e.event === 'output-dropped')
+      .reduce((sum, e) => sum + Number(e.lines), 0)
     expect(proxy.count('output') + dropped).to.be.above(40_000)
     // The crashing instance's last line is delivered, or (if the floods filled the buffer then) counted as dropped.
-    const bootLine = proxy.events.some(e => e.event === 'output' && e.instance === 'boot-1' && e.line === 'dies while booting')
+    const bootLine = proxy.events.some(
+      (e) => e.event === 'output' && e.instance === 'boot-1' && e.line === 'dies while booting',
+    )
     expect(bootLine || dropped > 0, 'the boot line was neither delivered nor counted as dropped').to.equal(true)
     expect(proxy.stderr).to.equal('')
     const after = await probe(port)

@@ -36,11 +36,16 @@ export function fdCount(pid: number): number {
 }
 
 /** Polls (no event exists for another process's resource use) until check() holds, or fails clearly. */
-export async function pollUntil(check: () => boolean, what: () => string, timeoutMs = 10_000, intervalMs = 25): Promise<void> {
+export async function pollUntil(
+  check: () => boolean,
+  what: () => string,
+  timeoutMs = 10_000,
+  intervalMs = 25,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`)
-    await new Promise(resolve => setTimeout(resolve, intervalMs))
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
   }
 }
 
@@ -52,7 +57,12 @@ export class Proxy extends ProxyProcess {
 
   /** Resolves once `count(name)` reaches n (events are counted as they arrive). */
   waitForCount(name: string, n: number, timeoutMs = 30_000): Promise<void> {
-    return pollUntil(() => this.count(name) >= n, () => `${n} ${name} events (got ${this.count(name)})`, timeoutMs, 10)
+    return pollUntil(
+      () => this.count(name) >= n,
+      () => `${n} ${name} events (got ${this.count(name)})`,
+      timeoutMs,
+      10,
+    )
   }
 
   override async stop(): Promise<{code: number | null; signal: NodeJS.Signals | null}> {
@@ -67,7 +77,7 @@ export class Tracker {
   readonly proxies = new Set<Proxy>()
 
   async server(onConnection: (socket: Socket) => void): Promise<{server: Server; port: number}> {
-    const server = createServer({allowHalfOpen: true}, socket => {
+    const server = createServer({allowHalfOpen: true}, (socket) => {
       this.socket(socket)
       socket.on('error', () => {})
       onConnection(socket)
@@ -79,7 +89,7 @@ export class Tracker {
   }
 
   echoServer(): Promise<{server: Server; port: number}> {
-    return this.server(socket => socket.pipe(socket))
+    return this.server((socket) => socket.pipe(socket))
   }
 
   proxy(args: string[], options: ConstructorParameters<typeof Proxy>[1]): Proxy {
@@ -97,7 +107,7 @@ export class Tracker {
   async cleanup(): Promise<void> {
     for (const socket of this.sockets) socket.destroy()
     this.sockets.clear()
-    await Promise.all([...this.proxies].map(proxy => proxy.stop()))
+    await Promise.all([...this.proxies].map((proxy) => proxy.stop()))
     this.proxies.clear()
     for (const server of this.servers) server.close()
     this.servers.clear()
@@ -111,7 +121,7 @@ export type Outcome = {ok: true; socket: Socket} | {ok: false; error: string}
  * complete (ok, socket left open) or the connection fails or closes first (refused).
  */
 export function echoOnce(port: number, message: string, tracker?: Tracker): Promise<Outcome> {
-  return new Promise(resolve => {
+  return new Promise((resolve) => {
     const socket = connect({host: '127.0.0.1', port})
     tracker?.socket(socket)
     let received = ''

@@ -39,7 +39,12 @@ describe('reliability: security', function () {
     rmSync(home, {recursive: true, force: true})
   })
 
-  const env = (extra: Record<string, string | undefined> = {}) => ({HOME: home, XDG_CONFIG_HOME: join(home, '.config'), ...fake.env(), ...extra})
+  const env = (extra: Record<string, string | undefined> = {}) => ({
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, '.config'),
+    ...fake.env(),
+    ...extra,
+  })
 
   it('never prints the token or a JWT: stdout, stderr, --debug, --json, errors', async () => {
     const runs = await Promise.all([
@@ -49,9 +54,12 @@ describe('reliability: security', function () {
       runCli(['env', '-a', 'nope', '--debug'], {env: env({SCALINGO_API_TOKEN: TOKEN})}),
       runCli(['env', '-a', 'my-app', '--debug'], {env: env({SCALINGO_API_TOKEN: `${TOKEN}x`})}),
       // login handles the raw token (stdin, exchange, credentials file): its --debug trace too.
-      runCli(['scalingo:login', '--api-token-stdin', '--debug'], {env: env({XDG_CONFIG_HOME: mkdtempSync(join(home, 'login-'))}), input: `${TOKEN}\n`}),
+      runCli(['scalingo:login', '--api-token-stdin', '--debug'], {
+        env: env({XDG_CONFIG_HOME: mkdtempSync(join(home, 'login-'))}),
+        input: `${TOKEN}\n`,
+      }),
     ])
-    expect(runs.map(run => run.code)).to.deep.equal([0, 0, 0, 4, 3, 0])
+    expect(runs.map((run) => run.code)).to.deep.equal([0, 0, 0, 4, 3, 0])
     expect(runs[5].stderr).to.match(/POST .*\/v1\/tokens\/exchange/)
     // --debug did log the requests (so the check below looks at real traffic).
     expect(runs[0].stderr).to.match(/GET .*\/v1\/apps\/my-app\/variables/)
@@ -84,10 +92,10 @@ describe('reliability: security', function () {
   it('binds the gateway and its control interface to 127.0.0.1; the state file is private and holds no API token', async () => {
     const app = makeApp(`tcp: node ${FAULTY}\n`)
     const proxy = tracker.proxy([], {cwd: app, env: {SCALINGO_API_TOKEN: TOKEN}})
-    const listening = await proxy.waitFor(e => e.event === 'gateway-listening')
+    const listening = await proxy.waitFor((e) => e.event === 'gateway-listening')
     expect(listening.host).to.equal('127.0.0.1')
-    await proxy.waitFor(e => e.event === 'instance-ready')
-    const control = await proxy.waitFor(e => e.event === 'control-listening')
+    await proxy.waitFor((e) => e.event === 'instance-ready')
+    const control = await proxy.waitFor((e) => e.event === 'control-listening')
     expect(new URL(control.url as string).hostname).to.equal('127.0.0.1')
     expect(proxy.stderr).to.not.match(/reachable from the network/)
     const statePath = join(app, '.scalingo-tcp.json')
@@ -98,12 +106,15 @@ describe('reliability: security', function () {
     const state = JSON.parse(text) as {url: string; token: string}
     expect(new URL(state.url).hostname).to.equal('127.0.0.1')
     // The control interface answers nothing without its token, and the right one works.
-    const status = (headers: Record<string, string>) => new Promise<number>((resolve, reject) => {
-      request(new URL('/', state.url), {headers}, res => {
-        res.resume()
-        resolve(res.statusCode!)
-      }).on('error', reject).end()
-    })
+    const status = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        request(new URL('/', state.url), {headers}, (res) => {
+          res.resume()
+          resolve(res.statusCode!)
+        })
+          .on('error', reject)
+          .end()
+      })
     expect(await status({})).to.equal(401)
     const lastCharChanged = state.token.slice(0, -1) + (state.token.endsWith('x') ? 'y' : 'x')
     expect(await status({authorization: `Bearer ${lastCharChanged}`})).to.equal(401)
@@ -113,36 +124,52 @@ describe('reliability: security', function () {
   it('warns when --host makes the gateway reachable from the network', async () => {
     const app = makeApp(`tcp: node ${FAULTY}\n`)
     const proxy = tracker.proxy(['--host', '0.0.0.0'], {cwd: app})
-    const listening = await proxy.waitFor(e => e.event === 'gateway-listening')
+    const listening = await proxy.waitFor((e) => e.event === 'gateway-listening')
     expect(listening.host).to.equal('0.0.0.0')
-    await proxy.waitFor(e => e.event === 'instance-ready')
-    expect(proxy.stderr.replaceAll(/\s*\n ›\s+/g, ' ')).to.include('The gateway listens on 0.0.0.0: it is reachable from the network')
+    await proxy.waitFor((e) => e.event === 'instance-ready')
+    expect(proxy.stderr.replaceAll(/\s*\n ›\s+/g, ' ')).to.include(
+      'The gateway listens on 0.0.0.0: it is reachable from the network',
+    )
     // --host opens the gateway only: the control interface (it can stop and restart the app) stays local.
-    const control = await proxy.waitFor(e => e.event === 'control-listening')
+    const control = await proxy.waitFor((e) => e.event === 'control-listening')
     expect(new URL(control.url as string).hostname).to.equal('127.0.0.1')
   })
 
   it('nothing a client or an instance sends crashes the gateway or reaches a shell', async () => {
     const marker = `pwned-${randomBytes(4).toString('hex')}`
-    const app = makeApp(`tcp: node ${FAULTY}\nnoisy: node -e "console.log('\\$(touch ${marker}) \\\`touch ${marker}\\\` ; touch ${marker} \\x1b]0;title\\x07 \\x00')"\n`)
+    const app = makeApp(
+      `tcp: node ${FAULTY}\nnoisy: node -e "console.log('\\$(touch ${marker}) \\\`touch ${marker}\\\` ; touch ${marker} \\x1b]0;title\\x07 \\x00')"\n`,
+    )
     const proxy = tracker.proxy([], {cwd: app})
     const port = await proxy.port()
-    await proxy.waitFor(e => e.event === 'instance-ready')
-    await proxy.waitFor(e => e.event === 'instance-exited' && e.instance === 'noisy-1')
+    await proxy.waitFor((e) => e.event === 'instance-ready')
+    await proxy.waitFor((e) => e.event === 'instance-exited' && e.instance === 'noisy-1')
     // Random bytes, shell syntax and a huge line from many clients at once.
-    const payloads = [randomBytes(256 * 1024), Buffer.from(`$(touch ${marker}); \`touch ${marker}\`\n`), Buffer.alloc(1024 * 1024, 0xff)]
-    await Promise.all(Array.from({length: 30}, (_, i) => new Promise<void>((resolve, reject) => {
-      const payload = payloads[i % payloads.length]
-      const socket = tracker.socket(connect({host: '127.0.0.1', port}))
-      let received = 0
-      socket.on('data', (chunk: Buffer) => {
-        received += chunk.length
-        if (received >= payload.length + 'tcp-1\n'.length) socket.end()
-      })
-      socket.on('error', reject)
-      socket.on('close', () => (received === payload.length + 'tcp-1\n'.length ? resolve() : reject(new Error(`got ${received} bytes`))))
-      socket.write(payload)
-    })))
+    const payloads = [
+      randomBytes(256 * 1024),
+      Buffer.from(`$(touch ${marker}); \`touch ${marker}\`\n`),
+      Buffer.alloc(1024 * 1024, 0xff),
+    ]
+    await Promise.all(
+      Array.from(
+        {length: 30},
+        (_, i) =>
+          new Promise<void>((resolve, reject) => {
+            const payload = payloads[i % payloads.length]
+            const socket = tracker.socket(connect({host: '127.0.0.1', port}))
+            let received = 0
+            socket.on('data', (chunk: Buffer) => {
+              received += chunk.length
+              if (received >= payload.length + 'tcp-1\n'.length) socket.end()
+            })
+            socket.on('error', reject)
+            socket.on('close', () =>
+              received === payload.length + 'tcp-1\n'.length ? resolve() : reject(new Error(`got ${received} bytes`)),
+            )
+            socket.write(payload)
+          }),
+      ),
+    )
     expect(existsSync(join(app, marker))).to.equal(false)
     expect(proxy.alive).to.equal(true)
     expect(proxy.stderr).to.equal('')
@@ -152,26 +179,31 @@ describe('reliability: security', function () {
     this.timeout(120_000)
     // Human output: that is where instance lines are redacted.
     const app = makeApp(`tcp: node ${PRINTING}\n`)
-    const child = spawn(process.execPath, [BIN, 'tcp:proxy', '--port', '0'], {cwd: app, env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, [BIN, 'tcp:proxy', '--port', '0'], {
+      cwd: app,
+      env: baseEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stdout = ''
     const waiters: Array<() => void> = []
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk
       for (const waiter of waiters.splice(0)) waiter()
     })
-    const exited = new Promise(resolve => child.on('exit', resolve))
-    const output = (pattern: RegExp) => new Promise<RegExpExecArray>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${pattern} in ${stdout.slice(-2000)}`)), 60_000)
-      const check = () => {
-        const match = pattern.exec(stdout)
-        if (match) {
-          clearTimeout(timer)
-          resolve(match)
-        } else waiters.push(check)
-      }
+    const exited = new Promise((resolve) => child.on('exit', resolve))
+    const output = (pattern: RegExp) =>
+      new Promise<RegExpExecArray>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${pattern} in ${stdout.slice(-2000)}`)), 60_000)
+        const check = () => {
+          const match = pattern.exec(stdout)
+          if (match) {
+            clearTimeout(timer)
+            resolve(match)
+          } else waiters.push(check)
+        }
 
-      check()
-    })
+        check()
+      })
 
     try {
       const port = Number((await output(/listening on 127\.0\.0\.1:(\d+)/))[1])

@@ -31,8 +31,8 @@ describe('reliability: soak over rolling restarts', function () {
       },
     })
     const port = await proxy.port()
-    await proxy.waitFor(e => e.event === 'instance-ready' && e.instance === 'tcp-2')
-    await proxy.waitFor(e => e.event === 'instance-ready' && e.instance === 'tcp-1')
+    await proxy.waitFor((e) => e.event === 'instance-ready' && e.instance === 'tcp-2')
+    await proxy.waitFor((e) => e.event === 'instance-ready' && e.instance === 'tcp-1')
     const client = {sent: 0, received: 0}
 
     const shortOne = async (i: number): Promise<boolean> => {
@@ -48,7 +48,7 @@ describe('reliability: soak over rolling restarts', function () {
     // Warm up, then the baseline everything must come back to.
     await pool(1000, 50, shortOne)
     await proxy.waitForCount('connection-closed', 1000)
-    const baseline = {...await proxy.memory(), fds: fdCount(proxy.pid)}
+    const baseline = {...(await proxy.memory()), fds: fdCount(proxy.pid)}
     let peakRss = rssKiB(proxy.pid) * 1024
     let peakFds = fdCount(proxy.pid)
 
@@ -57,34 +57,36 @@ describe('reliability: soak over rolling restarts', function () {
     // it echoed back whole; one cut by the close is sent again on the new connection.
     let stopLong = false
     const long = {reconnects: 0, messages: 0, failedConnects: 0}
-    const longLived = Array.from({length: LONG}, (_, n) => (async () => {
-      let seq = 0
-      while (!stopLong) {
-        const socket = tracker.socket(connect({host: '127.0.0.1', port}))
-        const ok = await new Promise<boolean>(resolve => {
-          socket.once('connect', () => resolve(true))
-          socket.once('error', () => resolve(false))
-        })
-        if (!ok) {
-          long.failedConnects++
-          continue
-        }
+    const longLived = Array.from({length: LONG}, (_, n) =>
+      (async () => {
+        let seq = 0
+        while (!stopLong) {
+          const socket = tracker.socket(connect({host: '127.0.0.1', port}))
+          const ok = await new Promise<boolean>((resolve) => {
+            socket.once('connect', () => resolve(true))
+            socket.once('error', () => resolve(false))
+          })
+          if (!ok) {
+            long.failedConnects++
+            continue
+          }
 
-        while (!stopLong && await exchange(socket, `long-${n}-${seq}\n`, client)) {
-          seq++
-          long.messages++
-        }
+          while (!stopLong && (await exchange(socket, `long-${n}-${seq}\n`, client))) {
+            seq++
+            long.messages++
+          }
 
-        if (!stopLong) long.reconnects++
-        await closeSocket(socket)
-      }
-    })())
+          if (!stopLong) long.reconnects++
+          await closeSocket(socket)
+        }
+      })(),
+    )
 
     // Restarts spread over the run, one after the other (each waits for the previous to complete).
     let shortDone = 0
     const restarts = (async () => {
       for (let r = 1; r <= RESTARTS; r++) {
-        while (shortDone < (SHORT * r) / (RESTARTS + 1)) await new Promise(resolve => setImmediate(resolve))
+        while (shortDone < (SHORT * r) / (RESTARTS + 1)) await new Promise((resolve) => setImmediate(resolve))
         proxy.child.kill('SIGHUP')
         await proxy.waitForCount('restart-completed', r, 60_000)
         peakRss = Math.max(peakRss, rssKiB(proxy.pid) * 1024)
@@ -93,7 +95,7 @@ describe('reliability: soak over rolling restarts', function () {
     })()
 
     const started = Date.now()
-    const shortResults = await pool(SHORT, 50, async i => {
+    const shortResults = await pool(SHORT, 50, async (i) => {
       const ok = await shortOne(i)
       shortDone++
       return ok
@@ -105,23 +107,37 @@ describe('reliability: soak over rolling restarts', function () {
 
     const total = 1000 + SHORT + LONG + long.reconnects
     await proxy.waitForCount('connection-closed', total, 60_000)
-    const after = {...await proxy.memory(), fds: fdCount(proxy.pid)}
-    const completed = proxy.events.filter(e => e.event === 'restart-completed')
+    const after = {...(await proxy.memory()), fds: fdCount(proxy.pid)}
+    const completed = proxy.events.filter((e) => e.event === 'restart-completed')
     const MiB = (bytes: number) => Math.round(bytes / 1024 / 1024)
-    const failedShort = shortResults.filter(ok => !ok).length
+    const failedShort = shortResults.filter((ok) => !ok).length
     report('soak', {
-      short: SHORT, longLived: LONG, restarts: completed.length, elapsedMs, attempts: total,
-      failedShort, failedLongConnects: long.failedConnects, longReconnects: long.reconnects, longMessages: long.messages,
-      clientSent: client.sent, gatewayIn: gatewayBytes.in, gatewayOut: gatewayBytes.out,
-      baselineRssMiB: MiB(baseline.rss), peakRssMiB: MiB(peakRss), afterRssMiB: MiB(after.rss),
-      baselineHeapMiB: MiB(baseline.heapUsed), afterHeapMiB: MiB(after.heapUsed),
-      baselineFds: baseline.fds, peakFds, afterFds: after.fds,
+      short: SHORT,
+      longLived: LONG,
+      restarts: completed.length,
+      elapsedMs,
+      attempts: total,
+      failedShort,
+      failedLongConnects: long.failedConnects,
+      longReconnects: long.reconnects,
+      longMessages: long.messages,
+      clientSent: client.sent,
+      gatewayIn: gatewayBytes.in,
+      gatewayOut: gatewayBytes.out,
+      baselineRssMiB: MiB(baseline.rss),
+      peakRssMiB: MiB(peakRss),
+      afterRssMiB: MiB(after.rss),
+      baselineHeapMiB: MiB(baseline.heapUsed),
+      afterHeapMiB: MiB(after.heapUsed),
+      baselineFds: baseline.fds,
+      peakFds,
+      afterFds: after.fds,
     })
 
     expect(failedShort, 'failed short connections').to.equal(0)
     expect(long.failedConnects, 'failed long-lived connects').to.equal(0)
     expect(proxy.count('client-rejected')).to.equal(0)
-    expect(completed.map(e => e.failed)).to.deep.equal(Array.from({length: RESTARTS}, () => []))
+    expect(completed.map((e) => e.failed)).to.deep.equal(Array.from({length: RESTARTS}, () => []))
     expect(long.messages).to.be.above(LONG)
     // Every byte accounted for: what the clients wrote is what the gateway forwarded to the instances,
     // and what the clients received is what it forwarded back (messages cut by a restart's close
@@ -138,7 +154,7 @@ describe('reliability: soak over rolling restarts', function () {
 
 /** One message and its echo on a long-lived connection; false when the connection ended first. */
 function exchange(socket: Socket, message: string, counts: {sent: number; received: number}): Promise<boolean> {
-  return new Promise(resolve => {
+  return new Promise((resolve) => {
     if (socket.destroyed || !socket.writable) {
       resolve(false)
       return

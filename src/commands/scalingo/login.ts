@@ -47,6 +47,7 @@ Create a token at https://dashboard.scalingo.com/account/tokens. SCALINGO_API_TO
     const {user, path} = await authenticate(token, {log: debugLogger(flags.debug)})
     this.info(`Logged in as ${user.username}`)
     this.info(`Token stored in ${path}`)
-    if (process.env.SCALINGO_API_TOKEN) this.info('Note: SCALINGO_API_TOKEN is set and takes precedence over the stored token.')
+    if (process.env.SCALINGO_API_TOKEN)
+      this.info('Note: SCALINGO_API_TOKEN is set and takes precedence over the stored token.')
   }
 }

@@ -12,8 +12,13 @@ export default class Logout extends BaseCommand {
   async run(): Promise<void> {
     await this.parse(Logout)
     const {removed, path} = await logout()
-    this.info(removed ? `Logged out: removed the token stored in ${path}.` : 'No token stored by scalingo-tcp: nothing to remove.')
+    this.info(
+      removed
+        ? `Logged out: removed the token stored in ${path}.`
+        : 'No token stored by scalingo-tcp: nothing to remove.',
+    )
     this.info("The Scalingo CLI's own login, if any, is untouched (use `scalingo logout` for that).")
-    if (process.env.SCALINGO_API_TOKEN) this.info('SCALINGO_API_TOKEN is still set in this environment and will be used.')
+    if (process.env.SCALINGO_API_TOKEN)
+      this.info('SCALINGO_API_TOKEN is still set in this environment and will be used.')
   }
 }

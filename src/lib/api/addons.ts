@@ -85,7 +85,8 @@ const appPath = (app: string) => `/v1/apps/${encodeURIComponent(app)}`
 export async function listAddons(client: ScalingoClient, app: string): Promise<Addon[]> {
   const body = await client.get<{addons?: Addon[]}>(`${appPath(app)}/addons`, {names: {app}})
   // No list at all is not "no addons": deciding the app has no addon from a broken answer would mislead.
-  if (!Array.isArray(body?.addons)) throw new InvalidResponseError(`The Scalingo API's list of addons of ${app} has no \`addons\` array.`, 200)
+  if (!Array.isArray(body?.addons))
+    throw new InvalidResponseError(`The Scalingo API's list of addons of ${app} has no \`addons\` array.`, 200)
   return body.addons
 }
 
@@ -99,7 +100,8 @@ export async function listPlans(client: ScalingoClient, providerId: string): Pro
     names: {addon_provider: providerId},
     searchParams: {show_all: false},
   })
-  if (!Array.isArray(body?.plans)) throw new InvalidResponseError(`The Scalingo API's list of plans of ${providerId} has no \`plans\` array.`, 200)
+  if (!Array.isArray(body?.plans))
+    throw new InvalidResponseError(`The Scalingo API's list of plans of ${providerId} has no \`plans\` array.`, 200)
   return body.plans
 }
 
@@ -115,7 +117,8 @@ export async function provisionAddon(
     {names: {app}},
   )
   if (!body || typeof body !== 'object') return {}
-  const addon = body.addon && typeof body.addon === 'object' && typeof body.addon.id === 'string' ? body.addon : undefined
+  const addon =
+    body.addon && typeof body.addon === 'object' && typeof body.addon.id === 'string' ? body.addon : undefined
   return {
     addon,
     message: typeof body.message === 'string' && body.message ? body.message : undefined,
@@ -151,9 +154,13 @@ export async function scale(
   app: string,
   containers: Array<{name: string; amount: number; size?: string}>,
 ): Promise<StartedOperation & {formation: FormationType[]}> {
-  const response = await client.post<{containers?: FormationType[]}>(`${appPath(app)}/scale`, {containers}, {
-    names: {app, container_type: containers.map((c) => c.name).join(', ')},
-  })
+  const response = await client.post<{containers?: FormationType[]}>(
+    `${appPath(app)}/scale`,
+    {containers},
+    {
+      names: {app, container_type: containers.map((c) => c.name).join(', ')},
+    },
+  )
   return {...started(response.headers), formation: response.body?.containers ?? []}
 }
 
@@ -164,10 +171,14 @@ export async function restart(client: ScalingoClient, app: string, scope: string
 }
 
 export async function getOperation(client: ScalingoClient, app: string, operationId: string): Promise<Operation> {
-  const body = await client.get<{operation?: Operation}>(`${appPath(app)}/operations/${encodeURIComponent(operationId)}`, {
-    names: {app, operation: operationId},
-  })
-  if (!body?.operation) throw new InvalidResponseError(`The Scalingo API returned no operation for ${operationId}.`, 200)
+  const body = await client.get<{operation?: Operation}>(
+    `${appPath(app)}/operations/${encodeURIComponent(operationId)}`,
+    {
+      names: {app, operation: operationId},
+    },
+  )
+  if (!body?.operation)
+    throw new InvalidResponseError(`The Scalingo API returned no operation for ${operationId}.`, 200)
   return body.operation
 }
 

@@ -45,7 +45,8 @@ function intFromEnv(value: string | undefined, fallback: number): number {
 let cachedVersion: string | undefined
 export function packageVersion(): string {
   // src/lib/api and dist/lib/api are both three levels below the package root.
-  cachedVersion ??= JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version as string
+  cachedVersion ??= JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'))
+    .version as string
   return cachedVersion
 }
 
@@ -71,14 +72,19 @@ export class ScalingoClient {
     this.authUrl = (options.authUrl ?? authUrl(env)).replace(/\/+$/, '')
     this.region = options.region
     // A zero timeout would fail every request: treat it as unset.
-    this.timeoutMs = options.timeoutMs ?? (intFromEnv(env.SCALINGO_TCP_HTTP_TIMEOUT, DEFAULT_TIMEOUT_MS) || DEFAULT_TIMEOUT_MS)
+    this.timeoutMs =
+      options.timeoutMs ?? (intFromEnv(env.SCALINGO_TCP_HTTP_TIMEOUT, DEFAULT_TIMEOUT_MS) || DEFAULT_TIMEOUT_MS)
     this.retries = options.retries ?? intFromEnv(env.SCALINGO_TCP_HTTP_RETRIES, DEFAULT_RETRIES)
     this.retryBaseMs = options.retryBaseMs ?? intFromEnv(env.SCALINGO_TCP_RETRY_BASE_MS, DEFAULT_RETRY_BASE_MS)
     this.userAgent = options.userAgent ?? `scalingo-tcp/${packageVersion()}`
     this.log = options.log
     this.tokenLoader = options.apiToken ?? (() => resolveApiToken(env))
     const cacheMode = jwtCacheDisabled(env) ? 'off' : (options.jwtCache ?? 'read-write')
-    this.jwt = new JwtCache(() => this.exchangeToken(), Date.now, cacheMode === 'off' ? undefined : this.diskJwtStore(jwtCachePath(env), cacheMode))
+    this.jwt = new JwtCache(
+      () => this.exchangeToken(),
+      Date.now,
+      cacheMode === 'off' ? undefined : this.diskJwtStore(jwtCachePath(env), cacheMode),
+    )
   }
 
   useRegion(region: ResolvedRegion): void {
@@ -162,7 +168,16 @@ export class ScalingoClient {
 
       if (response.status >= 400) {
         const tokenOrigin = async () => (await this.apiToken().catch(() => undefined))?.origin
-        throw await httpError(response, {method, url, service, auth: authMode, names: options.names, attempt, region: this.region, tokenOrigin})
+        throw await httpError(response, {
+          method,
+          url,
+          service,
+          auth: authMode,
+          names: options.names,
+          attempt,
+          region: this.region,
+          tokenOrigin,
+        })
       }
       return {status: response.status, headers: response.headers, body: this.parse<T>(response, method, url)}
     }
@@ -188,7 +203,11 @@ export class ScalingoClient {
   ): Promise<{status: number; headers: ApiResponse<unknown>['headers']; text: string}> {
     const got = await loadGot()
     const started = Date.now()
-    this.debug(`--> ${method} ${url}\n${Object.entries(headers).map(([k, v]) => `    ${k}: ${v}`).join('\n')}`)
+    this.debug(
+      `--> ${method} ${url}\n${Object.entries(headers)
+        .map(([k, v]) => `    ${k}: ${v}`)
+        .join('\n')}`,
+    )
     if (json !== undefined) this.debug(`    ${JSON.stringify(json)}`)
     const response = await got(url, {
       method,
@@ -250,7 +269,12 @@ export class ScalingoClient {
 
   private async exchangeToken(): Promise<string> {
     // A POST, but it creates nothing: retrying it is safe, and a blip must not fail a long wait that needs a fresh JWT.
-    const {body} = await this.request<{token?: string}>('POST', '/v1/tokens/exchange', {service: 'auth', auth: 'basic', json: {}, retry: true})
+    const {body} = await this.request<{token?: string}>('POST', '/v1/tokens/exchange', {
+      service: 'auth',
+      auth: 'basic',
+      json: {},
+      retry: true,
+    })
     if (!body?.token) throw new InvalidResponseError('The Scalingo token exchange returned no token.', 200)
     registerSecret(body.token)
     return body.token

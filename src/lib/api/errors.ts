@@ -14,7 +14,11 @@ export class ApiError extends CliError {
     message: string,
     options: {status?: number; exitCode?: ExitCode; suggestions?: string[]; code?: string} = {},
   ) {
-    super(message, {exitCode: options.exitCode ?? ExitCode.Error, suggestions: options.suggestions, code: options.code ?? 'API_ERROR'})
+    super(message, {
+      exitCode: options.exitCode ?? ExitCode.Error,
+      suggestions: options.suggestions,
+      code: options.code ?? 'API_ERROR',
+    })
     this.name = 'ApiError'
     this.status = options.status
   }
@@ -91,7 +95,11 @@ export class NetworkError extends ApiError {
 /** The response was not the JSON the contract promises. */
 export class InvalidResponseError extends ApiError {
   constructor(message: string, status: number) {
-    super(message, {status, code: 'INVALID_RESPONSE', suggestions: ['Try again; if it persists, run with --debug and report it']})
+    super(message, {
+      status,
+      code: 'INVALID_RESPONSE',
+      suggestions: ['Try again; if it persists, run with --debug and report it'],
+    })
     this.name = 'InvalidResponseError'
   }
 }

@@ -15,8 +15,11 @@ import type {RequestOptions, Service} from './types.js'
 const UNREACHABLE_CODES = new Set(['EAI_AGAIN', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND'])
 
 /** What went wrong with a request that got no usable response (refused, DNS, dropped, timed out). */
-export function networkError(error: unknown, request: {method: string; url: string; attempt: number; timeoutMs: number}): NetworkError {
-const {method, url, attempt} = request
+export function networkError(
+  error: unknown,
+  request: {method: string; url: string; attempt: number; timeoutMs: number},
+): NetworkError {
+  const {method, url, attempt} = request
   const e = error as Error & {code?: string}
   const host = new URL(url).host
   const tries = attempt > 1 ? ` after ${attempt} attempts` : ''
@@ -44,16 +47,16 @@ const {method, url, attempt} = request
 
 /** The request an HTTP error answered, as its message needs it. */
 export interface FailedRequest {
-method: string
-url: string
-service: Service
-auth: RequestOptions['auth']
-/** Identifiers for 404 messages, keyed by the body's `resource`. */
-names?: Record<string, string>
-attempt: number
-region?: ResolvedRegion
-/** Where the API token came from, for a 401's message (undefined when none could be found). */
-tokenOrigin(): Promise<string | undefined>
+  method: string
+  url: string
+  service: Service
+  auth: RequestOptions['auth']
+  /** Identifiers for 404 messages, keyed by the body's `resource`. */
+  names?: Record<string, string>
+  attempt: number
+  region?: ResolvedRegion
+  /** Where the API token came from, for a 401's message (undefined when none could be found). */
+  tokenOrigin(): Promise<string | undefined>
 }
 
 /**
@@ -61,8 +64,8 @@ tokenOrigin(): Promise<string | undefined>
  * came from, 404 the missing resource (or a wrong SCALINGO_API_URL), 422 the platform's field messages.
  */
 export async function httpError(response: {status: number; text: string}, request: FailedRequest): Promise<ApiError> {
-const {method, url, service, attempt} = request
-const authMode = request.auth
+  const {method, url, service, attempt} = request
+  const authMode = request.auth
   let body: {error?: string; resource?: string; errors?: Record<string, string[]>; url?: string} = {}
   try {
     body = JSON.parse(response.text) ?? {}
@@ -81,13 +84,18 @@ const authMode = request.auth
   }
 
   if (status === 404) {
-    const where = service === 'api' && request.region ? ` in region ${request.region.name} (${new URL(request.region.apiUrl).host})` : ''
+    const where =
+      service === 'api' && request.region
+        ? ` in region ${request.region.name} (${new URL(request.region.apiUrl).host})`
+        : ''
     // The platform names the missing resource; a 404 without one means the route itself is unknown there,
     // which is what a SCALINGO_API_URL or SCALINGO_AUTH_URL pointing at the wrong server gives.
     if (typeof body.resource !== 'string') {
-      return new ResourceNotFoundError(`The Scalingo API at ${new URL(url).host} has no ${method} ${new URL(url).pathname} (HTTP 404).`, 'route', [
-        'Check SCALINGO_API_URL / SCALINGO_AUTH_URL if you set them',
-      ])
+      return new ResourceNotFoundError(
+        `The Scalingo API at ${new URL(url).host} has no ${method} ${new URL(url).pathname} (HTTP 404).`,
+        'route',
+        ['Check SCALINGO_API_URL / SCALINGO_AUTH_URL if you set them'],
+      )
     }
 
     const resource = body.resource
@@ -107,7 +115,10 @@ const authMode = request.auth
     const fields = body.errors && typeof body.errors === 'object' ? body.errors : {}
     const lines = Object.entries(fields).map(([field, messages]) => `  ${field}: ${[messages].flat().join(', ')}`)
     const detail = lines.length > 0 ? `\n${lines.join('\n')}` : platformMessage ? `: ${platformMessage}` : ''
-    return new ValidationError(`The Scalingo API rejected the request (${method} ${new URL(url).pathname})${detail}`, fields)
+    return new ValidationError(
+      `The Scalingo API rejected the request (${method} ${new URL(url).pathname})${detail}`,
+      fields,
+    )
   }
 
   if (status === 402 || status === 403) {
@@ -127,7 +138,10 @@ const authMode = request.auth
     )
   }
 
-  return new ApiError(`The Scalingo API answered HTTP ${status}${platformMessage ? `: ${platformMessage}` : ''} (${method} ${new URL(url).pathname}).`, {
-    status,
-  })
+  return new ApiError(
+    `The Scalingo API answered HTTP ${status}${platformMessage ? `: ${platformMessage}` : ''} (${method} ${new URL(url).pathname}).`,
+    {
+      status,
+    },
+  )
 }

@@ -76,7 +76,8 @@ export function readJwtCache(path: string): JwtCacheFile {
     if (!stats.isFile()) return {entries: {}, ignored: 'not a regular file'}
     if (process.platform !== 'win32') {
       // Another user could have planted JWTs there, or can read ours: trust and use neither.
-      if ((stats.mode & 0o077) !== 0) return {entries: {}, ignored: `readable by other users (mode ${(stats.mode & 0o777).toString(8)})`}
+      if ((stats.mode & 0o077) !== 0)
+        return {entries: {}, ignored: `readable by other users (mode ${(stats.mode & 0o777).toString(8)})`}
       if (process.getuid && stats.uid !== process.getuid()) return {entries: {}, ignored: 'owned by another user'}
     }
 

@@ -99,9 +99,10 @@ export async function resolveRegion(
   const region = (await loadRegions()).find((r) => r.name === name)
   if (!region) {
     const known = (regions ?? []).map((r) => r.name).join(', ')
-    throw new UsageError(`Unknown region '${name}'${source === 'default' ? '' : ` (from ${describeSource(source)})`}.`, [
-      `Use one of: ${known || 'none available'}`,
-    ])
+    throw new UsageError(
+      `Unknown region '${name}'${source === 'default' ? '' : ` (from ${describeSource(source)})`}.`,
+      [`Use one of: ${known || 'none available'}`],
+    )
   }
 
   return {name, apiUrl: region.api.replace(/\/+$/, ''), source}

@@ -25,7 +25,8 @@ export async function listVariables(
     searchParams: {aliases: options.aliases ?? true},
   })
   // Printing nothing and exiting 0 would tell a script the app has no variables.
-  if (!Array.isArray(body?.variables)) throw new InvalidResponseError(`The Scalingo API's list of variables of ${app} has no \`variables\` array.`, 200)
+  if (!Array.isArray(body?.variables))
+    throw new InvalidResponseError(`The Scalingo API's list of variables of ${app} has no \`variables\` array.`, 200)
   return body.variables
 }
 

@@ -48,13 +48,17 @@ export async function waitFor<T>(check: () => Promise<CheckResult<T>>, options: 
     options.onProgress?.(result.status, Date.now() - started)
     const remaining = deadline - Date.now()
     if (remaining <= 0) {
-      throw new TimeoutError(`Gave up waiting for ${options.what} after ${formatSeconds(options.timeoutMs)} (last status: ${result.status}).`, [
-        later,
-        'Or wait longer with --wait-timeout (e.g. --wait-timeout 10m)',
-      ])
+      throw new TimeoutError(
+        `Gave up waiting for ${options.what} after ${formatSeconds(options.timeoutMs)} (last status: ${result.status}).`,
+        [later, 'Or wait longer with --wait-timeout (e.g. --wait-timeout 10m)'],
+      )
     }
 
-    await abortable(delay(Math.min(intervalMs, remaining), undefined, {signal: options.signal}), options.signal, interrupted)
+    await abortable(
+      delay(Math.min(intervalMs, remaining), undefined, {signal: options.signal}),
+      options.signal,
+      interrupted,
+    )
   }
 }
 
@@ -92,7 +96,8 @@ export async function withInterrupt<T>(task: (signal: AbortSignal) => Promise<T>
 export function operationSeconds(operation: Operation, fallbackMs: number): number {
   const created = Date.parse(operation.created_at ?? '')
   const finished = Date.parse(operation.finished_at ?? '')
-  const ms = Number.isFinite(created) && Number.isFinite(finished) && finished >= created ? finished - created : fallbackMs
+  const ms =
+    Number.isFinite(created) && Number.isFinite(finished) && finished >= created ? finished - created : fallbackMs
   return Math.round(ms / 100) / 10
 }
 

@@ -39,10 +39,13 @@ export function notRunning(dir: string): CliError {
 
 /** What answers at the state file's URL is not a control interface of ours (another server took the port, a stale file). */
 function notOurGateway(dir: string, what: string): CliError {
-  return new CliError(`What answers at the control URL in ${join(dir, STATE_FILE_NAME)} is not a local gateway: ${what}.`, {
-    code: 'NOT_A_LOCAL_GATEWAY',
-    suggestions: RESTART_PROXY,
-  })
+  return new CliError(
+    `What answers at the control URL in ${join(dir, STATE_FILE_NAME)} is not a local gateway: ${what}.`,
+    {
+      code: 'NOT_A_LOCAL_GATEWAY',
+      suggestions: RESTART_PROXY,
+    },
+  )
 }
 
 /** Finds the gateway `tcp:proxy` runs for this directory (or a parent) and talks to its control interface. */
@@ -61,9 +64,17 @@ export async function connectToLocalGateway(options: {cwd: string}): Promise<Loc
         const url = new URL(path, state.url)
         if (url.protocol !== 'http:') throw new Error('not http')
         // request() throws at once on a token that cannot be a header value
-        req = request(url, {method, headers: {Authorization: `Bearer ${state.token}`, Accept: 'application/json'}, timeout: REQUEST_TIMEOUT_MS})
+        req = request(url, {
+          method,
+          headers: {Authorization: `Bearer ${state.token}`, Accept: 'application/json'},
+          timeout: REQUEST_TIMEOUT_MS,
+        })
       } catch {
-        reject(new CliError(`${join(dir, STATE_FILE_NAME)} does not hold the URL and token of a control interface.`, {suggestions: RESTART_PROXY}))
+        reject(
+          new CliError(`${join(dir, STATE_FILE_NAME)} does not hold the URL and token of a control interface.`, {
+            suggestions: RESTART_PROXY,
+          }),
+        )
         return
       }
 
@@ -73,13 +84,18 @@ export async function connectToLocalGateway(options: {cwd: string}): Promise<Loc
         reject(error)
       }
 
-      const noAnswer = () => new CliError(`The local gateway in ${dir} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s.`)
+      const noAnswer = () =>
+        new CliError(`The local gateway in ${dir} did not answer within ${REQUEST_TIMEOUT_MS / 1000} s.`)
       // The socket timeout only bounds silences: a server trickling bytes is bounded here.
       const deadline = setTimeout(() => fail(noAnswer()), REQUEST_TIMEOUT_MS)
       req.on('timeout', () => fail(noAnswer()))
       req.on('error', (error: NodeJS.ErrnoException) => {
         // The pid in the state file is alive but is not our gateway any more (pid reuse): as good as gone.
-        fail(error.code === 'ECONNREFUSED' || error.code === 'ECONNRESET' ? notRunning(dir) : notOurGateway(dir, error.message))
+        fail(
+          error.code === 'ECONNREFUSED' || error.code === 'ECONNRESET'
+            ? notRunning(dir)
+            : notOurGateway(dir, error.message),
+        )
       })
       req.on('response', (res) => {
         // What answers at the state file's URL may not be our gateway: read a bounded body, JSON only.
@@ -87,7 +103,8 @@ export async function connectToLocalGateway(options: {cwd: string}): Promise<Loc
         let length = 0
         res.on('data', (chunk: Buffer) => {
           length += chunk.length
-          if (length > MAX_BODY_BYTES) fail(notOurGateway(dir, `an answer larger than ${MAX_BODY_BYTES / 1024 / 1024} MB`))
+          if (length > MAX_BODY_BYTES)
+            fail(notOurGateway(dir, `an answer larger than ${MAX_BODY_BYTES / 1024 / 1024} MB`))
           else chunks.push(chunk)
         })
         res.on('error', (error: Error) => fail(notOurGateway(dir, error.message)))
@@ -101,11 +118,17 @@ export async function connectToLocalGateway(options: {cwd: string}): Promise<Loc
           }
 
           if (res.statusCode === 401) {
-            reject(new CliError(`The local gateway in ${dir} refused the token in ${STATE_FILE_NAME}.`, {
-              suggestions: [`Restart \`${commandRef('tcp:proxy')}\`: the state file belongs to another gateway.`],
-            }))
+            reject(
+              new CliError(`The local gateway in ${dir} refused the token in ${STATE_FILE_NAME}.`, {
+                suggestions: [`Restart \`${commandRef('tcp:proxy')}\`: the state file belongs to another gateway.`],
+              }),
+            )
           } else if ((res.statusCode ?? 500) >= 400) {
-            reject(new CliError(`The local gateway answered ${res.statusCode}: ${typeof body?.error === 'string' ? body.error.slice(0, 300) : 'no details'}`))
+            reject(
+              new CliError(
+                `The local gateway answered ${res.statusCode}: ${typeof body?.error === 'string' ? body.error.slice(0, 300) : 'no details'}`,
+              ),
+            )
           } else if (length > 0 && (body === null || typeof body !== 'object')) {
             reject(notOurGateway(dir, 'an answer that is not a JSON object'))
           } else {
@@ -133,7 +156,13 @@ export async function connectToLocalGateway(options: {cwd: string}): Promise<Loc
     async status() {
       return field<LocalStatus>(await call('GET', '/v1/status'), 'status', (v) => {
         const status = v as LocalStatus
-        return isObject(v) && typeof status.app === 'string' && typeof status.tcpUrl === 'string' && Array.isArray(status.instances) && isObject(status.connections)
+        return (
+          isObject(v) &&
+          typeof status.app === 'string' &&
+          typeof status.tcpUrl === 'string' &&
+          Array.isArray(status.instances) &&
+          isObject(status.connections)
+        )
       })
     },
     async restart() {
@@ -145,7 +174,11 @@ export async function connectToLocalGateway(options: {cwd: string}): Promise<Loc
       return field<LocalOperation>(await call('GET', `/v1/operations/${encodeURIComponent(id)}`), 'operation', isObject)
     },
     async env(type = 'tcp') {
-      return field<Array<{name: string; value: string}>>(await call('GET', `/v1/env?type=${encodeURIComponent(type)}`), 'variables', isVariables)
+      return field<Array<{name: string; value: string}>>(
+        await call('GET', `/v1/env?type=${encodeURIComponent(type)}`),
+        'variables',
+        isVariables,
+      )
     },
   }
 }
@@ -154,7 +187,11 @@ export async function connectToLocalGateway(options: {cwd: string}): Promise<Loc
  * Follows a local restart like `waitForOperation` follows a platform one (same timeout, Ctrl-C and
  * progress handling); resolves with the operation whether it is `done` or `error`.
  */
-export function waitForLocalOperation(gateway: LocalGatewayClient, operationId: string, options: WaitOptions): Promise<LocalOperation> {
+export function waitForLocalOperation(
+  gateway: LocalGatewayClient,
+  operationId: string,
+  options: WaitOptions,
+): Promise<LocalOperation> {
   return waitFor(async () => {
     const operation = await gateway.operation(operationId)
     return operation.status === 'done' || operation.status === 'error'

@@ -25,9 +25,13 @@ export interface LocalControl {
  * The control interface of a running `tcp:proxy`, and the state file in the app directory that points to it:
  * the directory's claim (see claimAppDirectory) completed, or a state file written now without one.
  */
-export async function startLocalControl(target: ControlTarget & Partial<ProxyEventSource>, options: {dir: string; version: string; claim?: DirectoryClaim}): Promise<LocalControl> {
+export async function startLocalControl(
+  target: ControlTarget & Partial<ProxyEventSource>,
+  options: {dir: string; version: string; claim?: DirectoryClaim},
+): Promise<LocalControl> {
   const server = await startControlServer(target)
-  const events = typeof target.on === 'function' && typeof target.off === 'function' ? (target as ProxyEventSource) : undefined
+  const events =
+    typeof target.on === 'function' && typeof target.off === 'function' ? (target as ProxyEventSource) : undefined
   installStatusPage(server, events)
   const {app, tcpUrl} = target.status()
   let stateFile: StateFileHandle | undefined

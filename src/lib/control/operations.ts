@@ -18,7 +18,13 @@ export class RestartOperations {
 
   request(): LocalOperation {
     if (this.pending) return this.pending
-    const operation: LocalOperation = {id: randomUUID(), type: 'restart', status: 'pending', created_at: new Date().toISOString(), finished_at: null}
+    const operation: LocalOperation = {
+      id: randomUUID(),
+      type: 'restart',
+      status: 'pending',
+      created_at: new Date().toISOString(),
+      finished_at: null,
+    }
     this.operations.set(operation.id, operation)
     this.pending = operation
     if (!this.running) setImmediate(() => this.startPending())
@@ -47,7 +53,11 @@ export class RestartOperations {
       (report) => {
         operation.report = report
         if (report.failed.length > 0) {
-          this.finish(operation, 'error', `${report.failed.join(', ')} did not become ready: the previous generation keeps serving`)
+          this.finish(
+            operation,
+            'error',
+            `${report.failed.join(', ')} did not become ready: the previous generation keeps serving`,
+          )
         } else {
           this.finish(operation, 'done')
         }
@@ -66,6 +76,7 @@ export class RestartOperations {
 
   private forgetOldest(): void {
     const finished = [...this.operations.values()].filter((o) => o.finished_at !== null)
-    for (const operation of finished.slice(0, Math.max(0, finished.length - FINISHED_KEPT))) this.operations.delete(operation.id)
+    for (const operation of finished.slice(0, Math.max(0, finished.length - FINISHED_KEPT)))
+      this.operations.delete(operation.id)
   }
 }

@@ -40,7 +40,12 @@ const WITHHELD_VARIABLES = new Set(['SCALINGO_API_TOKEN'])
 const PROCESS_TYPE = /^[A-Za-z0-9_-]{1,63}$/
 const RESTART_REASON = 'requested through the control interface'
 
-export function sendJson(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = body === undefined ? '' : JSON.stringify(body)
   res.writeHead(status, {
     'Cache-Control': 'no-store',
@@ -174,7 +179,9 @@ export class ControlServer {
       if (!SAFE_METHODS.has(req.method ?? '') && !this.isSameOrigin(req)) {
         // Defence in depth behind the token: a form on another site can POST here (a "simple"
         // request, no preflight), and browsers always name the page's origin on a POST.
-        sendJson(res, 403, {error: `${req.method} requests from another origin (${String(req.headers.origin)}) are refused: only the status page served here and clients that send no Origin may change anything.`})
+        sendJson(res, 403, {
+          error: `${req.method} requests from another origin (${String(req.headers.origin)}) are refused: only the status page served here and clients that send no Origin may change anything.`,
+        })
         return
       }
 
@@ -185,16 +192,30 @@ export class ControlServer {
           return
         }
 
-        sendJson(res, 401, {error: 'A valid token is required: send Authorization: Bearer <token> (see the state file .scalingo-tcp.json).'}, {
-          'WWW-Authenticate': 'Bearer realm="scalingo-tcp"',
-        })
+        sendJson(
+          res,
+          401,
+          {
+            error:
+              'A valid token is required: send Authorization: Bearer <token> (see the state file .scalingo-tcp.json).',
+          },
+          {
+            'WWW-Authenticate': 'Bearer realm="scalingo-tcp"',
+          },
+        )
         return
       }
 
       const candidates = this.routes.filter((r) => r.pattern.test(url.pathname))
       const route = candidates.find((r) => r.method === req.method || (r.method === 'GET' && req.method === 'HEAD'))
       if (!route) {
-        if (candidates.length > 0) sendJson(res, 405, {error: `${req.method} is not allowed on ${url.pathname}.`}, {Allow: [...new Set(candidates.map((r) => r.method))].join(', ')})
+        if (candidates.length > 0)
+          sendJson(
+            res,
+            405,
+            {error: `${req.method} is not allowed on ${url.pathname}.`},
+            {Allow: [...new Set(candidates.map((r) => r.method))].join(', ')},
+          )
         else sendJson(res, 404, {error: `No route ${url.pathname}.`})
         return
       }
@@ -238,6 +259,9 @@ export class ControlServer {
   }
 }
 
-export async function startControlServer(target: ControlTarget, options: {host?: '127.0.0.1'} = {}): Promise<ControlServer> {
+export async function startControlServer(
+  target: ControlTarget,
+  options: {host?: '127.0.0.1'} = {},
+): Promise<ControlServer> {
   return new ControlServer(target).listen(options.host ?? '127.0.0.1')
 }

@@ -64,7 +64,12 @@ function writeAtomically(path: string, state: ClaimState, mode: 'replace' | 'cre
 }
 
 const sameClaim = (a: ClaimState | undefined, b: ClaimState | undefined) =>
-  a !== undefined && b !== undefined && a.pid === b.pid && a.startedAt === b.startedAt && a.marker === b.marker && a.token === b.token
+  a !== undefined &&
+  b !== undefined &&
+  a.pid === b.pid &&
+  a.startedAt === b.startedAt &&
+  a.marker === b.marker &&
+  a.token === b.token
 
 /**
  * This gateway's claim on its directory: the state file from start-up to exit. Every write checks that
@@ -83,7 +88,8 @@ export class DirectoryClaim {
     this.state = state
     if (previous) {
       // replace the stale file only if it is still the one judged stale (not one a concurrent start wrote since)
-      if (!sameClaim(readClaim(this.path), previous)) throw Object.assign(new Error('state file changed'), {code: 'EEXIST'})
+      if (!sameClaim(readClaim(this.path), previous))
+        throw Object.assign(new Error('state file changed'), {code: 'EEXIST'})
       writeAtomically(this.path, state, 'replace')
     } else {
       writeAtomically(this.path, state, 'create')
@@ -166,7 +172,11 @@ export function findStateFile(cwd: string): FoundState | undefined {
 /** The parsed state file of a gateway that listens, or undefined when it is missing, not one of ours, or its gateway is still starting. */
 export function readState(path: string): GatewayState | undefined {
   const parsed = readClaim(path)
-  const valid = parsed !== undefined && typeof parsed.url === 'string' && typeof parsed.token === 'string' && typeof parsed.tcpUrl === 'string'
+  const valid =
+    parsed !== undefined &&
+    typeof parsed.url === 'string' &&
+    typeof parsed.token === 'string' &&
+    typeof parsed.tcpUrl === 'string'
   return valid ? (parsed as GatewayState) : undefined
 }
 
@@ -179,14 +189,21 @@ export function readClaim(path: string): ClaimState | undefined {
     return undefined
   }
 
-  if (parsed === null || typeof parsed !== 'object' || !Number.isInteger(parsed.pid) || (parsed.pid as number) <= 0) return undefined
+  if (parsed === null || typeof parsed !== 'object' || !Number.isInteger(parsed.pid) || (parsed.pid as number) <= 0)
+    return undefined
   // what the reaping relies on is checked; anything malformed there is dropped, never trusted
   const claim = {...parsed} as ClaimState
   if (typeof claim.startTime !== 'string') delete claim.startTime
   if (typeof claim.marker !== 'string' || !/^\d+:[0-9a-f]+$/.test(claim.marker)) delete claim.marker
   if (Array.isArray(claim.groups)) {
-    claim.groups = claim.groups.filter((g) =>
-      g !== null && typeof g === 'object' && Number.isInteger(g.pgid) && g.pgid > 1 && (g.startTime === undefined || typeof g.startTime === 'string'))
+    claim.groups = claim.groups.filter(
+      (g) =>
+        g !== null &&
+        typeof g === 'object' &&
+        Number.isInteger(g.pgid) &&
+        g.pgid > 1 &&
+        (g.startTime === undefined || typeof g.startTime === 'string'),
+    )
   } else delete claim.groups
   return claim
 }

@@ -19,9 +19,22 @@ export interface StatusPageOptions {
 
 /** Events that change an instance's state or a restart's progress: each sends a fresh `status` at once. */
 const STATE_EVENTS = new Set<ProxyEvent['event']>([
-  'instance-starting', 'instance-ready', 'instance-boot-failed', 'instance-exited', 'instance-restarting',
-  'instance-gave-up', 'instance-stopping', 'connections-dropped', 'upstream-ready', 'restart-started',
-  'restart-retrying', 'restart-switched', 'restart-completed', 'chaos-restart', 'shutdown', 'stopped',
+  'instance-starting',
+  'instance-ready',
+  'instance-boot-failed',
+  'instance-exited',
+  'instance-restarting',
+  'instance-gave-up',
+  'instance-stopping',
+  'connections-dropped',
+  'upstream-ready',
+  'restart-started',
+  'restart-retrying',
+  'restart-switched',
+  'restart-completed',
+  'chaos-restart',
+  'shutdown',
+  'stopped',
 ])
 /** Connection events only bring the next `status` forward, at most this often, however busy the gateway. */
 const CONNECTION_EVENTS = new Set<ProxyEvent['event']>(['connection-opened', 'connection-closed'])
@@ -37,7 +50,11 @@ export function statusPageUrl(server: ControlServer): string {
  * HTML page, `GET /v1/events` a Server-Sent Events stream of `status` samples and the proxy's own
  * events. Both need the token like every other route (the page passes its `?token=` on).
  */
-export function installStatusPage(server: ControlServer, events?: ProxyEventSource, options: StatusPageOptions = {}): void {
+export function installStatusPage(
+  server: ControlServer,
+  events?: ProxyEventSource,
+  options: StatusPageOptions = {},
+): void {
   const servePage = ({res}: RouteContext) => sendPage(res, 200, renderStatusPage)
   const refusePage = (res: ServerResponse) => sendPage(res, 401, renderUnauthorizedPage)
   server.route('GET', '/', servePage, {unauthorized: refusePage})
@@ -70,7 +87,11 @@ function sendPage(res: ServerResponse, status: number, render: (nonce: string) =
   res.end(html)
 }
 
-function streamEvents({req, res, server}: RouteContext, events: ProxyEventSource | undefined, intervalMs: number): void {
+function streamEvents(
+  {req, res, server}: RouteContext,
+  events: ProxyEventSource | undefined,
+  intervalMs: number,
+): void {
   res.writeHead(200, {
     'Content-Type': 'text/event-stream; charset=utf-8',
     'Cache-Control': 'no-store',

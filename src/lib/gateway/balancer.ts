@@ -89,7 +89,7 @@ export class Balancer {
   }
 
   private refreshReady(): void {
-    this.ready = [...this.registry.values()].filter(backend => backend.state === 'ready')
+    this.ready = [...this.registry.values()].filter((backend) => backend.state === 'ready')
     if (this.cursor >= this.ready.length) this.cursor = 0
   }
 }

@@ -5,7 +5,15 @@ import type {Balancer} from './balancer.js'
 import {Connection, type ConnectionHost, ConnectionState} from './connection.js'
 import {DescriptorBudget} from './descriptors.js'
 import type {Endpoint, Transport} from './transport.js'
-import {type BackendInfo, describeRejection, type DropMode, type GatewayEvent, type GatewayEvents, type MaxConnectionsMode, type Rejection} from './types.js'
+import {
+  type BackendInfo,
+  describeRejection,
+  type DropMode,
+  type GatewayEvent,
+  type GatewayEvents,
+  type MaxConnectionsMode,
+  type Rejection,
+} from './types.js'
 
 /** What the table needs to know of the gateway's options (all resolved: no defaults left to apply). */
 export interface ConnectionTableOptions {
@@ -45,7 +53,11 @@ export class ConnectionTable implements ConnectionHost {
   private acceptErrorReportedAt = 0
   private readonly descriptors = new DescriptorBudget()
 
-  constructor(options: ConnectionTableOptions, private readonly balancer: Balancer, private readonly events: EventEmitter<GatewayEvents>) {
+  constructor(
+    options: ConnectionTableOptions,
+    private readonly balancer: Balancer,
+    private readonly events: EventEmitter<GatewayEvents>,
+  ) {
     this.options = options
     this.transport = options.transport
     this.idleTimeoutMs = options.idleTimeoutMs
@@ -84,7 +96,8 @@ export class ConnectionTable implements ConnectionHost {
     this.live.add(connection)
     const {maxConnections} = this.options
     if (maxConnections > 0 && this.activeCount - this.queue.size > maxConnections) {
-      if (this.options.maxConnectionsMode === 'refuse') connection.reject({cause: 'connection-limit', limit: maxConnections})
+      if (this.options.maxConnectionsMode === 'refuse')
+        connection.reject({cause: 'connection-limit', limit: maxConnections})
       else this.enqueue(connection)
       return
     }
@@ -172,7 +185,11 @@ export class ConnectionTable implements ConnectionHost {
     this.connecting.set(connection, Date.now() + this.options.connectTimeoutMs)
     if (this.connectSweep) return
     // One timer for every connect attempt instead of one per socket; a timeout fires up to a quarter late.
-    this.connectSweep = setInterval(sweepConnecting, Math.max(10, Math.min(1000, this.options.connectTimeoutMs / 4)), this)
+    this.connectSweep = setInterval(
+      sweepConnecting,
+      Math.max(10, Math.min(1000, this.options.connectTimeoutMs / 4)),
+      this,
+    )
     this.connectSweep.unref()
   }
 
@@ -185,7 +202,10 @@ export class ConnectionTable implements ConnectionHost {
     if (this.acceptErrorReportedAt > 0 && connection.id >= this.acceptErrorReportedAt) this.acceptErrorReportedAt = 0
     if (!this.options.connectionEvents || this.events.listenerCount('event') === 0) return
     this.events.emit('event', {
-      type: 'connection-opened', id: connection.id, backend: connection.target!.id, client: connection.clientAddress,
+      type: 'connection-opened',
+      id: connection.id,
+      backend: connection.target!.id,
+      client: connection.clientAddress,
     } satisfies GatewayEvent)
   }
 
@@ -235,7 +255,11 @@ export class ConnectionTable implements ConnectionHost {
 
   rejected(rejection: Rejection): void {
     if (this.events.listenerCount('event') === 0) return
-    this.events.emit('event', {type: 'client-rejected', reason: describeRejection(rejection), ...rejection} satisfies GatewayEvent)
+    this.events.emit('event', {
+      type: 'client-rejected',
+      reason: describeRejection(rejection),
+      ...rejection,
+    } satisfies GatewayEvent)
   }
 
   /** Not the backend's fault, so no failover; reported like accept errors, once per burst. */
@@ -268,9 +292,11 @@ export class ConnectionTable implements ConnectionHost {
   queueExpired(connection: Connection): void {
     if (!this.queue.delete(connection)) return
     const {maxConnections, queueTimeoutMs: waitedMs} = this.options
-    connection.reject(maxConnections > 0 && this.balancer.hasReady
-      ? {cause: 'no-free-slot', limit: maxConnections, waitedMs}
-      : {cause: 'no-ready-backend', waitedMs})
+    connection.reject(
+      maxConnections > 0 && this.balancer.hasReady
+        ? {cause: 'no-free-slot', limit: maxConnections, waitedMs}
+        : {cause: 'no-ready-backend', waitedMs},
+    )
   }
 
   holdExpired(connection: Connection): void {

@@ -66,7 +66,11 @@ export class Connection implements EndpointHandler {
   /** Whether the data path keeps lastActiveAt (the gateway has an idle timeout). */
   private readonly tracksIdle: boolean
 
-  constructor(private readonly host: ConnectionHost, id: number, client: Endpoint) {
+  constructor(
+    private readonly host: ConnectionHost,
+    id: number,
+    client: Endpoint,
+  ) {
     this.id = id
     this.client = client
     this.tracksIdle = host.idleTimeoutMs > 0

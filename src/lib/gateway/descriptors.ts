@@ -33,7 +33,9 @@ export class DescriptorBudget {
 
 function softLimit(): number {
   try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'))
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'))
     const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0]
     return soft && /^\d+$/.test(soft) ? Number(soft) : Number.POSITIVE_INFINITY
   } catch {

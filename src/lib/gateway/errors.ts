@@ -24,7 +24,11 @@ export class GatewayError extends Error {
   /** The system error code behind a listen error (EADDRINUSE..., or what ELISTEN wraps). */
   readonly systemCode?: string
 
-  constructor(code: GatewayErrorCode, message: string, details: {host?: string; port?: number; backend?: string; cause?: NodeJS.ErrnoException} = {}) {
+  constructor(
+    code: GatewayErrorCode,
+    message: string,
+    details: {host?: string; port?: number; backend?: string; cause?: NodeJS.ErrnoException} = {},
+  ) {
     super(message, details.cause ? {cause: details.cause} : undefined)
     this.name = 'GatewayError'
     this.code = code

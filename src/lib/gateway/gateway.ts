@@ -8,8 +8,15 @@ import {nativeTransport, nativeUnavailableReason} from './native-transport.js'
 import {streamTransport} from './stream-transport.js'
 import type {GatewayIo, Listener, Transport} from './transport.js'
 import {
-  type BackendInfo, type BackendSpec, type BalanceMode, type DropMode, GATEWAY_DEFAULTS, type GatewayEvent, type GatewayEvents,
-  type GatewayOptions, type MaxConnectionsMode,
+  type BackendInfo,
+  type BackendSpec,
+  type BalanceMode,
+  type DropMode,
+  GATEWAY_DEFAULTS,
+  type GatewayEvent,
+  type GatewayEvents,
+  type GatewayOptions,
+  type MaxConnectionsMode,
 } from './types.js'
 
 const LISTEN_BACKLOG = 1024
@@ -54,7 +61,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.idleTimeoutMs = options.idleTimeoutMs ?? GATEWAY_DEFAULTS.idleTimeoutMs
     this.connectionEvents = options.connectionEvents ?? GATEWAY_DEFAULTS.connectionEvents
     this.transport = chooseTransport(options.io)
-    this.transportFallback = this.transport.name === 'native' || wantsStreams(options.io) ? undefined : nativeUnavailableReason()
+    this.transportFallback =
+      this.transport.name === 'native' || wantsStreams(options.io) ? undefined : nativeUnavailableReason()
     this.balancer = new Balancer(this.balance)
     this.table = new ConnectionTable(this, this.balancer, this)
   }
@@ -75,9 +83,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         host: this.host,
         port: this.port,
         backlog: LISTEN_BACKLOG,
-        onAccept: endpoint => this.table.accept(endpoint),
+        onAccept: (endpoint) => this.table.accept(endpoint),
         // Errors from accept() (EMFILE, ENFILE...): reported, and the gateway keeps serving.
-        onAcceptError: code => this.table.acceptFailed(code),
+        onAcceptError: (code) => this.table.acceptFailed(code),
       })
     } catch (error) {
       throw listenError(error as NodeJS.ErrnoException, this.host, this.port)
@@ -116,7 +124,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   }
 
   backends(): BackendInfo[] {
-    const infos = new Map([...this.balancer.all()].map(backend => [backend, backend.info()]))
+    const infos = new Map([...this.balancer.all()].map((backend) => [backend, backend.info()]))
     // Piped connections count their bytes in the transport until they close.
     this.table.addPipedBytes(infos)
     return [...infos.values()]
@@ -132,7 +140,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     if (!this.listener) return
     this.listener.close()
     this.listener = null
-    await new Promise(resolve => {
+    await new Promise((resolve) => {
       setImmediate(resolve)
     })
   }
@@ -181,6 +189,14 @@ function listenError(error: NodeJS.ErrnoException, host: string, port: number): 
 
 export {GatewayError, type GatewayErrorCode} from './errors.js'
 export type {
-  BackendInfo, BackendSpec, BackendState, BalanceMode, CloseReason, DropMode, GatewayEvent, GatewayOptions,
-  MaxConnectionsMode, Rejection,
+  BackendInfo,
+  BackendSpec,
+  BackendState,
+  BalanceMode,
+  CloseReason,
+  DropMode,
+  GatewayEvent,
+  GatewayOptions,
+  MaxConnectionsMode,
+  Rejection,
 } from './types.js'

@@ -130,7 +130,7 @@ export function nativeTransport(path?: string): Transport | null {
   if (!addon) return null
   return {
     name: 'native',
-    listen: options => listen(addon, options),
+    listen: (options) => listen(addon, options),
     connect(address, port, handler) {
       const endpoint = new NativeEndpoint(addon)
       endpoint.handler = handler
@@ -147,7 +147,15 @@ export function nativeStats(path?: string): NativeStats | null {
 
 /** What setup() takes: one function per kind of event the addon reports. */
 export const CALLBACK_NAMES: ReadonlyArray<keyof Callbacks> = [
-  'accept', 'acceptError', 'connect', 'data', 'end', 'error', 'write', 'shutdown', 'pipeDone',
+  'accept',
+  'acceptError',
+  'connect',
+  'data',
+  'end',
+  'error',
+  'write',
+  'shutdown',
+  'pipeDone',
 ]
 
 /** The open endpoint of each slot (the addon never calls back for a socket once JavaScript closed it). */
@@ -162,7 +170,7 @@ const callbacks: Callbacks = {
     else endpoint.connectFailed(errorCode(status))
   },
   data: (slot, buffer) => endpoints[slot]!.received(buffer),
-  end: slot => endpoints[slot]!.readEnded(),
+  end: (slot) => endpoints[slot]!.readEnded(),
   error: (slot, status) => endpoints[slot]!.fail(errorCode(status)),
   write: (slot, status) => endpoints[slot]!.writeDone(status),
   shutdown: (slot, status) => endpoints[slot]!.shutdownDone(status),
@@ -198,7 +206,10 @@ class NativeEndpoint implements Endpoint {
   private finalBytesRead = 0
   private lastActiveAt = 0
 
-  constructor(private readonly addon: Addon, accepted?: Id) {
+  constructor(
+    private readonly addon: Addon,
+    accepted?: Id,
+  ) {
     this.id = accepted ?? addon.create()
     endpoints[this.id % SLOT_SPAN] = this
   }
@@ -379,7 +390,6 @@ class NativeEndpoint implements Endpoint {
   remoteAddress(): string {
     return (this.closed ? undefined : this.addon.remoteAddress(this.id)) ?? 'unknown'
   }
-
 }
 
 /** 'ECONNRESET' for a negative libuv status. */
@@ -410,7 +420,10 @@ class NativeListener implements Listener {
   port = 0
   handle: Handle | null = null
 
-  constructor(private readonly addon: Addon, readonly options: ListenOptions) {}
+  constructor(
+    private readonly addon: Addon,
+    readonly options: ListenOptions,
+  ) {}
 
   accepted(id: Id): void {
     this.options.onAccept(new NativeEndpoint(this.addon, id))

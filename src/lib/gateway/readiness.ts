@@ -56,10 +56,15 @@ export function waitForAccept(host: string, port: number, options: WaitForAccept
     }
 
     const overall = setTimeout(() => {
-      settle(new TimeoutError(`Nothing accepted a TCP connection on ${hostPort(host, port)} within ${formatMs(timeoutMs)}.`, [
-        `Check that the process listens on ${host === '127.0.0.1' ? '0.0.0.0 or 127.0.0.1' : host} and port ${port}.`,
-        'Raise the boot timeout if it needs longer to start.',
-      ]))
+      settle(
+        new TimeoutError(
+          `Nothing accepted a TCP connection on ${hostPort(host, port)} within ${formatMs(timeoutMs)}.`,
+          [
+            `Check that the process listens on ${host === '127.0.0.1' ? '0.0.0.0 or 127.0.0.1' : host} and port ${port}.`,
+            'Raise the boot timeout if it needs longer to start.',
+          ],
+        ),
+      )
     }, timeoutMs)
 
     signal?.addEventListener('abort', onAbort, {once: true})

@@ -1,7 +1,12 @@
 import {type AddressInfo, connect, createServer, type Socket} from 'node:net'
 
 import {
-  type Endpoint, type EndpointHandler, formatAddress, type Listener, type ListenOptions, type Transport,
+  type Endpoint,
+  type EndpointHandler,
+  formatAddress,
+  type Listener,
+  type ListenOptions,
+  type Transport,
 } from './transport.js'
 
 /**
@@ -33,7 +38,10 @@ class StreamEndpoint implements Endpoint {
   /** Set by close() and reset(): the 'close' that follows is the owner's doing and is not reported. */
   closedByOwner = false
 
-  constructor(readonly socket: TaggedSocket, connecting: boolean) {
+  constructor(
+    readonly socket: TaggedSocket,
+    connecting: boolean,
+  ) {
     this.connecting = connecting
     socket[ENDPOINT] = this
     // Paused first: adding a 'data' listener would otherwise start reading before readStart().
@@ -133,7 +141,7 @@ function onClose(this: TaggedSocket, hadError: boolean): void {
   const endpoint = this[ENDPOINT]!
   if (endpoint.closedByOwner) return
   endpoint.closed = true
-  endpoint.handler?.onClose(endpoint, hadError ? endpoint.error ?? 'ERROR' : null)
+  endpoint.handler?.onClose(endpoint, hadError ? (endpoint.error ?? 'ERROR') : null)
 }
 
 function destroySelf(this: Socket): void {
@@ -142,7 +150,7 @@ function destroySelf(this: Socket): void {
 
 function listen(options: ListenOptions): Promise<Listener> {
   // pauseOnConnect: not one client byte is read before its backend connection exists.
-  const server = createServer({allowHalfOpen: true, pauseOnConnect: true, noDelay: true}, socket => {
+  const server = createServer({allowHalfOpen: true, pauseOnConnect: true, noDelay: true}, (socket) => {
     options.onAccept(new StreamEndpoint(socket, false))
   })
   return new Promise((resolve, reject) => {

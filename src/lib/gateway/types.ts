@@ -105,8 +105,15 @@ export type GatewayEvents = {event: [GatewayEvent]}
 export type GatewayEvent =
   | {type: 'listening'; host: string; port: number}
   | {type: 'connection-opened'; id: number; backend: string; client: string}
-  | {type: 'connection-closed'; id: number; backend: string; bytesIn: number; bytesOut: number; durationMs: number;
-     reason: CloseReason}
+  | {
+      type: 'connection-closed'
+      id: number
+      backend: string
+      bytesIn: number
+      bytesOut: number
+      durationMs: number
+      reason: CloseReason
+    }
   | {type: 'backend-connect-failed'; backend: string; error: string}
   | {type: 'client-queued'; waiting: number}
   | ({type: 'client-rejected'; reason: string} & Rejection)

@@ -15,13 +15,17 @@ export function printProxyEvent(printer: LogPrinter, e: ProxyEvent, options: {co
       printer.line(e.instance, e.line, e.stream === 'stderr' ? 'err' : 'out')
       break
     case 'leftovers-stopping':
-      g(`stopping ${e.pids.length} process(es) the tcp:proxy that ran here before (pid ${e.gatewayPid}) left running (pids ${e.pids.join(', ')}): SIGTERM, SIGKILL after ${seconds(e.graceMs)}`)
+      g(
+        `stopping ${e.pids.length} process(es) the tcp:proxy that ran here before (pid ${e.gatewayPid}) left running (pids ${e.pids.join(', ')}): SIGTERM, SIGKILL after ${seconds(e.graceMs)}`,
+      )
       break
     case 'gateway-listening':
       g(`listening on ${hostPort(e.host, e.port)}  TCP_URL=${e.tcpUrl}  (${transportLabel(e)})`)
       break
     case 'instance-starting':
-      g(`starting ${e.instance} (generation ${e.generation}, pid ${e.pid}${e.port === undefined ? '' : `, PORT=${e.port}`})`)
+      g(
+        `starting ${e.instance} (generation ${e.generation}, pid ${e.pid}${e.port === undefined ? '' : `, PORT=${e.port}`})`,
+      )
       break
     case 'instance-ready':
       g(`${e.instance} is ready on port ${e.port} after ${e.bootMs} ms: new connections go to it`)
@@ -61,31 +65,45 @@ export function printProxyEvent(printer: LogPrinter, e: ProxyEvent, options: {co
       g('stopped')
       break
     case 'restart-started':
-      g(`rolling restart to generation ${e.generation} (${e.reason}${e.files ? `: ${e.files.slice(0, 3).join(', ')}${e.files.length > 3 ? '...' : ''}` : ''}): ${e.instances.join(', ') || 'no tcp instance'}`)
+      g(
+        `rolling restart to generation ${e.generation} (${e.reason}${e.files ? `: ${e.files.slice(0, 3).join(', ')}${e.files.length > 3 ? '...' : ''}` : ''}): ${e.instances.join(', ') || 'no tcp instance'}`,
+      )
       break
     case 'restart-retrying':
-      g(`${e.instance} generation ${e.generation} attempt ${e.attempt}/${e.attempts} failed: ${e.reason}; retrying in ${seconds(e.inMs)}`)
+      g(
+        `${e.instance} generation ${e.generation} attempt ${e.attempt}/${e.attempts} failed: ${e.reason}; retrying in ${seconds(e.inMs)}`,
+      )
       break
     case 'restart-switched':
       g(`${e.instance}: new connections go to generation ${e.to} (port ${e.port}); generation ${e.from} drains`)
       break
     case 'restart-completed':
-      g(`rolling restart to generation ${e.generation} done in ${seconds(e.durationMs)}` +
-        (e.failed.length > 0 ? `; FAILED for ${e.failed.join(', ')} (their previous generation keeps serving)` : ''))
+      g(
+        `rolling restart to generation ${e.generation} done in ${seconds(e.durationMs)}` +
+          (e.failed.length > 0 ? `; FAILED for ${e.failed.join(', ')} (their previous generation keeps serving)` : ''),
+      )
       break
     case 'instance-stopping':
-      g(`SIGTERM to ${e.instance} generation ${e.generation} (pid ${e.pid}); SIGKILL in ${seconds(e.graceMs)} if still running`)
+      g(
+        `SIGTERM to ${e.instance} generation ${e.generation} (pid ${e.pid}); SIGKILL in ${seconds(e.graceMs)} if still running`,
+      )
       break
     case 'chaos-restart':
       g(`chaos: restarting ${e.instance} (generation ${e.generation}) as the platform's scheduler may at any moment`)
       break
     // one per connection: dropped with instance output when stdout is not read
     case 'connection-opened':
-      if (options.connections) printer.line('gateway', `connection #${e.id} from ${e.client} -> ${e.instance}`, 'gateway', false)
+      if (options.connections)
+        printer.line('gateway', `connection #${e.id} from ${e.client} -> ${e.instance}`, 'gateway', false)
       break
     case 'connection-closed':
       if (options.connections) {
-        printer.line('gateway', `connection #${e.id} on ${e.instance} closed (${e.reason}) after ${e.durationMs} ms, in ${formatBytes(e.bytesIn)}, out ${formatBytes(e.bytesOut)}`, 'gateway', false)
+        printer.line(
+          'gateway',
+          `connection #${e.id} on ${e.instance} closed (${e.reason}) after ${e.durationMs} ms, in ${formatBytes(e.bytesIn)}, out ${formatBytes(e.bytesOut)}`,
+          'gateway',
+          false,
+        )
       }
 
       break
@@ -114,9 +132,14 @@ export class ProxyOutput {
   private readonly writer: OutputWriter
   private readonly printer: LogPrinter
 
-  constructor(stream: NodeJS.WriteStream, private readonly options: {json?: boolean; noColor?: boolean; timestamps?: boolean; connections?: boolean}) {
+  constructor(
+    stream: NodeJS.WriteStream,
+    private readonly options: {json?: boolean; noColor?: boolean; timestamps?: boolean; connections?: boolean},
+  ) {
     this.writer = new OutputWriter(stream, {droppedNotice: (count) => this.droppedNotice(count)})
-    this.printer = new LogPrinter(this.writer, theme(stream, {noColor: options.noColor, json: options.json}), {timestamps: options.timestamps})
+    this.printer = new LogPrinter(this.writer, theme(stream, {noColor: options.noColor, json: options.json}), {
+      timestamps: options.timestamps,
+    })
   }
 
   /** Aligns the prefix column on the longest instance name from the first line. */

@@ -47,7 +47,10 @@ export class OutputWriter extends EventEmitter<{failed: [NodeJS.ErrnoException]}
   private failure?: NodeJS.ErrnoException
   private idleWaiters: Array<() => void> = []
 
-  constructor(private readonly stream: NodeJS.WritableStream, private readonly options: OutputWriterOptions) {
+  constructor(
+    private readonly stream: NodeJS.WritableStream,
+    private readonly options: OutputWriterOptions,
+  ) {
     super()
     this.limit = options.limit ?? PENDING_OUTPUT_LIMIT
     this.keptLimit = options.keptLimit ?? PENDING_KEPT_LIMIT

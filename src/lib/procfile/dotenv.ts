@@ -24,7 +24,8 @@ function withoutPrototype(variables: Map<string, string>): Record<string, string
  * variables, so a value means the same thing here and on the platform.
  */
 export function parseDotenv(text: string, source = '.env'): Record<string, string> {
-  if (text.includes('\0')) throw new ParseError('DOTENV', `${source} contains binary data (NUL bytes); an env file is a text file.`)
+  if (text.includes('\0'))
+    throw new ParseError('DOTENV', `${source} contains binary data (NUL bytes); an env file is a text file.`)
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/)
   // a Map, because assigning a `__proto__` key to a plain object would be silently lost
   const result = new Map<string, string>()
@@ -43,7 +44,8 @@ export function parseDotenv(text: string, source = '.env'): Record<string, strin
 
     const name = assignment.slice(0, equals).trim()
     if (!NAME.test(name)) {
-      throw new ParseError('DOTENV', 
+      throw new ParseError(
+        'DOTENV',
         `${where}: invalid variable name ${quote(name)}; names are letters, digits and "_", not starting with a digit.`,
         {line},
       )
@@ -59,7 +61,8 @@ export function parseDotenv(text: string, source = '.env'): Record<string, strin
       index = parsed.endIndex
     } else if (opening === "'" || opening === '`') {
       const closing = raw.indexOf(opening, 1)
-      if (closing === -1) throw new ParseError('DOTENV', `${where}: unterminated ${opening} quote in the value of ${name}.`, {line})
+      if (closing === -1)
+        throw new ParseError('DOTENV', `${where}: unterminated ${opening} quote in the value of ${name}.`, {line})
       checkTrailing(raw.slice(closing + 1), where, line)
       result.set(name, raw.slice(1, closing))
     } else {
@@ -115,13 +118,21 @@ export async function loadEnvFiles(paths: string[]): Promise<Record<string, stri
       bytes = await readFile(path)
     } catch (error) {
       const code = (error as NodeJS.ErrnoException)?.code
-      const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message
+      const reason =
+        code === 'ENOENT'
+          ? 'no such file'
+          : code === 'EISDIR'
+            ? 'it is a directory'
+            : code === 'EACCES'
+              ? 'permission denied'
+              : (error as Error).message
       throw new ParseError('DOTENV', `Cannot read the env file ${path}: ${reason}.`, {
         suggestions: ['Check the path given to -e/--env.'],
       })
     }
 
-    if (bytes.length > MAX_ENV_FILE_BYTES) throw new ParseError('DOTENV', `${path} is larger than 1 MB; this does not look like an env file.`)
+    if (bytes.length > MAX_ENV_FILE_BYTES)
+      throw new ParseError('DOTENV', `${path} is larger than 1 MB; this does not look like an env file.`)
     for (const [name, value] of Object.entries(parseDotenv(bytes.toString('utf8'), path))) merged.set(name, value)
   }
 

@@ -10,7 +10,8 @@ export interface FormationEntry {
   count: number
 }
 
-const FORMATION_HINT = 'Use type=count pairs separated by commas, e.g. `tcp=2,web=1` (also `tcp:2`; `all=N` for every type).'
+const FORMATION_HINT =
+  'Use type=count pairs separated by commas, e.g. `tcp=2,web=1` (also `tcp:2`; `all=N` for every type).'
 
 /**
  * Parses `tcp=2,web=1` (or `tcp:2`). The key `all` is kept as is: it sets the count of every type
@@ -23,7 +24,9 @@ export function parseFormation(spec: string): Map<string, number> {
     const part = rawPart.trim()
     const match = /^([A-Za-z0-9_-]+)\s*[=:]\s*(\S+)$/.exec(part)
     if (!match) {
-      throw new UsageError(`Invalid formation entry ${quote(part)} in ${quote(spec)}: expected type=count.`, [FORMATION_HINT])
+      throw new UsageError(`Invalid formation entry ${quote(part)} in ${quote(spec)}: expected type=count.`, [
+        FORMATION_HINT,
+      ])
     }
 
     const [, type, countText] = match
@@ -34,7 +37,8 @@ export function parseFormation(spec: string): Map<string, number> {
       )
     }
 
-    if (formation.has(type)) throw new UsageError(`"${type}" appears twice in the formation ${quote(spec)}.`, [FORMATION_HINT])
+    if (formation.has(type))
+      throw new UsageError(`"${type}" appears twice in the formation ${quote(spec)}.`, [FORMATION_HINT])
     formation.set(type, Number(countText))
   }
 
@@ -75,7 +79,10 @@ export function resolveFormation(
     throw new UsageError(why, [known])
   }
 
-  const only = (options.only ?? []).flatMap((item) => item.split(',')).map((item) => item.trim()).filter(Boolean)
+  const only = (options.only ?? [])
+    .flatMap((item) => item.split(','))
+    .map((item) => item.trim())
+    .filter(Boolean)
   for (const type of only) {
     if (!types.includes(type)) throw new UsageError(`Unknown process type "${type}" in --only.`, [known])
   }
@@ -86,7 +93,8 @@ export function resolveFormation(
     .map((entry) => ({type: entry.name, command: entry.command, count: formation.get(entry.name) ?? defaultCount}))
 
   if (requireTcp && !resolved.some((entry) => entry.type === 'tcp' && entry.count >= 1)) {
-    const reason = only.length > 0 && !only.includes('tcp') ? '--only leaves out the `tcp` type' : 'the formation scales `tcp` to 0'
+    const reason =
+      only.length > 0 && !only.includes('tcp') ? '--only leaves out the `tcp` type' : 'the formation scales `tcp` to 0'
     throw new UsageError(`Nothing to serve: ${reason}; at least one \`tcp\` instance is required.`, [
       'Scale tcp to at least 1, e.g. --formation tcp=1.',
     ])

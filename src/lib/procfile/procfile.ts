@@ -57,19 +57,24 @@ export function parseProcfile(text: string, source = 'Procfile'): Procfile {
     const name = trimmed.slice(0, colon).trim()
     const command = trimmed.slice(colon + 1).trim()
     if (!LOCAL_NAME.test(name)) {
-      throw new ParseError('PROCFILE', 
+      throw new ParseError(
+        'PROCFILE',
         `${where}: invalid process type name ${quote(name)}; use letters, digits, "-" and "_" only.`,
         {line, suggestions: [FORMAT_HINT]},
       )
     }
 
     if (command === '') {
-      throw new ParseError('PROCFILE', `${where}: process type "${name}" has an empty command.`, {line, suggestions: [FORMAT_HINT]})
+      throw new ParseError('PROCFILE', `${where}: process type "${name}" has an empty command.`, {
+        line,
+        suggestions: [FORMAT_HINT],
+      })
     }
 
     const previous = seen.get(name)
     if (previous !== undefined) {
-      throw new ParseError('PROCFILE', 
+      throw new ParseError(
+        'PROCFILE',
         `${where}: duplicate process type "${name}" (already defined on line ${previous}).`,
         {line, suggestions: ['Keep one line per process type.']},
       )
@@ -101,7 +106,8 @@ export async function readProcfile(path: string): Promise<Procfile> {
   let size: number
   try {
     const info = await stat(path)
-    if (info.isDirectory()) throw new ParseError('PROCFILE', `${path} is a directory, not a Procfile.`, {suggestions: procfileSuggestions()})
+    if (info.isDirectory())
+      throw new ParseError('PROCFILE', `${path} is a directory, not a Procfile.`, {suggestions: procfileSuggestions()})
     size = info.size
   } catch (error) {
     if (error instanceof ParseError) throw error
@@ -151,8 +157,11 @@ function missingOrUnreadable(path: string, error: unknown): ParseError {
     return new ParseError('PROCFILE', `No Procfile found at ${path}.`, {suggestions: procfileSuggestions()})
   }
 
-  const reason = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (error as Error)?.message ?? String(error)
-  return new ParseError('PROCFILE', `Cannot read the Procfile ${path}: ${reason}.`, {suggestions: procfileSuggestions()})
+  const reason =
+    code === 'EACCES' || code === 'EPERM' ? 'permission denied' : ((error as Error)?.message ?? String(error))
+  return new ParseError('PROCFILE', `Cannot read the Procfile ${path}: ${reason}.`, {
+    suggestions: procfileSuggestions(),
+  })
 }
 
 /** Quotes user text for an error message, shortened so a huge line cannot flood the terminal. */

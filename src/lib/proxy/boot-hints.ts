@@ -7,7 +7,9 @@ export function bootFailureHints(instance: string, lines: string[], gatewayPort:
   const text = lines.join('\n')
   if (!/EADDRINUSE/.test(text)) return []
   if (new RegExp(`[:\\s]${gatewayPort}\\b`).test(text)) {
-    return [`${instance} tried to listen on ${gatewayPort}, the TCP_URL port, which belongs to the gateway: listen on $PORT instead.`]
+    return [
+      `${instance} tried to listen on ${gatewayPort}, the TCP_URL port, which belongs to the gateway: listen on $PORT instead.`,
+    ]
   }
 
   return [`${instance} could not listen: its port is already in use (EADDRINUSE). Listen on the port in $PORT.`]

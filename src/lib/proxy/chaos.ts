@@ -20,10 +20,13 @@ export class ChaosScheduler {
   start(): void {
     if (this.stopped) return
     const {minMs, maxMs} = this.interval
-    this.timer = setTimeout(() => {
-      this.start()
-      this.restartOne()
-    }, minMs + Math.random() * (maxMs - minMs))
+    this.timer = setTimeout(
+      () => {
+        this.start()
+        this.restartOne()
+      },
+      minMs + Math.random() * (maxMs - minMs),
+    )
   }
 
   stop(): void {

@@ -12,7 +12,11 @@ export interface AppIdentity {
 }
 
 export function defaultAppName(cwd: string): string {
-  return basename(cwd).toLowerCase().replaceAll(/[^a-z0-9-]/g, '-') || 'app'
+  return (
+    basename(cwd)
+      .toLowerCase()
+      .replaceAll(/[^a-z0-9-]/g, '-') || 'app'
+  )
 }
 
 export function gitCommit(cwd: string): Promise<string | undefined> {

@@ -25,7 +25,15 @@ export class CrashRecovery {
   onExited(e: ExitEvent): void {
     const instance = this.pool.takeExited(e.pid)
     if (!instance) return
-    this.runtime.emitEvent({event: 'instance-exited', instance: instance.name, generation: instance.generation, pid: e.pid, code: e.code, signal: e.signal, expected: e.expected})
+    this.runtime.emitEvent({
+      event: 'instance-exited',
+      instance: instance.name,
+      generation: instance.generation,
+      pid: e.pid,
+      code: e.code,
+      signal: e.signal,
+      expected: e.expected,
+    })
     if (e.expected || this.runtime.signal.aborted) {
       if (instance.state !== 'failed') instance.state = 'stopped'
       return
@@ -59,7 +67,10 @@ export class CrashRecovery {
     // ready; if others did, the gateway serves with them and a rolling restart brings it back.
     // --max-crashes counts the crashes after that: of instances that had become ready, and their restarts.
     if (this.startingUp && wasBooting && instance.type === 'tcp' && instance.restarts === 0) {
-      this.pool.reportBootFailure(instance, `exited before accepting a TCP connection on PORT ${instance.port}: not restarted, a start-up fails like a deployment on the platform (--max-crashes counts crashes once an instance has been ready)`)
+      this.pool.reportBootFailure(
+        instance,
+        `exited before accepting a TCP connection on PORT ${instance.port}: not restarted, a start-up fails like a deployment on the platform (--max-crashes counts crashes once an instance has been ready)`,
+      )
       return
     }
 
@@ -72,7 +83,13 @@ export class CrashRecovery {
     }
 
     const delay = crashRestartDelay(instance.crashes, wasBooting, options.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS)
-    this.runtime.emitEvent({event: 'instance-restarting', instance: instance.name, generation: instance.generation, inMs: delay, crashes: instance.crashes})
+    this.runtime.emitEvent({
+      event: 'instance-restarting',
+      instance: instance.name,
+      generation: instance.generation,
+      inMs: delay,
+      crashes: instance.crashes,
+    })
     const processType = this.pool.processType(instance.type)!
     instance.restartTimer = setTimeout(() => {
       instance.restartTimer = undefined
@@ -85,12 +102,14 @@ export class CrashRecovery {
   private checkAllGaveUp(): void {
     const tcp = [...this.pool.serving.values()]
     if (tcp.length > 0 && tcp.every((i) => i.state === 'failed') && this.runtime.options.upstreams.length === 0) {
-      this.onAllGaveUp(new CliError('Every tcp instance crashed too often and was given up.', {
-        suggestions: [
-          'Read the instances\' last output lines above to find why they exit.',
-          'Raise --max-crashes to keep restarting them longer.',
-        ],
-      }))
+      this.onAllGaveUp(
+        new CliError('Every tcp instance crashed too often and was given up.', {
+          suggestions: [
+            "Read the instances' last output lines above to find why they exit.",
+            'Raise --max-crashes to keep restarting them longer.',
+          ],
+        }),
+      )
     }
   }
 }

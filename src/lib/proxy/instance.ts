@@ -51,7 +51,16 @@ export class InstancePool {
     let instance = previous
     if (!instance) {
       const name = `${processType.type}-${index}`
-      instance = {name, type: processType.type, index, generation: this.generation, state: 'booting', startedAt: Date.now(), crashes: 0, restarts: 0}
+      instance = {
+        name,
+        type: processType.type,
+        index,
+        generation: this.generation,
+        state: 'booting',
+        startedAt: Date.now(),
+        crashes: 0,
+        restarts: 0,
+      }
       this.all.push(instance)
       if (processType.type === 'tcp') this.serving.set(name, instance)
     }
@@ -71,7 +80,11 @@ export class InstancePool {
   async launch(instance: Instance, processType: ProcessType): Promise<boolean> {
     const {options, supervisor, gateway} = this.runtime
     const isTcp = processType.type === 'tcp'
-    const port = isTcp ? await freePort() : processType.type === 'web' ? options.webPort + instance.index - 1 : undefined
+    const port = isTcp
+      ? await freePort()
+      : processType.type === 'web'
+        ? options.webPort + instance.index - 1
+        : undefined
     Object.assign(instance, {port, state: 'booting', startedAt: Date.now()})
     if (this.runtime.signal.aborted || instance.retired) return false
 
@@ -84,7 +97,14 @@ export class InstancePool {
     })
     instance.process = child
     this.byProcess.set(child, instance)
-    this.runtime.emitEvent({event: 'instance-starting', instance: instance.name, type: processType.type, generation: instance.generation, pid: child.pid, port})
+    this.runtime.emitEvent({
+      event: 'instance-starting',
+      instance: instance.name,
+      type: processType.type,
+      generation: instance.generation,
+      pid: child.pid,
+      port,
+    })
     if (isTcp && port !== undefined) {
       instance.backendId = `${instance.name}#${instance.generation}`
       this.byBackend.set(instance.backendId, instance)
@@ -126,7 +146,13 @@ export class InstancePool {
 
   goLive(instance: Instance): void {
     instance.state = 'ready'
-    this.runtime.emitEvent({event: 'instance-ready', instance: instance.name, generation: instance.generation, port: instance.port!, bootMs: Date.now() - instance.startedAt})
+    this.runtime.emitEvent({
+      event: 'instance-ready',
+      instance: instance.name,
+      generation: instance.generation,
+      port: instance.port!,
+      bootMs: Date.now() - instance.startedAt,
+    })
     this.runtime.gateway.setReady(instance.backendId!)
   }
 
@@ -135,7 +161,14 @@ export class InstancePool {
     if (!instance.backendId) return
     const {drop} = this.runtime.options
     const count = this.runtime.gateway.dropConnections(instance.backendId, drop)
-    if (count > 0) this.runtime.emitEvent({event: 'connections-dropped', instance: instance.name, generation: instance.generation, count, mode: drop})
+    if (count > 0)
+      this.runtime.emitEvent({
+        event: 'connections-dropped',
+        instance: instance.name,
+        generation: instance.generation,
+        count,
+        mode: drop,
+      })
   }
 
   /** An instance that will never serve again: out of the gateway and out of the status. */
@@ -157,6 +190,12 @@ export class InstancePool {
 
   private bootFailed(instance: Instance, reason: string): void {
     instance.state = 'failed'
-    this.runtime.emitEvent({event: 'instance-boot-failed', instance: instance.name, generation: instance.generation, reason, lastLines: instance.process!.recentOutput(LAST_LINES_REPORTED)})
+    this.runtime.emitEvent({
+      event: 'instance-boot-failed',
+      instance: instance.name,
+      generation: instance.generation,
+      reason,
+      lastLines: instance.process!.recentOutput(LAST_LINES_REPORTED),
+    })
   }
 }

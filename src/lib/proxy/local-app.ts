@@ -95,7 +95,8 @@ export class LocalApp extends EventEmitter<{event: [ProxyEvent]; fatal: [Error]}
     this.directoryClaim = await claimDirectory?.(this.options.cwd, this.supervisor, {
       app: this.options.app,
       graceMs: this.options.graceMs,
-      onLeftovers: ({gatewayPid, pids}) => this.runtime.emitEvent({event: 'leftovers-stopping', gatewayPid, pids, graceMs: this.options.graceMs}),
+      onLeftovers: ({gatewayPid, pids}) =>
+        this.runtime.emitEvent({event: 'leftovers-stopping', gatewayPid, pids, graceMs: this.options.graceMs}),
     })
     this.claimed = true
     if (this.aborter.signal.aborted) return
@@ -103,7 +104,14 @@ export class LocalApp extends EventEmitter<{event: [ProxyEvent]; fatal: [Error]}
     const publicHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
     this.identity = {app: this.options.app, version: this.options.version, tcpUrl: tcpUrl(publicHost, port)}
     const {transport, transportFallback} = this.gateway
-    this.runtime.emitEvent({event: 'gateway-listening', host, port, tcpUrl: this.identity.tcpUrl, transport: transport.name, ...(transportFallback ? {transportFallback} : {})})
+    this.runtime.emitEvent({
+      event: 'gateway-listening',
+      host,
+      port,
+      tcpUrl: this.identity.tcpUrl,
+      transport: transport.name,
+      ...(transportFallback ? {transportFallback} : {}),
+    })
 
     const upstreamsReady = this.options.upstreams.map((upstream, i) => serveUpstream(this.runtime, upstream, i + 1))
     const boots: Promise<boolean>[] = []
@@ -121,12 +129,14 @@ export class LocalApp extends EventEmitter<{event: [ProxyEvent]; fatal: [Error]}
     const tcpCount = this.pool.processType('tcp')?.count ?? 0
     const tcpReady = this.pool.all.some((i) => i.type === 'tcp' && i.state === 'ready')
     if (tcpCount > 0 && !tcpReady && this.options.upstreams.length === 0 && !this.aborter.signal.aborted) {
-      throw this.withBootHints(new CliError('No tcp instance became ready: the gateway has nothing to send connections to.', {
-        suggestions: [
-          'Make the tcp process listen on the port in $PORT (on 0.0.0.0, not the TCP_URL port).',
-          'Raise --boot-timeout if it needs longer than that to start.',
-        ],
-      }))
+      throw this.withBootHints(
+        new CliError('No tcp instance became ready: the gateway has nothing to send connections to.', {
+          suggestions: [
+            'Make the tcp process listen on the port in $PORT (on 0.0.0.0, not the TCP_URL port).',
+            'Raise --boot-timeout if it needs longer than that to start.',
+          ],
+        }),
+      )
     }
 
     if (tcpCount === 0) await Promise.race(upstreamsReady)
@@ -140,7 +150,11 @@ export class LocalApp extends EventEmitter<{event: [ProxyEvent]; fatal: [Error]}
       .filter((i) => i.type === 'tcp' && i.process)
       .flatMap((i) => bootFailureHints(i.name, i.process!.recentOutput(), port))
     if (hints.length === 0) return error
-    return new CliError(error.message, {exitCode: error.exitCode, code: error.code, suggestions: [...new Set(hints), ...error.suggestions]})
+    return new CliError(error.message, {
+      exitCode: error.exitCode,
+      code: error.code,
+      suggestions: [...new Set(hints), ...error.suggestions],
+    })
   }
 
   /** Rolling restart of every tcp instance, resolved once it is complete (new generation serving, old one gone). */
@@ -154,7 +168,11 @@ export class LocalApp extends EventEmitter<{event: [ProxyEvent]; fatal: [Error]}
   }
 
   status(): LocalStatus {
-    return buildStatus({name: this.options.app, tcpUrl: this.tcpUrl, restarting: this.restarting}, this.pool.all, this.gateway)
+    return buildStatus(
+      {name: this.options.app, tcpUrl: this.tcpUrl, restarting: this.restarting},
+      this.pool.all,
+      this.gateway,
+    )
   }
 
   /** Graceful stop: stop accepting, SIGTERM every process group, SIGKILL after the grace period. */

@@ -57,8 +57,15 @@ export async function loadAppSource(options: {
   }
 
   const procfile = await readProcfile(procfilePath)
-  const only = options.only?.split(',').map((s) => s.trim()).filter(Boolean)
-  const formation = resolveFormation(procfile, {formation: options.formation, only, requireTcp: !options.hasUpstreams}).map(({type, command, count}) => ({type, command, count}))
+  const only = options.only
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  const formation = resolveFormation(procfile, {
+    formation: options.formation,
+    only,
+    requireTcp: !options.hasUpstreams,
+  }).map(({type, command, count}) => ({type, command, count}))
   return {dir, formation, dotenv, warnings: procfile.warnings}
 }
 
@@ -90,10 +97,13 @@ function checkWebPorts(webPort: number, formation: ProcessType[]): void {
   const count = formation.find((p) => p.type === 'web')?.count ?? 0
   const last = webPort + count - 1
   if (count > 0 && last > 65_535) {
-    throw new UsageError(`--web-port ${webPort} with ${count} web instances would put web-${count} on port ${last}: ports go up to 65535.`, [
-      `Lower --web-port to ${65_536 - count} or less`,
-      `Or start fewer web instances (--formation web=${65_536 - webPort})`,
-    ])
+    throw new UsageError(
+      `--web-port ${webPort} with ${count} web instances would put web-${count} on port ${last}: ports go up to 65535.`,
+      [
+        `Lower --web-port to ${65_536 - count} or less`,
+        `Or start fewer web instances (--formation web=${65_536 - webPort})`,
+      ],
+    )
   }
 }
 
@@ -131,7 +141,8 @@ export async function localAppOptions(flags: ProxyFlags, source: AppSource): Pro
 /** What the user should know before it starts: Procfile names the platform refuses, a gateway open to the network. */
 export function startupWarnings(source: AppSource, host: string): string[] {
   const warnings = [...source.warnings]
-  if (!LOOPBACK_HOSTS.has(unbracket(host))) warnings.push(`The gateway listens on ${host}: it is reachable from the network, not only from this machine.`)
+  if (!LOOPBACK_HOSTS.has(unbracket(host)))
+    warnings.push(`The gateway listens on ${host}: it is reachable from the network, not only from this machine.`)
   return warnings
 }
 
@@ -139,7 +150,8 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1'])
 
 function parseChaos(text: string): {minMs: number; maxMs: number} {
   const range = parseDurationRange(text)
-  if (range.minMs <= 0) throw new UsageError(`--chaos ${text}: the interval must be longer than 0.`, ['--chaos 5m', '--chaos 30s..2m'])
+  if (range.minMs <= 0)
+    throw new UsageError(`--chaos ${text}: the interval must be longer than 0.`, ['--chaos 5m', '--chaos 30s..2m'])
   return range
 }
 
@@ -152,11 +164,20 @@ export function gatewayCliError(error: unknown): unknown {
   const code = error.systemCode ?? error.code
   switch (error.code) {
     case 'EADDRINUSE':
-      return new CliError(error.message, {suggestions: ['Pass --port <another port>, or stop the program using it.'], code})
+      return new CliError(error.message, {
+        suggestions: ['Pass --port <another port>, or stop the program using it.'],
+        code,
+      })
     case 'EACCES':
-      return new CliError(error.message, {suggestions: ['Pass --port with a port above 1023, or run with the privileges that port needs.'], code})
+      return new CliError(error.message, {
+        suggestions: ['Pass --port with a port above 1023, or run with the privileges that port needs.'],
+        code,
+      })
     case 'EADDRNOTAVAIL':
-      return new CliError(error.message, {suggestions: ['Pass --host 127.0.0.1 (this machine only) or --host 0.0.0.0 (every interface).'], code})
+      return new CliError(error.message, {
+        suggestions: ['Pass --host 127.0.0.1 (this machine only) or --host 0.0.0.0 (every interface).'],
+        code,
+      })
     case 'ELISTEN':
       return new CliError(error.message, {code})
     default:

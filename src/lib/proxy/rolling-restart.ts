@@ -31,7 +31,10 @@ export class RollingRestarts {
   private inFlight?: Promise<RestartReport>
   private queued?: {request: RestartRequest; report: Promise<RestartReport>}
 
-  constructor(private readonly runtime: AppRuntime, private readonly pool: InstancePool) {}
+  constructor(
+    private readonly runtime: AppRuntime,
+    private readonly pool: InstancePool,
+  ) {}
 
   get running(): boolean {
     return this.inFlight !== undefined
@@ -66,7 +69,13 @@ export class RollingRestarts {
     const startedAt = Date.now()
     const generation = ++this.pool.generation
     const names = [...this.pool.serving.keys()].filter((name) => !request.only || request.only.includes(name))
-    this.runtime.emitEvent({event: 'restart-started', generation, reason: request.reason, instances: names, ...(request.files ? {files: request.files} : {})})
+    this.runtime.emitEvent({
+      event: 'restart-started',
+      generation,
+      reason: request.reason,
+      instances: names,
+      ...(request.files ? {files: request.files} : {}),
+    })
     const results = await Promise.all(names.map((name) => this.replace(name, generation)))
     const report: RestartReport = {
       generation,
@@ -89,11 +98,18 @@ export class RollingRestarts {
     const attempts = options.restartAttempts ?? DEFAULT_RESTART_ATTEMPTS
     for (let attempt = 1; attempt <= attempts && !stopped.aborted; attempt++) {
       const fresh: Instance = {
-        name, type: 'tcp', index: old.index, generation, state: 'booting', startedAt: Date.now(), crashes: 0,
-        restarts: old.restarts + 1, candidate: true,
+        name,
+        type: 'tcp',
+        index: old.index,
+        generation,
+        state: 'booting',
+        startedAt: Date.now(),
+        crashes: 0,
+        restarts: old.restarts + 1,
+        candidate: true,
       }
       this.pool.all.push(fresh)
-      if (await this.pool.launch(fresh, processType) && await this.pool.awaitAccept(fresh)) {
+      if ((await this.pool.launch(fresh, processType)) && (await this.pool.awaitAccept(fresh))) {
         this.switchTo(fresh, old, Date.now())
         await this.retire(old)
         return true
@@ -102,7 +118,15 @@ export class RollingRestarts {
       this.pool.forget(fresh)
       if (attempt === attempts || stopped.aborted) break
       const inMs = backoffDelay(attempt, options.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS)
-      this.runtime.emitEvent({event: 'restart-retrying', instance: name, generation, attempt, attempts, inMs, reason: 'the new instance did not become ready; the old one keeps serving'})
+      this.runtime.emitEvent({
+        event: 'restart-retrying',
+        instance: name,
+        generation,
+        attempt,
+        attempts,
+        inMs,
+        reason: 'the new instance did not become ready; the old one keeps serving',
+      })
       await delay(inMs, undefined, {signal: stopped}).catch(() => {})
     }
 
@@ -118,7 +142,14 @@ export class RollingRestarts {
     this.pool.goLive(fresh)
     if (old.backendId) this.runtime.gateway.drain(old.backendId)
     if (old.state === 'ready' || old.state === 'booting') old.state = 'draining'
-    this.runtime.emitEvent({event: 'restart-switched', instance: fresh.name, from: old.generation, to: fresh.generation, port: fresh.port!, switchMs: Date.now() - readyAt})
+    this.runtime.emitEvent({
+      event: 'restart-switched',
+      instance: fresh.name,
+      from: old.generation,
+      to: fresh.generation,
+      port: fresh.port!,
+      switchMs: Date.now() - readyAt,
+    })
   }
 
   /**
@@ -131,7 +162,13 @@ export class RollingRestarts {
     if (child && this.pool.holds(child)) {
       await delay(SWITCH_SETTLE_MS)
       const {graceMs} = this.runtime.options
-      this.runtime.emitEvent({event: 'instance-stopping', instance: old.name, generation: old.generation, pid: child.pid, graceMs})
+      this.runtime.emitEvent({
+        event: 'instance-stopping',
+        instance: old.name,
+        generation: old.generation,
+        pid: child.pid,
+        graceMs,
+      })
       void child.stop(Math.min(MAX_DURATION_MS, graceMs + SUPERVISOR_KILL_DEFERRED_MS))
       const graceOver = new AbortController()
       // Not child.running: the shell leading the group may be gone while the server it started lives on.

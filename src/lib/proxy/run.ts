@@ -81,7 +81,9 @@ export async function runUntilStopped(app: LocalApp, options: RunOptions): Promi
   // The state file claims the directory before anything starts; the control interface completes it.
   let claim: DirectoryClaim | undefined
   try {
-    await app.start(async (dir, supervisor, claimOptions) => (claim = await claimAppDirectory(dir, supervisor, claimOptions)))
+    await app.start(
+      async (dir, supervisor, claimOptions) => (claim = await claimAppDirectory(dir, supervisor, claimOptions)),
+    )
   } catch (error) {
     await app.stop('start-up failed')
     releaseSignals()

@@ -23,14 +23,19 @@ export interface SignalTarget {
  * Routes SIGINT and SIGTERM to `onSignal` alone until the returned function is called; from now on, whenever the
  * process exits before then, every process `live()` returns gets SIGTERM.
  */
-export function ownStopSignals(onSignal: (signal: NodeJS.Signals) => void, live: () => Iterable<SignalTarget>): () => void {
+export function ownStopSignals(
+  onSignal: (signal: NodeJS.Signals) => void,
+  live: () => Iterable<SignalTarget>,
+): () => void {
   const onExit = () => {
     for (const target of live()) target.signal('SIGTERM')
   }
 
   process.on('exit', onExit)
   // rawListeners: `once` listeners come back as they were (still once), not as plain ones.
-  const others = new Map(STOP_SIGNALS.map((signal) => [signal, process.rawListeners(signal) as Array<(...args: unknown[]) => void>]))
+  const others = new Map(
+    STOP_SIGNALS.map((signal) => [signal, process.rawListeners(signal) as Array<(...args: unknown[]) => void>]),
+  )
   for (const [signal, listeners] of others) {
     for (const listener of listeners) process.removeListener(signal, listener)
     process.on(signal, onSignal)

@@ -32,11 +32,25 @@ export function buildStatus(
   for (const backend of backends.values()) {
     if (!backend.id.startsWith(UPSTREAM_ID_PREFIX)) continue
     statuses.push({
-      name: backend.id, type: 'upstream', generation: 0, state: backend.state === 'ready' ? 'ready' : 'booting',
-      port: backend.port, uptimeMs: 0, active: backend.active, total: backend.total,
-      bytesIn: backend.bytesIn, bytesOut: backend.bytesOut, restarts: 0,
+      name: backend.id,
+      type: 'upstream',
+      generation: 0,
+      state: backend.state === 'ready' ? 'ready' : 'booting',
+      port: backend.port,
+      uptimeMs: 0,
+      active: backend.active,
+      total: backend.total,
+      bytesIn: backend.bytesIn,
+      bytesOut: backend.bytesOut,
+      restarts: 0,
     })
   }
 
-  return {app: app.name, tcpUrl: app.tcpUrl, restarting: app.restarting, instances: statuses, connections: gateway.connections}
+  return {
+    app: app.name,
+    tcpUrl: app.tcpUrl,
+    restarting: app.restarting,
+    instances: statuses,
+    connections: gateway.connections,
+  }
 }

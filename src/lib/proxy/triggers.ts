@@ -15,7 +15,10 @@ export interface TriggerOptions {
  * Returns the function that removes them and gives the terminal back (also run on process exit, so
  * raw mode never outlives us).
  */
-export function installRestartTriggers(app: Pick<LocalApp, 'restart' | 'restartForChanges'>, options: TriggerOptions): () => void {
+export function installRestartTriggers(
+  app: Pick<LocalApp, 'restart' | 'restartForChanges'>,
+  options: TriggerOptions,
+): () => void {
   const restart = (reason: string) => {
     // A failed restart is reported by its events; the old generation keeps serving.
     app.restart(reason).catch(() => {})
@@ -30,7 +33,13 @@ export function installRestartTriggers(app: Pick<LocalApp, 'restart' | 'restartF
 
   const keys = options.keys
   const restoreTerminal = keys
-    ? listenForKeys(keys.input, {restart: () => restart('key r'), status: keys.status, quit: keys.quit, interrupt: keys.interrupt, lost: keys.lost})
+    ? listenForKeys(keys.input, {
+        restart: () => restart('key r'),
+        status: keys.status,
+        quit: keys.quit,
+        interrupt: keys.interrupt,
+        lost: keys.lost,
+      })
     : undefined
   const uninstall = () => {
     process.off('exit', uninstall)

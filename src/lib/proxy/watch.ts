@@ -21,7 +21,11 @@ export interface AppWatcher {
  * this walks the tree itself with one non-recursive fs.watch per directory, adding new directories
  * as they appear.
  */
-export function watchAppDir(root: string, onChange: (files: string[]) => void, options: {debounceMs?: number} = {}): AppWatcher {
+export function watchAppDir(
+  root: string,
+  onChange: (files: string[]) => void,
+  options: {debounceMs?: number} = {},
+): AppWatcher {
   const debounceMs = options.debounceMs ?? WATCH_DEBOUNCE_MS
   const watchers = new Map<string, FSWatcher>()
   let changed = new Set<string>()

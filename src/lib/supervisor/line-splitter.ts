@@ -12,7 +12,10 @@ export class LineSplitter {
   private readonly decoder = new StringDecoder('utf8')
   private pending = ''
 
-  constructor(private readonly onLine: (line: string) => void, private readonly maxLength = MAX_LINE_LENGTH) {}
+  constructor(
+    private readonly onLine: (line: string) => void,
+    private readonly maxLength = MAX_LINE_LENGTH,
+  ) {}
 
   write(chunk: Buffer): void {
     this.push(this.decoder.write(chunk))
@@ -53,7 +56,7 @@ export class LineSplitter {
       return
     }
 
-    for (let start = 0; start < text.length; ) {
+    for (let start = 0; start < text.length;) {
       let end = Math.min(start + this.maxLength, text.length)
       const code = text.charCodeAt(end - 1)
       if (end < text.length && code >= 0xd800 && code <= 0xdbff) end--

@@ -50,7 +50,11 @@ export function processStartTime(pid: number): string | undefined {
   if (HAS_PROC) return startTimeOf(pid)
   if (!Number.isInteger(pid) || pid <= 0) return undefined
   try {
-    const started = execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000}).trim()
+    const started = execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 2000,
+    }).trim()
     return started || undefined
   } catch {
     return undefined
@@ -61,7 +65,8 @@ export function processStartTime(pid: number): string | undefined {
 export function allPids(): number[] {
   if (!HAS_PROC) return []
   const pids: number[] = []
-  for (const entry of readdirSync('/proc')) if (entry.charCodeAt(0) >= 48 && entry.charCodeAt(0) <= 57) pids.push(Number(entry))
+  for (const entry of readdirSync('/proc'))
+    if (entry.charCodeAt(0) >= 48 && entry.charCodeAt(0) <= 57) pids.push(Number(entry))
   return pids
 }
 
@@ -80,7 +85,11 @@ export function environHas(pid: number, entry: Buffer, prefix: boolean): boolean
   }
 
   try {
-    return holds(readAll((buffer, at) => readSync(fd, buffer, at, buffer.length - at, null)), entry, prefix)
+    return holds(
+      readAll((buffer, at) => readSync(fd, buffer, at, buffer.length - at, null)),
+      entry,
+      prefix,
+    )
   } catch {
     return false
   } finally {

@@ -71,7 +71,8 @@ export function leftoversOf(gatewayMarker: string | undefined, groups: GroupReco
   const verifiedGroups = new Set<number>()
   for (const group of groups) {
     const leader = procInfo(group.pgid)
-    if (group.startTime && leader && leader.startTime === group.startTime && leader.pgid === group.pgid) verifiedGroups.add(group.pgid)
+    if (group.startTime && leader && leader.startTime === group.startTime && leader.pgid === group.pgid)
+      verifiedGroups.add(group.pgid)
   }
 
   const spared = selfAndAncestors()
@@ -108,7 +109,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  * to what is left after graceMs, then waits (bounded) until `find` returns nothing. Polls: there is no
  * event for the end of a process that is not our child. Resolves with how many processes were found.
  */
-export async function terminateProcesses(find: () => ProcInfo[] | Promise<ProcInfo[]>, graceMs: number): Promise<number> {
+export async function terminateProcesses(
+  find: () => ProcInfo[] | Promise<ProcInfo[]>,
+  graceMs: number,
+): Promise<number> {
   const seen = new Set<string>()
   const key = (p: ProcInfo) => `${p.pid}/${p.startTime}`
   const signalNew = (processes: ProcInfo[], signal: NodeJS.Signals) => {

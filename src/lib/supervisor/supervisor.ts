@@ -6,7 +6,14 @@ import type {Readable} from 'node:stream'
 import {LineSplitter} from './line-splitter.js'
 import {startTimeOf} from './proc.js'
 import {instanceScript} from './shell-command.js'
-import {type GroupRecord, MARKER_VARIABLE, markedProcesses, markedProcessesAsync, signalProcesses, terminateProcesses} from './strays.js'
+import {
+  type GroupRecord,
+  MARKER_VARIABLE,
+  markedProcesses,
+  markedProcessesAsync,
+  signalProcesses,
+  terminateProcesses,
+} from './strays.js'
 
 export interface ProcessSpec {
   /** Instance name, e.g. `tcp-1`. */
@@ -79,7 +86,11 @@ export class ManagedProcess {
   private watchdog?: {destroy(): void}
 
   /** `marker`: this instance's value of MARKER_VARIABLE, `<gateway marker>:<n>`. */
-  constructor(spec: ProcessSpec, private readonly emit: (event: SupervisorEvent) => void, private readonly marker = '') {
+  constructor(
+    spec: ProcessSpec,
+    private readonly emit: (event: SupervisorEvent) => void,
+    private readonly marker = '',
+  ) {
     this.spec = spec
     this.id = spec.id
     this.startedAt = Date.now()
@@ -182,7 +193,8 @@ export class ManagedProcess {
     killProcessGroup(this.pid, 'SIGKILL')
     this.signalStrays('SIGKILL')
     // something that escaped the group (setsid) may hold the pipes forever: do not wait for it long
-    if (this.leaderExited && !this.drainTimer) this.drainTimer = setTimeout(() => this.stopWaitingForOutput?.(), DRAIN_TIMEOUT_MS)
+    if (this.leaderExited && !this.drainTimer)
+      this.drainTimer = setTimeout(() => this.stopWaitingForOutput?.(), DRAIN_TIMEOUT_MS)
   }
 
   private watch(child: ChildProcess): void {
@@ -233,9 +245,10 @@ export class ManagedProcess {
   }
 
   private failToSpawn(error: unknown): void {
-    const reason = (error as NodeJS.ErrnoException)?.code === 'ENOENT'
-      ? `cannot start /bin/sh in ${this.spec.cwd} (does the directory exist?)`
-      : (error as Error)?.message ?? String(error)
+    const reason =
+      (error as NodeJS.ErrnoException)?.code === 'ENOENT'
+        ? `cannot start /bin/sh in ${this.spec.cwd} (does the directory exist?)`
+        : ((error as Error)?.message ?? String(error))
     this.emit({type: 'spawn-error', id: this.id, error: reason})
     this.finish({code: null, signal: null, expected: false})
   }
@@ -259,10 +272,14 @@ export class Supervisor extends EventEmitter<{event: [SupervisorEvent]; groups: 
   private started = 0
 
   start(spec: ProcessSpec): ManagedProcess {
-    const managed = new ManagedProcess(spec, (event) => {
-      if (event.type === 'exited' && this.live.delete(managed)) this.emit('groups', this.groups())
-      this.emit('event', event)
-    }, `${this.marker}:${++this.started}`)
+    const managed = new ManagedProcess(
+      spec,
+      (event) => {
+        if (event.type === 'exited' && this.live.delete(managed)) this.emit('groups', this.groups())
+        this.emit('event', event)
+      },
+      `${this.marker}:${++this.started}`,
+    )
     if (managed.running) {
       this.live.add(managed)
       this.emit('groups', this.groups())

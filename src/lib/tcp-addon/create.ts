@@ -63,7 +63,11 @@ export interface CreateUi {
   warn: (text: string) => void
 }
 
-export async function createTcpAddon(client: ScalingoClient, options: CreateOptions, ui: CreateUi): Promise<CreateResult> {
+export async function createTcpAddon(
+  client: ScalingoClient,
+  options: CreateOptions,
+  ui: CreateUi,
+): Promise<CreateResult> {
   const {app, commandLine} = options
   const existing = await findTcpAddon(client, app)
   if (existing) {
@@ -101,11 +105,24 @@ export async function createTcpAddon(client: ScalingoClient, options: CreateOpti
 
   if (!tcpUrl) warn(`TCP_URL is not set yet: read it later with \`${commandLine('env')} TCP_URL -a ${app}\`.`)
   const formation = await ensureTcpScaled(client, options, ui, warn)
-  return {app, addon: addonView(addon), ...tcpEndpoint(tcpUrl), message: provisioned.message ?? null, waited: options.wait, formation, warnings}
+  return {
+    app,
+    addon: addonView(addon),
+    ...tcpEndpoint(tcpUrl),
+    message: provisioned.message ?? null,
+    waited: options.wait,
+    formation,
+    warnings,
+  }
 }
 
 /** Polls the new addon until it is `running` and TCP_URL is in the app's variables (it may come a little later). */
-async function waitUntilRunning(client: ScalingoClient, accepted: Addon, options: CreateOptions, ui: CreateUi): Promise<{addon: Addon; tcpUrl: string}> {
+async function waitUntilRunning(
+  client: ScalingoClient,
+  accepted: Addon,
+  options: CreateOptions,
+  ui: CreateUi,
+): Promise<{addon: Addon; tcpUrl: string}> {
   const {app} = options
   const waitingText = (status: string) => `Waiting for the TCP Gateway addon of ${app}: ${status}`
   await ui.progress(waitingText(accepted.status))
@@ -137,7 +154,8 @@ export async function resolvePlan(plans: Plan[], name: string | undefined, pick?
   }
 
   if (available.length > 1 && pick) return pick(available, DEFAULT_TCP_PLAN)
-  const chosen = available.find((p) => p.name === DEFAULT_TCP_PLAN) ?? (available.length === 1 ? available[0] : undefined)
+  const chosen =
+    available.find((p) => p.name === DEFAULT_TCP_PLAN) ?? (available.length === 1 ? available[0] : undefined)
   if (!chosen) {
     throw new UsageError(`Cannot choose a TCP Gateway plan: there is no '${DEFAULT_TCP_PLAN}' plan.`, [
       `Name one with --plan; available plans: ${names}`,
@@ -169,7 +187,9 @@ async function ensureTcpScaled(
   const unchanged = {hasTcpType: true, amount: tcp.amount, scaledTo: null}
   if (tcp.amount > 0) {
     if (options.scale !== undefined && options.scale !== tcp.amount) {
-      warn(`The tcp process type of ${app} already runs ${tcp.amount} container(s): --scale ${options.scale} left it as it is (scale it with \`scalingo --app ${app} scale tcp:${options.scale}\`).`)
+      warn(
+        `The tcp process type of ${app} already runs ${tcp.amount} container(s): --scale ${options.scale} left it as it is (scale it with \`scalingo --app ${app} scale tcp:${options.scale}\`).`,
+      )
     }
 
     return unchanged
@@ -177,7 +197,9 @@ async function ensureTcpScaled(
 
   const target = options.scale ?? (ui.confirmScale && (await ui.confirmScale()) ? 1 : undefined)
   if (target === undefined) {
-    warn(`The tcp process type of ${app} is scaled to 0, so nothing answers on TCP_URL: scale it with ${scaleHint} (or pass --scale 1).`)
+    warn(
+      `The tcp process type of ${app} is scaled to 0, so nothing answers on TCP_URL: scale it with ${scaleHint} (or pass --scale 1).`,
+    )
     return unchanged
   }
 
@@ -208,7 +230,9 @@ async function localTcpLine(cwd: string): Promise<string | undefined> {
 
 /** The stderr summary: the addon, the public endpoint, and the $PORT reminder. */
 export function renderCreateSummary(result: CreateResult): string {
-  const plan = result.addon.planDisplayName ? `${result.addon.plan} (${result.addon.planDisplayName})` : result.addon.plan
+  const plan = result.addon.planDisplayName
+    ? `${result.addon.plan} (${result.addon.planDisplayName})`
+    : result.addon.plan
   const f = result.formation
   let text = keyValueBlock(`TCP Gateway addon of ${result.app}`, [
     ['Addon', result.addon.id],

@@ -20,7 +20,11 @@ export interface DestroyTarget {
 }
 
 /** The addon to remove and its TCP_URL; exit 4 when the app has none. */
-export async function loadDestroyTarget(client: ScalingoClient, app: string, commandLine: CommandLine): Promise<DestroyTarget> {
+export async function loadDestroyTarget(
+  client: ScalingoClient,
+  app: string,
+  commandLine: CommandLine,
+): Promise<DestroyTarget> {
   const addon = await requireTcpAddon(client, app, commandLine)
   return {app, addon: addonView(addon), tcpUrl: (await readTcpUrl(client, app)) ?? null}
 }

@@ -47,7 +47,9 @@ export async function loadTcpInfo(client: ScalingoClient, app: string, commandLi
 export function renderTcpInfo(info: TcpInfo): string {
   const plan = info.addon.planDisplayName ? `${info.addon.plan} (${info.addon.planDisplayName})` : info.addon.plan
   const formation =
-    info.formation === null ? 'no tcp process type (add a `tcp:` line to the Procfile and deploy)' : `tcp:${info.formation.amount}${info.formation.size ? `:${info.formation.size}` : ''}`
+    info.formation === null
+      ? 'no tcp process type (add a `tcp:` line to the Procfile and deploy)'
+      : `tcp:${info.formation.amount}${info.formation.size ? `:${info.formation.size}` : ''}`
   let text = keyValueBlock(`TCP Gateway addon of ${info.app}`, [
     ['Addon', info.addon.id],
     ['Plan', plan],
@@ -60,7 +62,10 @@ export function renderTcpInfo(info: TcpInfo): string {
   ])
   text += '\n=== tcp containers\n'
   if (info.containers.length > 0) {
-    text += table(['Name', 'State', 'Size'], info.containers.map((c) => [c.name, c.state, c.size ?? '']))
+    text += table(
+      ['Name', 'State', 'Size'],
+      info.containers.map((c) => [c.name, c.state, c.size ?? '']),
+    )
   } else {
     const scaleHint = info.formation ? `: scale it with \`scalingo --app ${info.app} scale tcp:1\`` : ''
     text += `No tcp container is running${scaleHint}.\n`

@@ -91,13 +91,27 @@ export function renderLocalTcpInfo(info: LocalTcpInfo): string {
   text += '\n=== instances\n'
   if (info.instances.length === 0) return text + 'No instance is running.\n'
   const rows = info.instances.map((i) => [
-    i.name, i.generation, i.state, i.pid ?? '-', i.port ?? '-', i.pid === null ? '-' : formatUptime(i.uptimeSeconds * 1000),
-    i.activeConnections, i.totalConnections, formatBytes(i.bytesIn), formatBytes(i.bytesOut), i.restarts,
+    i.name,
+    i.generation,
+    i.state,
+    i.pid ?? '-',
+    i.port ?? '-',
+    i.pid === null ? '-' : formatUptime(i.uptimeSeconds * 1000),
+    i.activeConnections,
+    i.totalConnections,
+    formatBytes(i.bytesIn),
+    formatBytes(i.bytesOut),
+    i.restarts,
   ])
-  return text + table(['Name', 'Gen', 'State', 'PID', 'Port', 'Uptime', 'Active', 'Total', 'In', 'Out', 'Restarts'], rows)
+  return (
+    text + table(['Name', 'Gen', 'State', 'PID', 'Port', 'Uptime', 'Active', 'Total', 'In', 'Out', 'Restarts'], rows)
+  )
 }
 
-export function localRestartTarget(gateway: LocalGatewayClient, commandLine: CommandLine): RestartTarget<LocalOperation, {report: RestartReport | null}> {
+export function localRestartTarget(
+  gateway: LocalGatewayClient,
+  commandLine: CommandLine,
+): RestartTarget<LocalOperation, {report: RestartReport | null}> {
   const app = gateway.state.app
   return {
     app,
@@ -109,10 +123,16 @@ export function localRestartTarget(gateway: LocalGatewayClient, commandLine: Com
     request: async () => (await gateway.restart()).operationId || undefined,
     waitFor: (operationId, options) => waitForLocalOperation(gateway, operationId, options),
     failed: (operation) =>
-      new CliError(`Restarting the local tcp instances of ${app} failed: ${operation.error || 'the operation ended in error'}.`, {
-        code: 'OPERATION_FAILED',
-        suggestions: [`Look at the output of tcp:proxy in ${gateway.dir}`, `Check the instances with \`${commandLine('addons:tcp:info')} --local\``],
-      }),
+      new CliError(
+        `Restarting the local tcp instances of ${app} failed: ${operation.error || 'the operation ended in error'}.`,
+        {
+          code: 'OPERATION_FAILED',
+          suggestions: [
+            `Look at the output of tcp:proxy in ${gateway.dir}`,
+            `Check the instances with \`${commandLine('addons:tcp:info')} --local\``,
+          ],
+        },
+      ),
     extra: (operation) => ({report: operation?.report ?? null}),
   }
 }

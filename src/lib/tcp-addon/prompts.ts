@@ -27,7 +27,10 @@ export async function selectPlan(plans: Plan[], defaultName: string): Promise<Pl
 
 export async function confirmScaleTcp(app: string): Promise<boolean> {
   const {confirm} = await import('@inquirer/prompts')
-  return confirm({message: `The tcp process type of ${app} is scaled to 0. Scale it to 1 container now?`, default: true}, context())
+  return confirm(
+    {message: `The tcp process type of ${app} is scaled to 0. Scale it to 1 container now?`, default: true},
+    context(),
+  )
 }
 
 export async function askAppName(app: string): Promise<string> {

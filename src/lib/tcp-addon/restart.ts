@@ -52,7 +52,11 @@ export interface RestartTarget<O extends Operation = Operation, Extra extends ob
 
 export const TCP_SCOPE = ['tcp']
 
-export function platformRestartTarget(client: ScalingoClient, app: string, commandLine: CommandLine): RestartTarget<Operation, object> {
+export function platformRestartTarget(
+  client: ScalingoClient,
+  app: string,
+  commandLine: CommandLine,
+): RestartTarget<Operation, object> {
   return {
     app,
     subject: `the tcp containers of ${app}`,

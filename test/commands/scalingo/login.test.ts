@@ -16,12 +16,16 @@ const CLI_TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 const unwrap = (stderr: string) => stderr.replaceAll(/\s*\n ›\s+/g, ' ')
 
 describe('scalingo:login', () => {
-  const platform = usePlatform('scalingo-tcp-login-', fake => {
-    fake.addUser(TOKEN, {username: 'jdoe'})
-    fake.addUser(OTHER_TOKEN, {username: 'other'})
-    fake.addUser(CLI_TOKEN, {username: 'cli-user'})
-    fake.addApp('my-app', {variables: {WHO: 'me'}})
-  }, {scalingoCliToken: CLI_TOKEN})
+  const platform = usePlatform(
+    'scalingo-tcp-login-',
+    (fake) => {
+      fake.addUser(TOKEN, {username: 'jdoe'})
+      fake.addUser(OTHER_TOKEN, {username: 'other'})
+      fake.addUser(CLI_TOKEN, {username: 'cli-user'})
+      fake.addApp('my-app', {variables: {WHO: 'me'}})
+    },
+    {scalingoCliToken: CLI_TOKEN},
+  )
   const {cli} = platform
   const credentials = () => platform.configFile('credentials.json')
 
@@ -38,7 +42,10 @@ describe('scalingo:login', () => {
     expect(platform.fake.requestsTo('GET', '/v1/users/self').slice(-1)[0].status).to.equal(200)
     expect(statSync(credentials()).mode & 0o777).to.equal(0o600)
     expect(statSync(join(platform.home, '.config', 'scalingo-tcp')).mode & 0o777).to.equal(0o700)
-    expect(JSON.parse(readFileSync(credentials(), 'utf8')).tokens['127.0.0.1']).to.deep.include({token: TOKEN, username: 'jdoe'})
+    expect(JSON.parse(readFileSync(credentials(), 'utf8')).tokens['127.0.0.1']).to.deep.include({
+      token: TOKEN,
+      username: 'jdoe',
+    })
   })
 
   it('then uses the stored token before the Scalingo CLI login, and SCALINGO_API_TOKEN before both', async () => {
@@ -93,7 +100,10 @@ describe('scalingo:login', () => {
       expect(error).to.equal(undefined)
       expect(stdout).to.equal('')
       expect(stderr).to.include('Logged in as other')
-      expect(JSON.parse(readFileSync(credentials(), 'utf8')).tokens['127.0.0.1']).to.deep.include({token: OTHER_TOKEN, username: 'other'})
+      expect(JSON.parse(readFileSync(credentials(), 'utf8')).tokens['127.0.0.1']).to.deep.include({
+        token: OTHER_TOKEN,
+        username: 'other',
+      })
     } finally {
       process.env = saved.env
       Object.defineProperty(process, 'stdin', saved.stdin)
@@ -112,7 +122,8 @@ describe('scalingo:login', () => {
   it('exits 2 explaining --api-token-stdin when stdin is not a terminal', async () => {
     const result = await cli(['scalingo:login'])
     expect(result.code).to.equal(2)
-    expect(unwrap(result.stderr)).to.include('stdin is not a terminal')
+    expect(unwrap(result.stderr))
+      .to.include('stdin is not a terminal')
       .and.include('`echo "$TOKEN" | scalingo-tcp scalingo:login --api-token-stdin`')
   })
 
@@ -127,11 +138,14 @@ describe('scalingo:login', () => {
     chmodSync(credentials(), 0o644)
     const result = await cli(['env', '-a', 'my-app'])
     expect(result.code).to.equal(3)
-    expect(unwrap(result.stderr)).to.include(`chmod 600 ${credentials()}`).and.include('Or log in again with `scalingo-tcp scalingo:login`')
+    expect(unwrap(result.stderr))
+      .to.include(`chmod 600 ${credentials()}`)
+      .and.include('Or log in again with `scalingo-tcp scalingo:login`')
   })
 
   it('never prints a token or a JWT', () => {
     const all = platform.outputs.join('\n')
-    for (const secret of [TOKEN, OTHER_TOKEN, CLI_TOKEN, ...platform.fake.jwts.keys()]) expect(all).to.not.include(secret)
+    for (const secret of [TOKEN, OTHER_TOKEN, CLI_TOKEN, ...platform.fake.jwts.keys()])
+      expect(all).to.not.include(secret)
   })
 })

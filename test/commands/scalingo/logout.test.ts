@@ -10,11 +10,15 @@ const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 const CLI_TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 
 describe('scalingo:logout', () => {
-  const platform = usePlatform('scalingo-tcp-logout-', fake => {
-    fake.addUser(TOKEN, {username: 'jdoe'})
-    fake.addUser(CLI_TOKEN, {username: 'cli-user'})
-    fake.addApp('my-app', {variables: {WHO: 'me'}})
-  }, {scalingoCliToken: CLI_TOKEN})
+  const platform = usePlatform(
+    'scalingo-tcp-logout-',
+    (fake) => {
+      fake.addUser(TOKEN, {username: 'jdoe'})
+      fake.addUser(CLI_TOKEN, {username: 'cli-user'})
+      fake.addApp('my-app', {variables: {WHO: 'me'}})
+    },
+    {scalingoCliToken: CLI_TOKEN},
+  )
   const {cli} = platform
   const credentials = () => platform.configFile('credentials.json')
 

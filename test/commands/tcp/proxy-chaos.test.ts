@@ -39,7 +39,9 @@ async function echoWithRetries(port: number, message: string): Promise<number> {
           else if (data.includes('\n') && data.indexOf('\n') === data.length - 1) socket.write(message)
         })
         socket.on('error', reject)
-        socket.on('close', () => (data.endsWith(message) && data.length > message.length ? resolve(attempt) : reject(new Error('closed early'))))
+        socket.on('close', () =>
+          data.endsWith(message) && data.length > message.length ? resolve(attempt) : reject(new Error('closed early')),
+        )
       })
     } catch (error) {
       if (attempt >= 5) throw error
@@ -58,12 +60,17 @@ describe('tcp:proxy crashes, chaos and --watch', function () {
   })
 
   it('restarts a crashed instance at once, then with exponential backoff, gives up after --max-crashes and exits 1', async () => {
-    const proxy = ProxyProcess.start(['--max-crashes', '2', '--backoff-base', '100ms', '--grace', '1s'], {cwd: makeApp(`tcp: ${restartable('--crash-on CRASH')}\n`)})
+    const proxy = ProxyProcess.start(['--max-crashes', '2', '--backoff-base', '100ms', '--grace', '1s'], {
+      cwd: makeApp(`tcp: ${restartable('--crash-on CRASH')}\n`),
+    })
     proxies.push(proxy)
     const gatewayPort = await proxy.port()
     let ready = await proxy.waitForEvent('instance-ready', {instance: 'tcp-1'})
     let pid = (await proxy.waitForEvent('instance-starting', {port: ready.port})).pid
-    for (const [crash, inMs] of [[1, 0], [2, 100]]) {
+    for (const [crash, inMs] of [
+      [1, 0],
+      [2, 100],
+    ]) {
       const client = await connectAndGreet(gatewayPort, 'CRASH')
       sockets.push(client.socket)
       expect(client.port).to.equal(ready.port)
@@ -92,7 +99,9 @@ describe('tcp:proxy crashes, chaos and --watch', function () {
   })
 
   it('--chaos restarts random instances at random times, and clients that retry never lose an exchange', async () => {
-    const proxy = ProxyProcess.start(['-m', 'tcp=2', '--chaos', '150ms..300ms', '--grace', '1s'], {cwd: makeApp(`tcp: ${restartable()}\n`)})
+    const proxy = ProxyProcess.start(['-m', 'tcp=2', '--chaos', '150ms..300ms', '--grace', '1s'], {
+      cwd: makeApp(`tcp: ${restartable()}\n`),
+    })
     proxies.push(proxy)
     const gatewayPort = await proxy.port()
     await proxy.waitForEvent('instance-ready', {instance: 'tcp-2'})

@@ -62,7 +62,9 @@ describe('tcp:proxy --host ::1 (IPv6): TCP_URL is tcp://[::1]:PORT everywhere', 
   })
 
   it('gives the instances, the state file, env --local and addons:tcp:info --local the same TCP_URL', async () => {
-    const dump = await proxy.waitFor((e) => e.event === 'output' && e.instance === 'worker-1' && String(e.line).startsWith('ENV '))
+    const dump = await proxy.waitFor(
+      (e) => e.event === 'output' && e.instance === 'worker-1' && String(e.line).startsWith('ENV '),
+    )
     expect(JSON.parse(String(dump.line).slice(4)).TCP_URL).to.equal(`tcp://[::1]:${port}`)
     expect(JSON.parse(readFileSync(join(dir, '.scalingo-tcp.json'), 'utf8')).tcpUrl).to.equal(`tcp://[::1]:${port}`)
 
@@ -85,7 +87,9 @@ describe('tcp:proxy --host ::1 (IPv6): TCP_URL is tcp://[::1]:PORT everywhere', 
     try {
       const run = await runCli(['tcp:proxy', '--port', '0', '--host', '::1', '--max-crashes', '1'], {cwd: crashing})
       expect(run.code).to.equal(1)
-      expect(run.stdout).to.match(/gateway \| listening on \[::1\]:(\d+) {2}TCP_URL=tcp:\/\/\[::1\]:\1 {2}\((native relay|net\.Socket transport)\)\n/)
+      expect(run.stdout).to.match(
+        /gateway \| listening on \[::1\]:(\d+) {2}TCP_URL=tcp:\/\/\[::1\]:\1 {2}\((native relay|net\.Socket transport)\)\n/,
+      )
       expect(unwrapped(run.stderr)).to.include('No tcp instance became ready')
       expect(run.stderr).to.not.include('Invalid URL')
     } finally {

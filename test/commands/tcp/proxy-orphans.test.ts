@@ -15,7 +15,8 @@ const neverListens = `node ${join(SERVERS, 'never-listens.mjs')}`
 /** oclif wraps an error message to the terminal's width: ` ›   ` starts each of its lines. */
 const unwrapped = (stderr: string) => stderr.replaceAll(/\s*\n ›\s+/g, ' ')
 
-const outputOf = (instance: string, pattern: RegExp) => (e: Event) => e.event === 'output' && e.instance === instance && pattern.test(e.line)
+const outputOf = (instance: string, pattern: RegExp) => (e: Event) =>
+  e.event === 'output' && e.instance === instance && pattern.test(e.line)
 
 /** A pid that is certainly not running: a child that has already exited. */
 function deadPid(): Promise<number> {
@@ -99,7 +100,9 @@ describe('tcp:proxy: nothing outlives it, one gateway per directory', function (
     expect(leftovers.pids).to.deep.equal([daemon])
     await second.waitForEvent('gateway-listening')
     expect(isLive(daemon)).to.equal(false) // stopped before the gateway listens or any instance starts
-    expect(second.events.findIndex((e) => e.event === 'leftovers-stopping')).to.be.below(second.events.findIndex((e) => e.event === 'gateway-listening'))
+    expect(second.events.findIndex((e) => e.event === 'leftovers-stopping')).to.be.below(
+      second.events.findIndex((e) => e.event === 'gateway-listening'),
+    )
     await second.waitForEvent('instance-ready', {instance: 'tcp-1'})
     await second.waitFor(outputOf('web-1', new RegExp(`^listening on ${webPort}$`)))
     expect(second.events.some(outputOf('web-1', /EADDRINUSE/))).to.equal(false)
@@ -140,7 +143,9 @@ describe('tcp:proxy: nothing outlives it, one gateway per directory', function (
 
     const second = await runCli(['tcp:proxy', '--port', '0'], {cwd: dir, timeoutMs: 15_000})
     expect(second.code).to.equal(1)
-    expect(unwrapped(second.stderr)).to.contain(`Another tcp:proxy is running in ${realpathSync(dir)} (pid ${first.pid}, TCP_URL=${tcpUrl}).`)
+    expect(unwrapped(second.stderr)).to.contain(
+      `Another tcp:proxy is running in ${realpathSync(dir)} (pid ${first.pid}, TCP_URL=${tcpUrl}).`,
+    )
     expect(unwrapped(second.stderr)).to.contain(`kill ${first.pid}`)
     expect(second.stderr).to.not.match(/\n\s+at /)
     expect(second.stdout).to.equal('') // refused before starting anything
@@ -159,14 +164,29 @@ describe('tcp:proxy: nothing outlives it, one gateway per directory', function (
     await first.waitFor(outputOf('tcp-1', /^started, not listening$/))
     const second = await runCli(['tcp:proxy', '--port', '0'], {cwd: dir, timeoutMs: 15_000})
     expect(second.code).to.equal(1)
-    expect(unwrapped(second.stderr)).to.contain(`Another tcp:proxy is running in ${realpathSync(dir)} (pid ${first.pid}, still starting).`)
+    expect(unwrapped(second.stderr)).to.contain(
+      `Another tcp:proxy is running in ${realpathSync(dir)} (pid ${first.pid}, still starting).`,
+    )
     expect(first.alive).to.equal(true)
   })
 
   it('replaces a stale state file (its pid is not running, or is a later process reusing it) and starts', async () => {
     const dir = makeApp(`tcp: ${echo}\n`)
     const stale = (pid: number, extra: Record<string, unknown> = {}) =>
-      writeFileSync(join(dir, STATE_FILE_NAME), JSON.stringify({pid, url: 'http://127.0.0.1:9', token: 't', tcpUrl: 'tcp://127.0.0.1:9', app: 'a', startedAt: '', version: '0', ...extra}), {mode: 0o600})
+      writeFileSync(
+        join(dir, STATE_FILE_NAME),
+        JSON.stringify({
+          pid,
+          url: 'http://127.0.0.1:9',
+          token: 't',
+          tcpUrl: 'tcp://127.0.0.1:9',
+          app: 'a',
+          startedAt: '',
+          version: '0',
+          ...extra,
+        }),
+        {mode: 0o600},
+      )
     const dead = await deadPid()
     for (const write of [() => stale(dead), () => stale(process.pid, {startTime: '1', marker: `${process.pid}:abc`})]) {
       write()

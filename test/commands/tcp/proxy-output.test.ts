@@ -26,7 +26,8 @@ async function waitForFlood(file: string, bytes: number, sample: () => void, tim
   const deadline = Date.now() + timeoutMs
   while (flooded(file) < bytes) {
     sample()
-    if (Date.now() > deadline) throw new Error(`the flood wrote only ${flooded(file)} of ${bytes} bytes in ${timeoutMs} ms`)
+    if (Date.now() > deadline)
+      throw new Error(`the flood wrote only ${flooded(file)} of ${bytes} bytes in ${timeoutMs} ms`)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 
@@ -75,7 +76,8 @@ describe('tcp:proxy output: a stalled reader, a failing stdout', function () {
     proxy.child.stdout!.resume()
     // 400 MiB of 1000-byte lines went by: all but the bounded buffer's worth were dropped, as the notices count
     // them. Summed: the flood can outrun even a stdout that is read, so a small notice may precede the pause.
-    const dropped = () => proxy!.events.filter((e) => e.event === 'output-dropped').reduce((lines, e) => lines + (e.lines as number), 0)
+    const dropped = () =>
+      proxy!.events.filter((e) => e.event === 'output-dropped').reduce((lines, e) => lines + (e.lines as number), 0)
     await proxy.waitFor((e) => e.event === 'output-dropped' && dropped() > 300_000)
     // and the instance's output flows again after the notice (only future events match: outputs are not kept)
     await proxy.waitFor((e) => e.event === 'output' && e.instance === 'worker-1')
@@ -84,7 +86,11 @@ describe('tcp:proxy output: a stalled reader, a failing stdout', function () {
   it('SIGTERM while stdout is stalled: exit 0 within --grace and a few seconds, no stack trace', async () => {
     const {dir, progress} = floodApp()
     const marker = join(dir, 'sigterm-received')
-    proxy = ProxyProcess.start(['--grace', '3s'], {cwd: dir, keep: (e) => e.event !== 'output', env: {SIGTERM_FILE: marker}})
+    proxy = ProxyProcess.start(['--grace', '3s'], {
+      cwd: dir,
+      keep: (e) => e.event !== 'output',
+      env: {SIGTERM_FILE: marker},
+    })
     await proxy.waitForEvent('instance-ready', {instance: 'tcp-1'})
     const started = (await proxy.waitForEvent('instance-starting', {instance: 'tcp-1'})).pid as number
     proxy.child.stdout!.pause()
@@ -113,6 +119,7 @@ describe('tcp:proxy output: a stalled reader, a failing stdout', function () {
     expect(proxy.stderr).to.match(/Cannot write to stdout \(ENOSPC/)
     expect(proxy.stderr).not.to.match(/\n\s+at /)
     // if the instance got to start, its whole group is gone
-    if (existsSync(join(dir, 'tcp.pid'))) await waitUntilNoLiveMembers(Number(readFileSync(join(dir, 'tcp.pid'), 'utf8')))
+    if (existsSync(join(dir, 'tcp.pid')))
+      await waitUntilNoLiveMembers(Number(readFileSync(join(dir, 'tcp.pid'), 'utf8')))
   })
 })

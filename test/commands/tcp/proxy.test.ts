@@ -30,7 +30,8 @@ describe('tcp:proxy', function () {
 
     for (let i = 0; i < 4; i++) expect(await exchange(port, `hello ${i}\n`)).to.equal(`hello ${i}\n`)
     const opened: Event[] = []
-    for (let id = 1; id <= 4; id++) opened.push(await proxy.waitFor((e) => e.event === 'connection-opened' && e.id === opened.length + 1))
+    for (let id = 1; id <= 4; id++)
+      opened.push(await proxy.waitFor((e) => e.event === 'connection-opened' && e.id === opened.length + 1))
     expect(opened.map((e) => e.instance)).to.have.members(['tcp-1', 'tcp-2', 'tcp-1', 'tcp-2'])
     expect(opened[0].instance).to.not.equal(opened[1].instance)
     const closed = await proxy.waitFor((e) => e.event === 'connection-closed' && e.id === 1)
@@ -38,13 +39,20 @@ describe('tcp:proxy', function () {
     expect(closed.bytesOut).to.equal('hello 0\n'.length)
   })
 
-  it('gives every process the platform environment, TCP_URL overriding .env, never the user\'s API token', async () => {
-    const dir = makeApp(`tcp: ${echo}\nweb: ${envDump}\nworker: ${envDump}\n`, {'.env': 'TCP_URL=tcp://stale:1\nGREETING="hi there"\n'})
-    proxy = ProxyProcess.start(['--app', 'my-app', '--web-port', '5123'], {cwd: dir, env: {SCALINGO_API_TOKEN: 'tk-us-secret-never-in-containers', FROM_PARENT: 'yes'}})
+  it("gives every process the platform environment, TCP_URL overriding .env, never the user's API token", async () => {
+    const dir = makeApp(`tcp: ${echo}\nweb: ${envDump}\nworker: ${envDump}\n`, {
+      '.env': 'TCP_URL=tcp://stale:1\nGREETING="hi there"\n',
+    })
+    proxy = ProxyProcess.start(['--app', 'my-app', '--web-port', '5123'], {
+      cwd: dir,
+      env: {SCALINGO_API_TOKEN: 'tk-us-secret-never-in-containers', FROM_PARENT: 'yes'},
+    })
     const port = await proxy.port()
     const dumps = new Map<string, Record<string, string>>()
     for (const instance of ['web-1', 'worker-1']) {
-      const line = await proxy.waitFor((e) => e.event === 'output' && e.instance === instance && e.line.startsWith('ENV '))
+      const line = await proxy.waitFor(
+        (e) => e.event === 'output' && e.instance === instance && e.line.startsWith('ENV '),
+      )
       dumps.set(instance, JSON.parse(line.line.slice(4)))
     }
 
@@ -69,7 +77,9 @@ describe('tcp:proxy', function () {
   it('.env variables named like Object.prototype members (__proto__, constructor, toString) reach the instances and env --local', async () => {
     const dir = makeApp(`tcp: ${echo}\nworker: ${envDump}\n`, {'.env': '__proto__=x\nconstructor=y\ntoString=z\n'})
     proxy = ProxyProcess.start([], {cwd: dir})
-    const line = await proxy.waitFor((e) => e.event === 'output' && e.instance === 'worker-1' && e.line.startsWith('ENV '))
+    const line = await proxy.waitFor(
+      (e) => e.event === 'output' && e.instance === 'worker-1' && e.line.startsWith('ENV '),
+    )
     const env = JSON.parse(line.line.slice(4)) as Record<string, string>
     expect(Object.hasOwn(env, '__proto__') && env.__proto__).to.equal('x')
     expect(env).to.include({constructor: 'y', toString: 'z'})
@@ -96,7 +106,9 @@ describe('tcp:proxy', function () {
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
     const emptyDir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-empty-'))
     try {
-      proxy = ProxyProcess.start(['--upstream', `127.0.0.1:${(upstream.address() as net.AddressInfo).port}`], {cwd: emptyDir})
+      proxy = ProxyProcess.start(['--upstream', `127.0.0.1:${(upstream.address() as net.AddressInfo).port}`], {
+        cwd: emptyDir,
+      })
       const port = await proxy.port()
       await proxy.waitForEvent('upstream-ready')
       expect(await exchange(port, 'x')).to.equal('from upstream\n')
@@ -112,7 +124,12 @@ describe('tcp:proxy', function () {
     const args = ['--upstream', `127.0.0.1:${(upstream.address() as net.AddressInfo).port}`]
     // 'native' without its addon (not built, not expected) falls back to net.Socket; an unknown value is unset.
     const native = defaultTransport()
-    const cases = [['', native], ['native', native], ['streams', 'streams'], ['handles', native]]
+    const cases = [
+      ['', native],
+      ['native', native],
+      ['streams', 'streams'],
+      ['handles', native],
+    ]
     try {
       for (const [io, serving] of cases) {
         // An empty value is the default (and overrides a value the developer's environment may pass through).
@@ -123,7 +140,8 @@ describe('tcp:proxy', function () {
         expect(await exchange(port, 'x')).to.equal('from upstream\n')
         // What the process really loaded (Linux): the native relay's addon exactly when it serves.
         const loaded = loadsNativeAddon(proxy.pid)
-        if (loaded !== undefined) expect(loaded, `relay.node loaded with SCALINGO_TCP_GATEWAY_IO=${io}`).to.equal(serving === 'native')
+        if (loaded !== undefined)
+          expect(loaded, `relay.node loaded with SCALINGO_TCP_GATEWAY_IO=${io}`).to.equal(serving === 'native')
         await proxy.cleanup()
         proxy = undefined
       }
@@ -137,7 +155,9 @@ describe('tcp:proxy', function () {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
     try {
       const dir = makeApp(`tcp: ${echo}\n`)
-      const result = await runCli(['tcp:proxy', '--port', String((blocker.address() as net.AddressInfo).port)], {cwd: dir})
+      const result = await runCli(['tcp:proxy', '--port', String((blocker.address() as net.AddressInfo).port)], {
+        cwd: dir,
+      })
       expect(result.code).to.equal(1)
       expect(result.stderr).to.match(/in use/)
       expect(result.stderr).to.contain('--port')
@@ -164,14 +184,18 @@ describe('tcp:proxy', function () {
     const exit = await proxy.exited
     expect(exit.code).to.equal(1)
     expect(proxy.stderr).to.match(/No tcp instance became ready|Every tcp instance crashed/)
-    expect(proxy.stderr.replaceAll(/\s+›?\s*/g, ' ')).to.include(`tcp-1 tried to listen on ${port}, the TCP_URL port, which belongs to the gateway: listen on $PORT instead.`)
+    expect(proxy.stderr.replaceAll(/\s+›?\s*/g, ' ')).to.include(
+      `tcp-1 tried to listen on ${port}, the TCP_URL port, which belongs to the gateway: listen on $PORT instead.`,
+    )
   })
 
   it('a tcp instance that exits during the first boot is not restarted, whatever --max-crashes, and the log says so', async () => {
     const dir = makeApp(`tcp: node ${join(SERVERS, 'crash.mjs')} 3 'cannot find module'\n`)
     proxy = ProxyProcess.start(['--max-crashes', '5', '--backoff-base', '50ms', '--grace', '1s'], {cwd: dir})
     const failed = await proxy.waitForEvent('instance-boot-failed', {instance: 'tcp-1'})
-    expect(failed.reason).to.match(/^exited before accepting a TCP connection on PORT \d+: not restarted, a start-up fails like a deployment/)
+    expect(failed.reason).to.match(
+      /^exited before accepting a TCP connection on PORT \d+: not restarted, a start-up fails like a deployment/,
+    )
     expect(failed.lastLines).to.include('cannot find module')
     expect((await proxy.exited).code).to.equal(1)
     // It used to announce "restarting tcp-1 in 1.0 s" and shut down at once.

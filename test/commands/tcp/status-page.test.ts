@@ -13,18 +13,24 @@ const echo = `node ${join(SERVERS, 'echo-server.mjs')}`
  * Waits until a function run in the page returns true: the page updates itself live. Functions, not
  * strings (the page's CSP forbids eval); `globalThis.document` since the tests are typed without the DOM.
  */
-const until = (page: Page, check: (arg: any) => boolean, arg: unknown) => page.waitForFunction(check, arg, {timeout: 15_000})
-const textIs = ([selector, text]: [string, string]) => (globalThis as any).document.querySelector(selector)?.textContent === text
+const until = (page: Page, check: (arg: any) => boolean, arg: unknown) =>
+  page.waitForFunction(check, arg, {timeout: 15_000})
+const textIs = ([selector, text]: [string, string]) =>
+  (globalThis as any).document.querySelector(selector)?.textContent === text
 
 /** The instance rows as the page shows them. */
-function rows(page: Page): Promise<Array<{instance: string; generation: string; state: string; active: string; bytes: string}>> {
-  return page.$$eval('#instances tr[data-instance]', (trs) => trs.map((tr) => ({
-    instance: tr.querySelector('.name')!.firstChild!.textContent!,
-    generation: tr.querySelector('.generation')!.textContent!,
-    state: tr.querySelector('.state')!.textContent!,
-    active: tr.querySelector('.active')!.textContent!,
-    bytes: tr.querySelector('.bytes')!.textContent!,
-  })))
+function rows(
+  page: Page,
+): Promise<Array<{instance: string; generation: string; state: string; active: string; bytes: string}>> {
+  return page.$$eval('#instances tr[data-instance]', (trs) =>
+    trs.map((tr) => ({
+      instance: tr.querySelector('.name')!.firstChild!.textContent!,
+      generation: tr.querySelector('.generation')!.textContent!,
+      state: tr.querySelector('.state')!.textContent!,
+      active: tr.querySelector('.active')!.textContent!,
+      bytes: tr.querySelector('.bytes')!.textContent!,
+    })),
+  )
 }
 
 describe('tcp:proxy status page in a real headless Chromium', function () {
@@ -39,7 +45,8 @@ describe('tcp:proxy status page in a real headless Chromium', function () {
 
   before(async function () {
     if (!existsSync(CHROMIUM)) {
-      if (process.env.CI) throw new Error(`${CHROMIUM} is missing: CI installs it from .ci/apt-packages (apt-get install chromium).`)
+      if (process.env.CI)
+        throw new Error(`${CHROMIUM} is missing: CI installs it from .ci/apt-packages (apt-get install chromium).`)
       console.warn(`      skipping the status page browser test: ${CHROMIUM} is missing (apt-get install -y chromium)`)
       this.skip()
     }
@@ -49,7 +56,15 @@ describe('tcp:proxy status page in a real headless Chromium', function () {
     pageUrl = (await proxy.waitForEvent('status-page')).url as string
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     })
     page = await browser.newPage({viewport: {width: 1280, height: 800}})
     // A CSP violation or a script error shows up here.
@@ -65,7 +80,10 @@ describe('tcp:proxy status page in a real headless Chromium', function () {
   })
 
   it('prints the page URL with the control token, once, as a status-page event', async () => {
-    const {token, url} = JSON.parse(readFileSync(join(dir, '.scalingo-tcp.json'), 'utf8')) as {token: string; url: string}
+    const {token, url} = JSON.parse(readFileSync(join(dir, '.scalingo-tcp.json'), 'utf8')) as {
+      token: string
+      url: string
+    }
     expect(pageUrl).to.equal(`${url}/?token=${token}`)
     expect(proxy.events.filter((e) => JSON.stringify(e).includes(token))).to.have.length(1)
   })
@@ -73,7 +91,11 @@ describe('tcp:proxy status page in a real headless Chromium', function () {
   it('shows the app, its TCP_URL and every instance ready in generation 1', async () => {
     const response = await page.goto(pageUrl)
     expect(response!.status()).to.equal(200)
-    await until(page, (count) => (globalThis as any).document.querySelectorAll('#instances tr[data-state="ready"]').length === count, 2)
+    await until(
+      page,
+      (count) => (globalThis as any).document.querySelectorAll('#instances tr[data-state="ready"]').length === count,
+      2,
+    )
     expect(await page.textContent('#app')).to.equal('status-app')
     expect(await page.textContent('#tcp-url')).to.equal(`tcp://127.0.0.1:${await proxy.port()}`)
     expect(await page.textContent('#live')).to.equal('live')
@@ -97,7 +119,11 @@ describe('tcp:proxy status page in a real headless Chromium', function () {
     await until(page, textIs, ['#bytes', '36 B'])
     const busy = (await rows(page)).filter((r) => r.active === '1')
     expect(busy.map((r) => r.bytes)).to.deep.equal(['18 B / 18 B'])
-    await until(page, (selector) => /^\d/.test((globalThis as any).document.querySelector(selector).textContent), '#throughput')
+    await until(
+      page,
+      (selector) => /^\d/.test((globalThis as any).document.querySelector(selector).textContent),
+      '#throughput',
+    )
 
     await page.screenshot({path: '/tmp/status-page.png', fullPage: true, animations: 'disabled'})
     socket.end()
@@ -106,15 +132,27 @@ describe('tcp:proxy status page in a real headless Chromium', function () {
 
   it('performs a rolling restart from the button and follows it until generation 2 is ready', async () => {
     await page.click('#restart')
-    await until(page, (expected) => {
-      const document = (globalThis as any).document
-      const states = [...document.querySelectorAll('#instances tr[data-instance]')].map((tr: any) => `${tr.dataset.instance}:${tr.dataset.generation}:${tr.dataset.state}`)
-      return states.join(',') === expected && /complete/.test(document.querySelector('#restart-text').textContent)
-    }, 'tcp-1:2:ready,tcp-2:2:ready')
-    expect(await page.textContent('#restart-text')).to.match(/^Rolling restart to generation 2 complete in \d+\.\d s\.$/)
+    await until(
+      page,
+      (expected) => {
+        const document = (globalThis as any).document
+        const states = [...document.querySelectorAll('#instances tr[data-instance]')].map(
+          (tr: any) => `${tr.dataset.instance}:${tr.dataset.generation}:${tr.dataset.state}`,
+        )
+        return states.join(',') === expected && /complete/.test(document.querySelector('#restart-text').textContent)
+      },
+      'tcp-1:2:ready,tcp-2:2:ready',
+    )
+    expect(await page.textContent('#restart-text')).to.match(
+      /^Rolling restart to generation 2 complete in \d+\.\d s\.$/,
+    )
     expect(await page.isEnabled('#restart')).to.equal(true)
     const log = await page.$$eval('#events li span', (spans) => spans.map((s) => s.textContent!))
-    for (const name of ['tcp-1', 'tcp-2']) expect(log.filter((l) => new RegExp(`^${name} switched to generation 2 in \\d+ ms$`).test(l)), name).to.have.length(1)
+    for (const name of ['tcp-1', 'tcp-2'])
+      expect(
+        log.filter((l) => new RegExp(`^${name} switched to generation 2 in \\d+ ms$`).test(l)),
+        name,
+      ).to.have.length(1)
     expect(log[0]).to.match(/^Rolling restart to generation 2 complete/)
     await page.screenshot({path: '/tmp/status-page-restarted.png', fullPage: true, animations: 'disabled'})
     const restarted = proxy.events.find((e) => e.event === 'restart-completed')

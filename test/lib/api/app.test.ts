@@ -23,12 +23,19 @@ describe('app and region detection', () => {
   it('parses remote URLs as the Scalingo CLI does', () => {
     expect(appNameFromRemoteUrl('git@ssh.osc-fr1.scalingo.com:my-app.git')).to.equal('my-app')
     expect(appNameFromRemoteUrl('ssh://git@ssh.osc-fr1.scalingo.com:2200/my-app.git')).to.equal('my-app')
-    expect(sshHostFromRemoteUrl('git@ssh.osc-secnum-fr1.scalingo.com:my-app.git')).to.equal('ssh.osc-secnum-fr1.scalingo.com')
-    expect(sshHostFromRemoteUrl('ssh://git@ssh.osc-fr1.scalingo.com:2200/my-app.git')).to.equal('ssh.osc-fr1.scalingo.com')
+    expect(sshHostFromRemoteUrl('git@ssh.osc-secnum-fr1.scalingo.com:my-app.git')).to.equal(
+      'ssh.osc-secnum-fr1.scalingo.com',
+    )
+    expect(sshHostFromRemoteUrl('ssh://git@ssh.osc-fr1.scalingo.com:2200/my-app.git')).to.equal(
+      'ssh.osc-fr1.scalingo.com',
+    )
   })
 
   it('finds the app from the scalingo remote, walking up from a subdirectory', () => {
-    const dir = repo({origin: 'git@github.com:me/other.git', scalingo: 'git@ssh.osc-secnum-fr1.scalingo.com:my-app.git'})
+    const dir = repo({
+      origin: 'git@github.com:me/other.git',
+      scalingo: 'git@ssh.osc-secnum-fr1.scalingo.com:my-app.git',
+    })
     const sub = join(dir, 'a', 'b')
     mkdirSync(sub, {recursive: true})
     const app = resolveApp({cwd: sub, env: {}})
@@ -37,7 +44,10 @@ describe('app and region detection', () => {
   })
 
   it('uses -r/--remote, also as scalingo-<remote>', () => {
-    const dir = repo({scalingo: 'git@ssh.osc-fr1.scalingo.com:prod-app.git', 'scalingo-staging': 'git@ssh.osc-fr1.scalingo.com:staging-app.git'})
+    const dir = repo({
+      scalingo: 'git@ssh.osc-fr1.scalingo.com:prod-app.git',
+      'scalingo-staging': 'git@ssh.osc-fr1.scalingo.com:staging-app.git',
+    })
     expect(resolveApp({cwd: dir, remote: 'staging', env: {}}).name).to.equal('staging-app')
     expect(resolveApp({cwd: dir, remote: 'scalingo-staging', env: {}}).name).to.equal('staging-app')
     expect(resolveApp({cwd: dir, env: {}}).name).to.equal('prod-app')
@@ -50,7 +60,10 @@ describe('app and region detection', () => {
 
   it('prefers --app, then SCALINGO_APP, over the remote', () => {
     const dir = repo({scalingo: 'git@ssh.osc-fr1.scalingo.com:remote-app.git'})
-    expect(resolveApp({cwd: dir, app: 'flag-app', env: {SCALINGO_APP: 'env-app'}})).to.deep.include({name: 'flag-app', source: 'flag'})
+    expect(resolveApp({cwd: dir, app: 'flag-app', env: {SCALINGO_APP: 'env-app'}})).to.deep.include({
+      name: 'flag-app',
+      source: 'flag',
+    })
     expect(resolveApp({cwd: dir, env: {SCALINGO_APP: 'env-app'}})).to.deep.include({name: 'env-app', source: 'env'})
   })
 
@@ -75,29 +88,44 @@ describe('app and region detection', () => {
     after(() => fake.stop())
 
     function client() {
-      return new ScalingoClient({env: {SCALINGO_AUTH_URL: fake.url, SCALINGO_API_TOKEN: 'tk-us-region-test', SCALINGO_TCP_NO_JWT_CACHE: '1'}})
+      return new ScalingoClient({
+        env: {SCALINGO_AUTH_URL: fake.url, SCALINGO_API_TOKEN: 'tk-us-region-test', SCALINGO_TCP_NO_JWT_CACHE: '1'},
+      })
     }
 
     const secnumHost = 'ssh.osc-secnum-fr1.scalingo.com'
     const env = (extra: Record<string, string> = {}) => ({SCALINGO_AUTH_URL: fake.url, ...extra})
 
     it('--region beats the remote', async () => {
-      const region = await resolveRegion(client(), {flag: 'osc-fr1', remoteSshHost: secnumHost, env: env({SCALINGO_REGION: 'osc-secnum-fr1'})})
+      const region = await resolveRegion(client(), {
+        flag: 'osc-fr1',
+        remoteSshHost: secnumHost,
+        env: env({SCALINGO_REGION: 'osc-secnum-fr1'}),
+      })
       expect(region).to.deep.equal({name: 'osc-fr1', apiUrl: `${fake.url}/_region/osc-fr1`, source: 'flag'})
     })
 
     it('the remote beats SCALINGO_REGION', async () => {
       const region = await resolveRegion(client(), {remoteSshHost: secnumHost, env: env({SCALINGO_REGION: 'osc-fr1'})})
-      expect(region).to.deep.equal({name: 'osc-secnum-fr1', apiUrl: `${fake.url}/_region/osc-secnum-fr1`, source: 'git-remote'})
+      expect(region).to.deep.equal({
+        name: 'osc-secnum-fr1',
+        apiUrl: `${fake.url}/_region/osc-secnum-fr1`,
+        source: 'git-remote',
+      })
     })
 
     it('SCALINGO_REGION beats the default, which is osc-fr1', async () => {
-      expect((await resolveRegion(client(), {env: env({SCALINGO_REGION: 'osc-secnum-fr1'})})).name).to.equal('osc-secnum-fr1')
+      expect((await resolveRegion(client(), {env: env({SCALINGO_REGION: 'osc-secnum-fr1'})})).name).to.equal(
+        'osc-secnum-fr1',
+      )
       expect(await resolveRegion(client(), {env: env()})).to.deep.include({name: 'osc-fr1', source: 'default'})
     })
 
     it('keeps the resolved region name but uses SCALINGO_API_URL when it is set', async () => {
-      const region = await resolveRegion(client(), {remoteSshHost: secnumHost, env: env({SCALINGO_API_URL: 'http://127.0.0.1:9/'})})
+      const region = await resolveRegion(client(), {
+        remoteSshHost: secnumHost,
+        env: env({SCALINGO_API_URL: 'http://127.0.0.1:9/'}),
+      })
       expect(region).to.deep.equal({name: 'osc-secnum-fr1', apiUrl: 'http://127.0.0.1:9', source: 'git-remote'})
     })
 
@@ -106,7 +134,10 @@ describe('app and region detection', () => {
         const api = (await resolveRegion(client(), {env: env({SCALINGO_API_URL: value})}).catch((e) => e)) as UsageError
         expect(api).to.be.instanceOf(UsageError)
         expect(api.message).to.equal(`SCALINGO_API_URL is not an http(s) URL: ${value}`)
-        expect(() => new ScalingoClient({env: {SCALINGO_AUTH_URL: value}})).to.throw(UsageError, `SCALINGO_AUTH_URL is not an http(s) URL: ${value}`)
+        expect(() => new ScalingoClient({env: {SCALINGO_AUTH_URL: value}})).to.throw(
+          UsageError,
+          `SCALINGO_AUTH_URL is not an http(s) URL: ${value}`,
+        )
       }
     })
 

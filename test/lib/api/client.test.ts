@@ -56,7 +56,13 @@ describe('ScalingoClient against the fake platform', () => {
 
   function client(overrides: Record<string, string> = {}, options: {retries?: number; timeoutMs?: number} = {}) {
     return new ScalingoClient({
-      env: {...fake.env(), SCALINGO_API_TOKEN: TOKEN, SCALINGO_TCP_RETRY_BASE_MS: '5', SCALINGO_TCP_CONFIG_DIR: configDir, ...overrides},
+      env: {
+        ...fake.env(),
+        SCALINGO_API_TOKEN: TOKEN,
+        SCALINGO_TCP_RETRY_BASE_MS: '5',
+        SCALINGO_TCP_CONFIG_DIR: configDir,
+        ...overrides,
+      },
       region: {name: 'osc-fr1', apiUrl: fake.url, source: 'default'},
       log: (line) => logs.push(line),
       ...options,
@@ -67,7 +73,9 @@ describe('ScalingoClient against the fake platform', () => {
     const app = await getApp(client(), 'my-app')
     expect(app.name).to.equal('my-app')
     const [exchange] = fake.requestsTo('POST', '/v1/tokens/exchange')
-    expect(Buffer.from(exchange.headers.authorization!.replace('Basic ', ''), 'base64').toString()).to.equal(`:${TOKEN}`)
+    expect(Buffer.from(exchange.headers.authorization!.replace('Basic ', ''), 'base64').toString()).to.equal(
+      `:${TOKEN}`,
+    )
     const [get] = fake.requestsTo('GET', '/v1/apps/my-app')
     expect(get.headers.authorization).to.match(/^Bearer eyJ/)
     expect(get.headers['user-agent']).to.match(/^scalingo-tcp\/\d+\.\d+\.\d+/)
@@ -134,7 +142,9 @@ describe('ScalingoClient against the fake platform', () => {
     const error = await caught(client().get('/v1/no-such-route'))
     expect(error).to.be.instanceOf(ResourceNotFoundError)
     expect(error.exitCode).to.equal(ExitCode.NotFound)
-    expect(error.message).to.equal(`The Scalingo API at ${new URL(fake.url).host} has no GET /v1/no-such-route (HTTP 404).`)
+    expect(error.message).to.equal(
+      `The Scalingo API at ${new URL(fake.url).host} has no GET /v1/no-such-route (HTTP 404).`,
+    )
     expect(error.suggestions.join(' ')).to.include('SCALINGO_API_URL')
   })
 
@@ -147,7 +157,10 @@ describe('ScalingoClient against the fake platform', () => {
   })
 
   it("lists each field's messages on 422", async () => {
-    fake.failNext('/v1/apps/my-app', {status: 422, body: {errors: {name: ['is too long', 'is invalid'], app: ['missing field']}}})
+    fake.failNext('/v1/apps/my-app', {
+      status: 422,
+      body: {errors: {name: ['is too long', 'is invalid'], app: ['missing field']}},
+    })
     const error = await caught(getApp(client(), 'my-app'))
     expect(error).to.be.instanceOf(ValidationError)
     expect(error.exitCode).to.equal(ExitCode.Error)
@@ -155,7 +168,10 @@ describe('ScalingoClient against the fake platform', () => {
   })
 
   it("shows the platform's own message and url on 402", async () => {
-    fake.failNext('/v1/apps/my-app', {status: 402, body: {error: 'Sorry, you need to verify your account', url: 'https://my.scalingo.com/apps/billing'}})
+    fake.failNext('/v1/apps/my-app', {
+      status: 402,
+      body: {error: 'Sorry, you need to verify your account', url: 'https://my.scalingo.com/apps/billing'},
+    })
     const error = await caught(getApp(client(), 'my-app'))
     expect(error).to.be.instanceOf(ForbiddenError)
     expect(error.message).to.equal('Sorry, you need to verify your account')
@@ -186,10 +202,16 @@ describe('ScalingoClient against the fake platform', () => {
   })
 
   it('maps 500 to a server error with the platform message', async () => {
-    fake.failNext('/v1/apps/my-app', {status: 500, body: {error: "Internal error occured, we're on it!"}, times: Infinity})
+    fake.failNext('/v1/apps/my-app', {
+      status: 500,
+      body: {error: "Internal error occured, we're on it!"},
+      times: Infinity,
+    })
     const error = await caught(getApp(client({SCALINGO_TCP_HTTP_RETRIES: '1'}), 'my-app'))
     expect(error).to.be.instanceOf(ServerError)
-    expect(error.message).to.equal("The Scalingo API failed with HTTP 500: Internal error occured, we're on it! after 2 attempts (GET /v1/apps/my-app).")
+    expect(error.message).to.equal(
+      "The Scalingo API failed with HTTP 500: Internal error occured, we're on it! after 2 attempts (GET /v1/apps/my-app).",
+    )
   })
 
   it('reports a body that is not JSON', async () => {
@@ -217,7 +239,9 @@ describe('ScalingoClient against the fake platform', () => {
   it('times out a slow response after SCALINGO_TCP_HTTP_TIMEOUT ms', async () => {
     fake.failNext('/v1/apps/my-app', {delayMs: 5000, times: Infinity})
     const started = Date.now()
-    const error = await caught(getApp(client({SCALINGO_TCP_HTTP_TIMEOUT: '150', SCALINGO_TCP_HTTP_RETRIES: '0'}), 'my-app'))
+    const error = await caught(
+      getApp(client({SCALINGO_TCP_HTTP_TIMEOUT: '150', SCALINGO_TCP_HTTP_RETRIES: '0'}), 'my-app'),
+    )
     expect(error).to.be.instanceOf(NetworkError)
     expect(error.code).to.equal('API_TIMEOUT')
     expect(error.message).to.include('did not answer within 150 ms')
@@ -237,13 +261,20 @@ describe('ScalingoClient against the fake platform', () => {
 
     it('reports the host it could not reach', async () => {
       const c = new ScalingoClient({
-        env: {SCALINGO_AUTH_URL: `http://127.0.0.1:${closedPort}`, SCALINGO_API_TOKEN: TOKEN, SCALINGO_TCP_RETRY_BASE_MS: '1', SCALINGO_TCP_CONFIG_DIR: configDir},
+        env: {
+          SCALINGO_AUTH_URL: `http://127.0.0.1:${closedPort}`,
+          SCALINGO_API_TOKEN: TOKEN,
+          SCALINGO_TCP_RETRY_BASE_MS: '1',
+          SCALINGO_TCP_CONFIG_DIR: configDir,
+        },
         region: {name: 'osc-fr1', apiUrl: `http://127.0.0.1:${closedPort}`, source: 'default'},
       })
       const error = await caught(c.get('/v1/regions', {service: 'auth', auth: 'none'}))
       expect(error).to.be.instanceOf(NetworkError)
       expect(error.exitCode).to.equal(ExitCode.Error)
-      expect(error.message).to.equal(`Could not reach the Scalingo API at 127.0.0.1:${closedPort} (ECONNREFUSED) after 4 attempts.`)
+      expect(error.message).to.equal(
+        `Could not reach the Scalingo API at 127.0.0.1:${closedPort} (ECONNREFUSED) after 4 attempts.`,
+      )
     })
   })
 

@@ -46,7 +46,11 @@ describe('API token resolution', () => {
   it('prefers SCALINGO_API_TOKEN over the stored token and the Scalingo CLI login', async () => {
     await storeToken('127.0.0.1', 'tk-us-stored', 'me', env)
     writeCliAuth('tk-us-cli')
-    expect(await resolveApiToken({...env, SCALINGO_API_TOKEN: 'tk-us-env'})).to.deep.equal({token: 'tk-us-env', source: 'env', origin: 'SCALINGO_API_TOKEN'})
+    expect(await resolveApiToken({...env, SCALINGO_API_TOKEN: 'tk-us-env'})).to.deep.equal({
+      token: 'tk-us-env',
+      source: 'env',
+      origin: 'SCALINGO_API_TOKEN',
+    })
   })
 
   it('prefers the token stored by login over the Scalingo CLI login', async () => {
@@ -72,7 +76,10 @@ describe('API token resolution', () => {
     expect(scalingoCliAuthPath({HOME: '/h', CONFIG_DIR: '/cfg', AUTH_FILE: '/a/auth.json'})).to.equal('/a/auth.json')
     const file = join(home, 'elsewhere.json')
     writeFileSync(file, scalingoCliAuthFile('127.0.0.1', 'tk-us-custom'))
-    expect(await readScalingoCliToken('127.0.0.1', {...env, AUTH_FILE: file})).to.deep.equal({token: 'tk-us-custom', path: file})
+    expect(await readScalingoCliToken('127.0.0.1', {...env, AUTH_FILE: file})).to.deep.equal({
+      token: 'tk-us-custom',
+      path: file,
+    })
   })
 
   it('ignores a Scalingo CLI entry for another auth host', async () => {

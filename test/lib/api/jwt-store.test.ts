@@ -43,13 +43,23 @@ describe('JWT cache on disk', () => {
   })
 
   const configDir = () => join(dir, 'config')
-  const env = (extra: Record<string, string> = {}) => ({...fake.env(), SCALINGO_TCP_CONFIG_DIR: configDir(), SCALINGO_API_TOKEN: TOKEN, ...extra})
+  const env = (extra: Record<string, string> = {}) => ({
+    ...fake.env(),
+    SCALINGO_TCP_CONFIG_DIR: configDir(),
+    SCALINGO_API_TOKEN: TOKEN,
+    ...extra,
+  })
   const cachePath = () => jwtCachePath({SCALINGO_TCP_CONFIG_DIR: configDir()})
   const exchanges = () => fake.requestsTo('POST', '/v1/tokens/exchange').length
   /** A new client per call: what a new command (a new process) gets. */
   const client = (extra: Record<string, string> = {}) =>
-    new ScalingoClient({env: env(extra), region: {name: 'osc-fr1', apiUrl: fake.url, source: 'default'}, log: (line) => logs.push(line)})
-  const cacheFile = () => JSON.parse(readFileSync(cachePath(), 'utf8')) as {entries: Record<string, {jwt: string; exp: number}>}
+    new ScalingoClient({
+      env: env(extra),
+      region: {name: 'osc-fr1', apiUrl: fake.url, source: 'default'},
+      log: (line) => logs.push(line),
+    })
+  const cacheFile = () =>
+    JSON.parse(readFileSync(cachePath(), 'utf8')) as {entries: Record<string, {jwt: string; exp: number}>}
   const bearer = (path: string) => fake.requestsTo('GET', path).map((r) => r.headers.authorization)
 
   it('a second command reuses the JWT the first one exchanged (no exchange), from a 0600 file in a 0700 directory', async () => {
@@ -101,7 +111,10 @@ describe('JWT cache on disk', () => {
     const user = await getCurrentUser(client({SCALINGO_API_TOKEN: OTHER_TOKEN}))
     expect(user.username).to.equal('other')
     expect(exchanges()).to.equal(2)
-    expect(Object.keys(cacheFile().entries)).to.have.members([jwtCacheKey(fake.url, TOKEN), jwtCacheKey(fake.url, OTHER_TOKEN)])
+    expect(Object.keys(cacheFile().entries)).to.have.members([
+      jwtCacheKey(fake.url, TOKEN),
+      jwtCacheKey(fake.url, OTHER_TOKEN),
+    ])
     // Same token, another auth URL (a trailing slash is the same URL): a key of its own.
     expect(jwtCacheKey(`${fake.url}0`, TOKEN)).to.not.equal(jwtCacheKey(fake.url, TOKEN))
     await getCurrentUser(client({SCALINGO_AUTH_URL: `${fake.url}/`}))
@@ -189,7 +202,8 @@ describe('JWT cache on disk', () => {
     const all = logs.join('\n')
     expect(all).to.include('JWT from the cache')
     expect(all).to.include('JWT saved to the cache')
-    for (const secret of [TOKEN, ...jwts, ...bearer('/v1/apps/my-app/variables')]) expect(all).to.not.include(secret!.replace('Bearer ', ''))
+    for (const secret of [TOKEN, ...jwts, ...bearer('/v1/apps/my-app/variables')])
+      expect(all).to.not.include(secret!.replace('Bearer ', ''))
     expect(all).to.not.match(/eyJ[\w-]+\.[\w-]+/)
   })
 })

@@ -17,7 +17,8 @@ describe('got, as the API client loads it (the bundle the build makes, dist/vend
   const received: Array<{method?: string; url?: string; body: string}> = []
 
   before(async function () {
-    if (!existsSync(GOT_BUNDLE_URL)) throw new Error('dist/vendor/got.cjs is missing: run `npm run build` first (npm test does)')
+    if (!existsSync(GOT_BUNDLE_URL))
+      throw new Error('dist/vendor/got.cjs is missing: run `npm run build` first (npm test does)')
     server = createServer((request: IncomingMessage, response) => {
       let body = ''
       request.setEncoding('utf8').on('data', (chunk: string) => (body += chunk))
@@ -65,7 +66,9 @@ describe('got, as the API client loads it (the bundle the build makes, dist/vend
       () => undefined,
       (error_: Error) => error_,
     )
-    expect(error?.message).to.equal("Option 'prefixUrl': Expected values which are `string` or `URL`. Received values of type `number`.")
+    expect(error?.message).to.equal(
+      "Option 'prefixUrl': Expected values which are `string` or `URL`. Received values of type `number`.",
+    )
   })
 
   describe('over TLS, HTTP/1.1 and HTTP/2 (nothing of got is left out of the bundle)', () => {
@@ -77,9 +80,29 @@ describe('got, as the API client loads it (the bundle the build makes, dist/vend
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-h2-'))
       // A throwaway self-signed certificate for 127.0.0.1 (openssl is on every CI image and developer machine we use).
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-        '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], {stdio: 'ignore'})
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=127.0.0.1',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+        ],
+        {stdio: 'ignore'},
+      )
       cert = readFileSync(join(dir, 'cert.pem'), 'utf8')
       // HTTPS over HTTP/1.1 (what the API client speaks) and HTTP/2 on the same port.
       h2 = createSecureServer({key: readFileSync(join(dir, 'key.pem')), cert, allowHTTP1: true})
@@ -133,8 +156,16 @@ describe('got, as the API client loads it (the bundle the build makes, dist/vend
 
   it('ships the licenses of every bundled package', () => {
     const licenses = readFileSync(join(ROOT, 'dist', 'vendor', 'got.LICENSES.txt'), 'utf8')
-    const version = (name: string) => JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version
-    for (const name of ['got', '@sindresorhus/is', 'cacheable-request', 'http-cache-semantics', 'keyv', 'http2-wrapper']) {
+    const version = (name: string) =>
+      JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version
+    for (const name of [
+      'got',
+      '@sindresorhus/is',
+      'cacheable-request',
+      'http-cache-semantics',
+      'keyv',
+      'http2-wrapper',
+    ]) {
       expect(licenses).to.include(`${name}@${version(name)} (`)
     }
   })

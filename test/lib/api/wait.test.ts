@@ -25,10 +25,14 @@ describe('waitFor', () => {
 
   it('throws a TimeoutError (exit 5) naming the last status and the command that checks later', async () => {
     const started = Date.now()
-    const error = await waitFor(async () => ({done: false, status: 'provisioning'}), {...base, timeoutMs: 50}).catch((e: unknown) => e)
+    const error = await waitFor(async () => ({done: false, status: 'provisioning'}), {...base, timeoutMs: 50}).catch(
+      (e: unknown) => e,
+    )
     expect(error).to.be.instanceOf(TimeoutError)
     expect((error as TimeoutError).exitCode).to.equal(ExitCode.Timeout)
-    expect((error as TimeoutError).message).to.equal('Gave up waiting for the thing to be ready after 0.1 s (last status: provisioning).')
+    expect((error as TimeoutError).message).to.equal(
+      'Gave up waiting for the thing to be ready after 0.1 s (last status: provisioning).',
+    )
     expect((error as TimeoutError).suggestions[0]).to.include('`scalingo-tcp addons:tcp:info -a my-app`')
     expect(Date.now() - started).to.be.within(45, 2000)
   })
@@ -61,9 +65,12 @@ describe('waitFor', () => {
   })
 
   it('lets errors from the check through', async () => {
-    const error = await waitFor(async () => {
-      throw new Error('boom')
-    }, {...base, timeoutMs: 1000}).catch((e: unknown) => e)
+    const error = await waitFor(
+      async () => {
+        throw new Error('boom')
+      },
+      {...base, timeoutMs: 1000},
+    ).catch((e: unknown) => e)
     expect((error as Error).message).to.equal('boom')
   })
 })
@@ -77,16 +84,26 @@ describe('wait helpers', () => {
   })
 
   it('reads the operation id from absolute and relative Location headers', () => {
-    expect(operationIdFromLocation('https://api.osc-fr1.scalingo.com/v1/apps/my-app/operations/52fd2357356330032b080000')).to.equal(
-      '52fd2357356330032b080000',
-    )
+    expect(
+      operationIdFromLocation('https://api.osc-fr1.scalingo.com/v1/apps/my-app/operations/52fd2357356330032b080000'),
+    ).to.equal('52fd2357356330032b080000')
     expect(operationIdFromLocation('/v1/apps/my-app/operations/abc/')).to.equal('abc')
     expect(operationIdFromLocation(undefined)).to.equal(undefined)
     expect(operationIdFromLocation('')).to.equal(undefined)
   })
 
   it("computes an operation's duration from its timestamps, else from the fallback", () => {
-    expect(operationSeconds({id: 'o', status: 'done', created_at: '2014-09-10T10:17:52.690+02:00', finished_at: '2014-09-10T10:17:59.120+02:00'}, 1)).to.equal(6.4)
+    expect(
+      operationSeconds(
+        {
+          id: 'o',
+          status: 'done',
+          created_at: '2014-09-10T10:17:52.690+02:00',
+          finished_at: '2014-09-10T10:17:59.120+02:00',
+        },
+        1,
+      ),
+    ).to.equal(6.4)
     expect(operationSeconds({id: 'o', status: 'done'}, 2500)).to.equal(2.5)
   })
 })

@@ -49,7 +49,14 @@ describe('local gateway client', () => {
     expect(control.stateFile?.path).to.equal(join(dir, STATE_FILE_NAME))
     const client = await connectToLocalGateway({cwd: dir})
     expect(client.dir).to.equal(dir)
-    expect(client.state).to.include({pid: process.pid, url: control.url, token: control.server.token, tcpUrl: 'tcp://127.0.0.1:20003', app: 'my-app', version: '9.9.9'})
+    expect(client.state).to.include({
+      pid: process.pid,
+      url: control.url,
+      token: control.server.token,
+      tcpUrl: 'tcp://127.0.0.1:20003',
+      app: 'my-app',
+      version: '9.9.9',
+    })
     expect(control.url).to.not.include(control.server.token)
   })
 
@@ -82,7 +89,15 @@ describe('local gateway client', () => {
     const {port} = closedPort.address() as {port: number}
     await new Promise<void>((resolve) => closedPort!.close(() => resolve()))
     closedPort = undefined
-    const handle = writeStateFile(dir, {pid: process.pid, url: `http://127.0.0.1:${port}`, token: 't', tcpUrl: 'tcp://x:1', app: 'a', startedAt: '', version: ''})
+    const handle = writeStateFile(dir, {
+      pid: process.pid,
+      url: `http://127.0.0.1:${port}`,
+      token: 't',
+      tcpUrl: 'tcp://x:1',
+      app: 'a',
+      startedAt: '',
+      version: '',
+    })
     try {
       const client = await connectToLocalGateway({cwd: dir})
       const error = await rejection(client.status())
@@ -105,7 +120,7 @@ describe('local gateway client', () => {
     }
   })
 
-  describe('what answers at the state file\'s URL is not trusted', () => {
+  describe("what answers at the state file's URL is not trusted", () => {
     let written = 0
     let answer: 'huge' | 'not-json' | 'no-field' | 'not-http' = 'huge'
     let server: Server
@@ -145,7 +160,15 @@ describe('local gateway client', () => {
       server = http as unknown as Server
       await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
       const {port} = http.address() as {port: number}
-      state = writeStateFile(dir, {pid: process.pid, url: `http://127.0.0.1:${port}`, token: 't', tcpUrl: 'tcp://x:1', app: 'a', startedAt: '', version: ''})
+      state = writeStateFile(dir, {
+        pid: process.pid,
+        url: `http://127.0.0.1:${port}`,
+        token: 't',
+        tcpUrl: 'tcp://x:1',
+        app: 'a',
+        startedAt: '',
+        version: '',
+      })
     })
 
     afterEach(async () => {
@@ -160,7 +183,9 @@ describe('local gateway client', () => {
       answer = 'huge'
       const client = await connectToLocalGateway({cwd: dir})
       const error = await rejection(client.env('tcp'))
-      expect(error.message).to.equal(`What answers at the control URL in ${join(dir, STATE_FILE_NAME)} is not a local gateway: an answer larger than 8 MB.`)
+      expect(error.message).to.equal(
+        `What answers at the control URL in ${join(dir, STATE_FILE_NAME)} is not a local gateway: an answer larger than 8 MB.`,
+      )
       // Bounded: the client hung up long before the 100 MB (what is in flight in socket buffers aside).
       expect(written).to.be.below(40 * 1024 * 1024)
     })
@@ -175,8 +200,11 @@ describe('local gateway client', () => {
         answer = kind
         const client = await connectToLocalGateway({cwd: dir})
         const error = await rejection(client.env('tcp'))
-        expect(error.message, error.message).to.include(`What answers at the control URL in ${join(dir, STATE_FILE_NAME)} is not a local gateway: ${expected[kind]}`)
-        if (kind === 'no-field') expect((await rejection(client.status())).message).to.include('an answer without a valid "status"')
+        expect(error.message, error.message).to.include(
+          `What answers at the control URL in ${join(dir, STATE_FILE_NAME)} is not a local gateway: ${expected[kind]}`,
+        )
+        if (kind === 'no-field')
+          expect((await rejection(client.status())).message).to.include('an answer without a valid "status"')
       }
     })
 
@@ -184,7 +212,10 @@ describe('local gateway client', () => {
       this.timeout(60_000)
       for (const kind of ['huge', 'no-field'] as const) {
         answer = kind
-        for (const args of [['env', '--local'], ['addons:tcp:info', '--local']]) {
+        for (const args of [
+          ['env', '--local'],
+          ['addons:tcp:info', '--local'],
+        ]) {
           const run = await runCli(args, {cwd: dir})
           expect(run.code, `${kind} ${args.join(' ')}: ${run.stderr}`).to.equal(1)
           expect(run.stdout).to.equal('')

@@ -11,7 +11,22 @@ export class FakeTarget implements ControlTarget {
       app: 'my-app',
       tcpUrl: 'tcp://127.0.0.1:20003',
       restarting: this.restarts.length > 0,
-      instances: [{name: 'tcp-1', type: 'tcp', generation: 1, state: 'ready', pid: 42, port: 40_000, uptimeMs: 1000, active: 1, total: 3, bytesIn: 10, bytesOut: 20, restarts: 0}],
+      instances: [
+        {
+          name: 'tcp-1',
+          type: 'tcp',
+          generation: 1,
+          state: 'ready',
+          pid: 42,
+          port: 40_000,
+          uptimeMs: 1000,
+          active: 1,
+          total: 3,
+          bytesIn: 10,
+          bytesOut: 20,
+          restarts: 0,
+        },
+      ],
       connections: {active: 1, total: 3},
     }
   }
@@ -24,7 +39,12 @@ export class FakeTarget implements ControlTarget {
   }
 
   environmentFor(type: string, index: number, port?: number): Record<string, string> {
-    const env: Record<string, string> = {TCP_URL: 'tcp://127.0.0.1:20003', CONTAINER: `${type}-${index}`, SCALINGO_API_TOKEN: 'tk-us-secret', GREETING: 'hello world'}
+    const env: Record<string, string> = {
+      TCP_URL: 'tcp://127.0.0.1:20003',
+      CONTAINER: `${type}-${index}`,
+      SCALINGO_API_TOKEN: 'tk-us-secret',
+      GREETING: 'hello world',
+    }
     if (port !== undefined) env.PORT = String(port)
     return env
   }
@@ -35,4 +55,9 @@ export class FakeTarget implements ControlTarget {
   }
 }
 
-export const report = (failed: string[] = []): RestartReport => ({generation: 2, durationMs: 5, restarted: ['tcp-1'], failed})
+export const report = (failed: string[] = []): RestartReport => ({
+  generation: 2,
+  durationMs: 5,
+  restarted: ['tcp-1'],
+  failed,
+})

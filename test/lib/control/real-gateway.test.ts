@@ -36,13 +36,20 @@ describe('control interface of a real tcp:proxy', function () {
     const gateway = await connectToLocalGateway({cwd: dir})
     const {operationId} = await gateway.restart()
     expect(operationId).to.match(/^[0-9a-f-]{36}$/)
-    const operation = await waitForLocalOperation(gateway, operationId, {timeoutMs: 20_000, intervalMs: 50, what: 'the restart', checkLater: 'status'})
+    const operation = await waitForLocalOperation(gateway, operationId, {
+      timeoutMs: 20_000,
+      intervalMs: 50,
+      what: 'the restart',
+      checkLater: 'status',
+    })
     expect(operation.status, operation.error).to.equal('done')
     expect(operation.report?.restarted).to.deep.equal(['tcp-1'])
     expect(operation.finished_at).to.be.a('string')
 
     const status = await gateway.status()
-    expect(status.instances.filter((i) => i.name === 'tcp-1' && i.state === 'ready').map((i) => i.generation)).to.deep.equal([2])
+    expect(
+      status.instances.filter((i) => i.name === 'tcp-1' && i.state === 'ready').map((i) => i.generation),
+    ).to.deep.equal([2])
     expect(await exchange(await proxy.port(), 'after restart\n')).to.equal('after restart\n')
   })
 })

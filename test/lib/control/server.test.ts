@@ -9,7 +9,10 @@ describe('control server', () => {
   let server: ControlServer
 
   const call = (path: string, init: RequestInit = {}, token: string | null = server.token) =>
-    fetch(`${server.url}${path}`, {...init, headers: {...(token === null ? {} : {Authorization: `Bearer ${token}`}), ...init.headers}})
+    fetch(`${server.url}${path}`, {
+      ...init,
+      headers: {...(token === null ? {} : {Authorization: `Bearer ${token}`}), ...init.headers},
+    })
 
   const operationAt = async (location: string) => {
     const res = await fetch(location, {headers: {Authorization: `Bearer ${server.token}`}})
@@ -63,7 +66,9 @@ describe('control server', () => {
 
     it('refuses requests addressed to a host name other than loopback (DNS rebinding)', async () => {
       const status = await new Promise<number>((resolve, reject) => {
-        const req = request(`${server.url}/v1/status`, {headers: {Host: 'evil.example:80', Authorization: `Bearer ${server.token}`}})
+        const req = request(`${server.url}/v1/status`, {
+          headers: {Host: 'evil.example:80', Authorization: `Bearer ${server.token}`},
+        })
         req.on('response', (res) => {
           res.resume()
           resolve(res.statusCode!)
@@ -91,11 +96,24 @@ describe('control server', () => {
     const form = {'Content-Type': 'application/x-www-form-urlencoded'}
 
     it('refuses a cross-origin form post with 403, even with the token, and restarts nothing', async () => {
-      for (const origin of ['http://evil.example', 'null', `${server.url.replace('127.0.0.1', 'localhost')}0`, 'http://127.0.0.1:1']) {
-        expect(await rawStatus('POST', `/v1/restart?token=${server.token}`, {...form, Origin: origin}), origin).to.equal(403)
+      for (const origin of [
+        'http://evil.example',
+        'null',
+        `${server.url.replace('127.0.0.1', 'localhost')}0`,
+        'http://127.0.0.1:1',
+      ]) {
+        expect(
+          await rawStatus('POST', `/v1/restart?token=${server.token}`, {...form, Origin: origin}),
+          origin,
+        ).to.equal(403)
       }
 
-      expect(await rawStatus('POST', '/v1/restart', {Origin: 'http://evil.example', Authorization: `Bearer ${server.token}`})).to.equal(403)
+      expect(
+        await rawStatus('POST', '/v1/restart', {
+          Origin: 'http://evil.example',
+          Authorization: `Bearer ${server.token}`,
+        }),
+      ).to.equal(403)
       expect(target.restarts).to.have.length(0)
       expect(server.operations.get('1')).to.equal(undefined)
     })
@@ -103,14 +121,21 @@ describe('control server', () => {
     it('accepts a post from the page served here (same origin, by any loopback name) and from clients that send no Origin', async () => {
       const port = new URL(server.url).port
       expect(await rawStatus('POST', `/v1/restart?token=${server.token}`, {Origin: server.url})).to.equal(202)
-      expect(await rawStatus('POST', `/v1/restart?token=${server.token}`, {Origin: `http://localhost:${port}`, Host: `localhost:${port}`})).to.equal(202)
+      expect(
+        await rawStatus('POST', `/v1/restart?token=${server.token}`, {
+          Origin: `http://localhost:${port}`,
+          Host: `localhost:${port}`,
+        }),
+      ).to.equal(202)
       expect(await rawStatus('POST', '/v1/restart', {Authorization: `Bearer ${server.token}`})).to.equal(202)
       await target.restartStarted(1)
     })
 
     it('reads need no Origin check: a cross-origin GET still needs the token and gets no more than with it', async () => {
       expect(await rawStatus('GET', '/v1/status', {Origin: 'http://evil.example'})).to.equal(401)
-      expect(await rawStatus('GET', '/v1/status', {Origin: 'http://evil.example', Authorization: `Bearer ${server.token}`})).to.equal(200)
+      expect(
+        await rawStatus('GET', '/v1/status', {Origin: 'http://evil.example', Authorization: `Bearer ${server.token}`}),
+      ).to.equal(200)
     })
   })
 
@@ -150,13 +175,20 @@ describe('control server', () => {
     })
 
     it('takes extra routes with path parameters, behind the same token check', async () => {
-      server.route('GET', '/page/:name', ({res, params, url}) => sendJson(res, 200, {name: params.name, q: url.searchParams.get('q')}))
+      server.route('GET', '/page/:name', ({res, params, url}) =>
+        sendJson(res, 200, {name: params.name, q: url.searchParams.get('q')}),
+      )
       expect(await (await call('/page/hello%20you?q=1')).json()).to.deep.equal({name: 'hello you', q: '1'})
       expect((await call('/page/x', {}, null)).status).to.equal(401)
     })
 
     it('answers 400, not 500, to a path parameter with malformed percent-encoding', async () => {
-      for (const path of ['/v1/operations/%E0%A4%A', '/v1/operations/%', '/v1/operations/%ZZ', '/v1/operations/%C0%80']) {
+      for (const path of [
+        '/v1/operations/%E0%A4%A',
+        '/v1/operations/%',
+        '/v1/operations/%ZZ',
+        '/v1/operations/%C0%80',
+      ]) {
         const res = await call(path)
         expect(res.status, path).to.equal(400)
         expect(((await res.json()) as {error: string}).error).to.match(/percent-encoding/)

@@ -5,7 +5,14 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {type GatewayState, STATE_FILE_NAME} from '../../../src/lib/contract.js'
-import {DirectoryClaim, findStateFile, gatewayRunning, readClaim, readState, writeStateFile} from '../../../src/lib/control/state-file.js'
+import {
+  DirectoryClaim,
+  findStateFile,
+  gatewayRunning,
+  readClaim,
+  readState,
+  writeStateFile,
+} from '../../../src/lib/control/state-file.js'
 import {startTimeOf} from '../../../src/lib/supervisor/proc.js'
 import {MARKER_VARIABLE} from '../../../src/lib/supervisor/strays.js'
 import {waitUntilDead} from '../../helpers/processes.js'
@@ -51,7 +58,9 @@ describe('state file', () => {
     handles.push(handle)
     expect(handle.path).to.equal(join(dir, STATE_FILE_NAME))
     expect(statSync(handle.path).mode & 0o777).to.equal(0o600)
-    expect(JSON.parse(readFileSync(handle.path, 'utf8'))).to.deep.equal(state({startedAt: readState(handle.path)!.startedAt}))
+    expect(JSON.parse(readFileSync(handle.path, 'utf8'))).to.deep.equal(
+      state({startedAt: readState(handle.path)!.startedAt}),
+    )
     expect(readdirSync(dir).filter((f) => f !== '.git')).to.deep.equal([STATE_FILE_NAME])
   })
 
@@ -80,7 +89,9 @@ describe('state file', () => {
 writeStateFile(process.argv[1], {pid: process.pid, url: 'u', token: 't', tcpUrl: 'tcp://x:1', app: 'a', startedAt: '', version: ''})
 console.log('written')
 setTimeout(() => { throw new Error('crash') }, 0)`
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, dir], {stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stdout = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
@@ -89,8 +100,15 @@ setTimeout(() => { throw new Error('crash') }, 0)`
     expect(existsSync(join(dir, STATE_FILE_NAME))).to.equal(false)
   })
 
-  describe('as the gateway\'s claim on the directory', () => {
-    const claimState = () => ({pid: process.pid, app: 'my-app', startedAt: new Date().toISOString(), marker: `${process.pid}:abcdef`, startTime: startTimeOf(process.pid), groups: []})
+  describe("as the gateway's claim on the directory", () => {
+    const claimState = () => ({
+      pid: process.pid,
+      app: 'my-app',
+      startedAt: new Date().toISOString(),
+      marker: `${process.pid}:abcdef`,
+      startTime: startTimeOf(process.pid),
+      groups: [],
+    })
 
     it('exists from start-up on, but the --local commands find it only once published; it records groups', () => {
       const claim = new DirectoryClaim(dir, claimState(), undefined)
@@ -110,7 +128,9 @@ setTimeout(() => { throw new Error('crash') }, 0)`
 
     it('is created only if no file is there (EEXIST), and replaces only the stale file it was given', () => {
       handles.push(writeStateFile(dir, state({token: 'other'})))
-      expect(() => new DirectoryClaim(dir, claimState(), undefined)).to.throw().with.property('code', 'EEXIST')
+      expect(() => new DirectoryClaim(dir, claimState(), undefined))
+        .to.throw()
+        .with.property('code', 'EEXIST')
       handles.push(new DirectoryClaim(dir, claimState(), readClaim(join(dir, STATE_FILE_NAME))!))
       expect(readClaim(join(dir, STATE_FILE_NAME))).to.include({marker: `${process.pid}:abcdef`})
     })
@@ -126,7 +146,14 @@ setTimeout(() => { throw new Error('crash') }, 0)`
     })
 
     it('drops what it cannot trust in a file it did not write (marker, groups)', () => {
-      writeFileSync(join(dir, STATE_FILE_NAME), JSON.stringify({pid: 12, marker: '12:abc; rm -rf /', groups: [{pgid: 1}, {pgid: -5}, {pgid: 77, startTime: 3}, {pgid: 78, startTime: '9'}, null]}))
+      writeFileSync(
+        join(dir, STATE_FILE_NAME),
+        JSON.stringify({
+          pid: 12,
+          marker: '12:abc; rm -rf /',
+          groups: [{pgid: 1}, {pgid: -5}, {pgid: 77, startTime: 3}, {pgid: 78, startTime: '9'}, null],
+        }),
+      )
       const claim = readClaim(join(dir, STATE_FILE_NAME))!
       expect(claim).to.not.have.property('marker')
       expect(claim.groups).to.deep.equal([{pgid: 78, startTime: '9'}])
@@ -134,9 +161,14 @@ setTimeout(() => { throw new Error('crash') }, 0)`
 
     it('a stale file whose gateway left a process running is kept for the next tcp:proxy, then removed once it is gone', async () => {
       const marker = `${await deadPid()}:0123456789ab`
-      const leftover = spawn('sleep', ['1000'], {env: {PATH: process.env.PATH, [MARKER_VARIABLE]: `${marker}:1`}, stdio: 'ignore'})
+      const leftover = spawn('sleep', ['1000'], {
+        env: {PATH: process.env.PATH, [MARKER_VARIABLE]: `${marker}:1`},
+        stdio: 'ignore',
+      })
       try {
-        writeFileSync(join(dir, STATE_FILE_NAME), JSON.stringify(state({pid: Number(marker.split(':')[0]), marker})), {mode: 0o600})
+        writeFileSync(join(dir, STATE_FILE_NAME), JSON.stringify(state({pid: Number(marker.split(':')[0]), marker})), {
+          mode: 0o600,
+        })
         expect(findStateFile(dir)).to.equal(undefined)
         expect(existsSync(join(dir, STATE_FILE_NAME))).to.equal(true)
       } finally {

@@ -102,7 +102,10 @@ describe('status page routes', () => {
       const csp = res.headers.get('content-security-policy')!
       const nonce = /script-src 'nonce-([A-Za-z0-9+/=]+)'/.exec(csp)?.[1]
       expect(nonce, csp).to.be.a('string')
-      expect(csp).to.include("default-src 'self'").and.include(`style-src 'nonce-${nonce}'`).and.include("frame-ancestors 'none'")
+      expect(csp)
+        .to.include("default-src 'self'")
+        .and.include(`style-src 'nonce-${nonce}'`)
+        .and.include("frame-ancestors 'none'")
       expect(csp).to.not.include('unsafe-inline')
       const html = await res.text()
       expect(html).to.include(`<script nonce="${nonce}">`).and.include(`<style nonce="${nonce}">`)
@@ -110,7 +113,9 @@ describe('status page routes', () => {
   })
 
   it('uses a fresh nonce for every response', async () => {
-    const nonces = await Promise.all([1, 2].map(async () => (await fetch(statusPageUrl(server))).headers.get('content-security-policy')))
+    const nonces = await Promise.all(
+      [1, 2].map(async () => (await fetch(statusPageUrl(server))).headers.get('content-security-policy')),
+    )
     expect(nonces[0]).to.not.equal(nonces[1])
   })
 
@@ -162,7 +167,14 @@ describe('status page routes', () => {
     const stream = await open(`/v1/events?token=${server.token}`)
     const first = await stream.next((m) => m.event === 'status')
     events.emit('event', {event: 'output', instance: 'tcp-1', stream: 'stdout', line: 'hello'} satisfies ProxyEvent)
-    for (let id = 1; id <= 20; id++) events.emit('event', {event: 'connection-opened', id, instance: 'tcp-1', generation: 1, client: '127.0.0.1:5000'} satisfies ProxyEvent)
+    for (let id = 1; id <= 20; id++)
+      events.emit('event', {
+        event: 'connection-opened',
+        id,
+        instance: 'tcp-1',
+        generation: 1,
+        client: '127.0.0.1:5000',
+      } satisfies ProxyEvent)
     await stream.next((m) => m.event === 'status' && m !== first)
     expect(stream.messages.map((m) => m.event)).to.deep.equal(['status', 'status'])
   })
@@ -191,7 +203,13 @@ describe('status page routes', () => {
 
     const ended = new Promise<void>((resolve) => stream.response.once('close', resolve))
     const removed = once(events, 'removeListener')
-    events.emit('event', {event: 'instance-ready', instance: 'tcp-1', generation: 1, port: 40_000, bootMs: 1} satisfies ProxyEvent)
+    events.emit('event', {
+      event: 'instance-ready',
+      instance: 'tcp-1',
+      generation: 1,
+      port: 40_000,
+      bootMs: 1,
+    } satisfies ProxyEvent)
     await Promise.all([ended, removed])
     expect(events.listenerCount('event')).to.equal(0)
     expect((await fetch(statusPageUrl(server))).status).to.equal(200)
@@ -199,7 +217,13 @@ describe('status page routes', () => {
 
   it('redacts secrets that reach an event', async () => {
     const stream = await open(`/v1/events?token=${server.token}`)
-    events.emit('event', {event: 'instance-boot-failed', instance: 'tcp-1', generation: 1, reason: 'boot', lastLines: ['using tk-us-abcdef123456']} satisfies ProxyEvent)
+    events.emit('event', {
+      event: 'instance-boot-failed',
+      instance: 'tcp-1',
+      generation: 1,
+      reason: 'boot',
+      lastLines: ['using tk-us-abcdef123456'],
+    } satisfies ProxyEvent)
     const failed = await stream.next((m) => m.event === 'proxy')
     expect(failed.data.lastLines).to.deep.equal(['using [REDACTED]'])
   })

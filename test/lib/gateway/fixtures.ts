@@ -15,7 +15,7 @@ export class Resources {
   private readonly gateways = new Set<Gateway>()
 
   async server(onConnection: (socket: Socket) => void, host = '127.0.0.1'): Promise<{server: Server; port: number}> {
-    const server = createServer({allowHalfOpen: true}, socket => {
+    const server = createServer({allowHalfOpen: true}, (socket) => {
       this.track(socket)
       socket.on('error', () => {})
       onConnection(socket)
@@ -28,7 +28,7 @@ export class Resources {
 
   /** A backend that answers every line with its own id: tells the test where a connection landed. */
   idServer(id: string, host?: string): Promise<{server: Server; port: number}> {
-    return this.server(socket => {
+    return this.server((socket) => {
       let pending = ''
       socket.setEncoding('utf8')
       socket.on('data', (text: string) => {
@@ -45,12 +45,14 @@ export class Resources {
   }
 
   echoServer(): Promise<{server: Server; port: number}> {
-    return this.server(socket => {
+    return this.server((socket) => {
       socket.pipe(socket)
     })
   }
 
-  async gateway(options: Partial<GatewayOptions> = {}): Promise<{gateway: Gateway; port: number; events: GatewayEvent[]}> {
+  async gateway(
+    options: Partial<GatewayOptions> = {},
+  ): Promise<{gateway: Gateway; port: number; events: GatewayEvent[]}> {
     const gateway = new Gateway({host: '127.0.0.1', port: 0, io: this.io, ...options})
     const events: GatewayEvent[] = []
     gateway.on('event', (event: GatewayEvent) => events.push(event))
@@ -58,7 +60,8 @@ export class Resources {
     const {port} = await gateway.listen()
     // A gateway that fell back to another transport would test that one instead.
     const io = options.io ?? this.io
-    if (io !== undefined && gateway.transport.name !== io) throw new Error(`asked for the ${io} transport, got ${gateway.transport.name}`)
+    if (io !== undefined && gateway.transport.name !== io)
+      throw new Error(`asked for the ${io} transport, got ${gateway.transport.name}`)
     return {gateway, port, events}
   }
 
@@ -81,9 +84,14 @@ export class Resources {
   async cleanup(): Promise<void> {
     for (const gateway of this.gateways) gateway.destroy()
     for (const socket of this.sockets) socket.destroy()
-    await Promise.all([...this.servers].map(server => new Promise(resolve => {
-      server.close(resolve)
-    })))
+    await Promise.all(
+      [...this.servers].map(
+        (server) =>
+          new Promise((resolve) => {
+            server.close(resolve)
+          }),
+      ),
+    )
     this.gateways.clear()
     this.sockets.clear()
     this.servers.clear()
@@ -116,7 +124,7 @@ export class LineClient {
     this.socket.write(`${line}\n`)
     const queued = this.lines.shift()
     if (queued !== undefined) return Promise.resolve(queued)
-    return new Promise(resolve => {
+    return new Promise((resolve) => {
       this.waiters.push(resolve)
     })
   }
@@ -124,13 +132,16 @@ export class LineClient {
 
 /** Resolves with the first gateway event matching `predicate`, including one already recorded. */
 export function nextEvent<T extends GatewayEvent['type']>(
-  gateway: Gateway, events: GatewayEvent[], type: T, predicate: (event: Extract<GatewayEvent, {type: T}>) => boolean = () => true,
+  gateway: Gateway,
+  events: GatewayEvent[],
+  type: T,
+  predicate: (event: Extract<GatewayEvent, {type: T}>) => boolean = () => true,
 ): Promise<Extract<GatewayEvent, {type: T}>> {
   const match = (event: GatewayEvent): event is Extract<GatewayEvent, {type: T}> =>
     event.type === type && predicate(event as Extract<GatewayEvent, {type: T}>)
-  const found = events.find(event => match(event))
+  const found = events.find((event) => match(event))
   if (found) return Promise.resolve(found as Extract<GatewayEvent, {type: T}>)
-  return new Promise(resolve => {
+  return new Promise((resolve) => {
     const listener = (event: GatewayEvent) => {
       if (!match(event)) return
       gateway.off('event', listener)
@@ -143,11 +154,11 @@ export function nextEvent<T extends GatewayEvent['type']>(
 
 /** What happened to a socket until it closed: the first error code (if any), whether 'end' came, the data. */
 export function outcome(socket: Socket): Promise<{error?: string; ended: boolean; data: string; at: number}> {
-  return new Promise(resolve => {
+  return new Promise((resolve) => {
     let error: string | undefined
     let ended = false
     let data = ''
-    socket.on('data', chunk => {
+    socket.on('data', (chunk) => {
       data += chunk.toString()
     })
     socket.on('end', () => {

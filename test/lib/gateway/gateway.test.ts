@@ -30,7 +30,7 @@ for (const io of TRANSPORTS) {
     it('delivers what a backend sends first, as soon as it accepts (server-speaks-first protocols)', async () => {
       const {gateway, port} = await resources.gateway()
       const banner = Buffer.from('220 ready\r\n'.repeat(500))
-      const {port: backendPort} = await resources.server(socket => {
+      const {port: backendPort} = await resources.server((socket) => {
         socket.end(banner)
       })
       gateway.addBackend({id: 'a', host: '127.0.0.1', port: backendPort, generation: 1})
@@ -55,12 +55,15 @@ for (const io of TRANSPORTS) {
       expect(landed).to.deep.equal(['a', 'b', 'c', 'a', 'b', 'c', 'a', 'b', 'c'])
       // Many messages on one connection: always the same backend.
       for (const [index, client] of clients.entries()) {
-        for (let message = 0; message < 10; message++) expect(await client.request(`m${message}`)).to.equal(landed[index])
+        for (let message = 0; message < 10; message++)
+          expect(await client.request(`m${message}`)).to.equal(landed[index])
       }
 
       const infos = gateway.backends()
-      expect(infos.map(info => [info.id, info.state, info.active, info.total])).to.deep.equal([
-        ['a', 'ready', 3, 3], ['b', 'ready', 3, 3], ['c', 'ready', 3, 3],
+      expect(infos.map((info) => [info.id, info.state, info.active, info.total])).to.deep.equal([
+        ['a', 'ready', 3, 3],
+        ['b', 'ready', 3, 3],
+        ['c', 'ready', 3, 3],
       ])
       expect(gateway.connections).to.deep.equal({active: 9, total: 9})
     })
@@ -70,17 +73,21 @@ for (const io of TRANSPORTS) {
       const first = new LineClient(await resources.client(port))
       const second = new LineClient(await resources.client(port))
       const third = new LineClient(await resources.client(port))
-      expect([await first.request('x'), await second.request('x'), await third.request('x')]).to.deep.equal(['a', 'b', 'c'])
+      expect([await first.request('x'), await second.request('x'), await third.request('x')]).to.deep.equal([
+        'a',
+        'b',
+        'c',
+      ])
       // b becomes the only idle backend, then a: each time the next connection goes there.
       second.socket.end()
-      await nextEvent(gateway, events, 'connection-closed', event => event.backend === 'b')
+      await nextEvent(gateway, events, 'connection-closed', (event) => event.backend === 'b')
       const fourth = new LineClient(await resources.client(port))
       expect(await fourth.request('x')).to.equal('b')
       first.socket.end()
-      await nextEvent(gateway, events, 'connection-closed', event => event.backend === 'a')
+      await nextEvent(gateway, events, 'connection-closed', (event) => event.backend === 'a')
       const fifth = new LineClient(await resources.client(port))
       expect(await fifth.request('x')).to.equal('a')
-      expect(gateway.backends().map(info => info.active)).to.deep.equal([1, 1, 1])
+      expect(gateway.backends().map((info) => info.active)).to.deep.equal([1, 1, 1])
     })
 
     it('fails over to another ready backend when one refuses, and counts the failure', async () => {
@@ -99,7 +106,7 @@ for (const io of TRANSPORTS) {
       expect(replies).to.deep.equal(['good', 'good', 'good', 'good'])
       const failure = await nextEvent(gateway, events, 'backend-connect-failed')
       expect(failure).to.deep.equal({type: 'backend-connect-failed', backend: 'refusing', error: 'ECONNREFUSED'})
-      const refusing = gateway.backends().find(info => info.id === 'refusing')!
+      const refusing = gateway.backends().find((info) => info.id === 'refusing')!
       expect(refusing.failures).to.equal(2)
       expect(refusing.active).to.equal(0)
       expect(refusing.total).to.equal(0)
@@ -118,15 +125,15 @@ for (const io of TRANSPORTS) {
       const rejected = await nextEvent(gateway, events, 'client-rejected')
       expect(rejected.reason).to.match(/no ready backend accepted the connection.*ECONNREFUSED/)
       expect(rejected).to.include({cause: 'backends-failed', error: 'ECONNREFUSED'})
-      expect(events.filter(event => event.type === 'backend-connect-failed')).to.have.length(2)
+      expect(events.filter((event) => event.type === 'backend-connect-failed')).to.have.length(2)
       expect(gateway.connections).to.deep.equal({active: 0, total: 1})
     })
 
     it('forwards a client half-close: the client still receives the reply after end()', async () => {
       const {gateway, port, events} = await resources.gateway()
-      const backend = await resources.server(socket => {
+      const backend = await resources.server((socket) => {
         let received = ''
-        socket.on('data', chunk => {
+        socket.on('data', (chunk) => {
           received += chunk
         })
         socket.on('end', () => socket.end(`got:${received}`))
@@ -144,10 +151,10 @@ for (const io of TRANSPORTS) {
     it('forwards a server half-close: the server still receives the client data after its end()', async () => {
       const {gateway, port} = await resources.gateway()
       let serverReceived!: Promise<string>
-      const backend = await resources.server(socket => {
-        serverReceived = new Promise(resolve => {
+      const backend = await resources.server((socket) => {
+        serverReceived = new Promise((resolve) => {
           let received = ''
-          socket.on('data', chunk => {
+          socket.on('data', (chunk) => {
             received += chunk
           })
           socket.on('end', () => resolve(received))
@@ -159,7 +166,7 @@ for (const io of TRANSPORTS) {
       const client = await resources.client(port, {allowHalfOpen: true})
       const clientClosed = once(client, 'close')
       let clientReceived = ''
-      client.on('data', chunk => {
+      client.on('data', (chunk) => {
         clientReceived += chunk
       })
       await once(client, 'end')
@@ -171,7 +178,7 @@ for (const io of TRANSPORTS) {
 
     it('propagates a backend reset to the client as ECONNRESET', async () => {
       const {gateway, port, events} = await resources.gateway()
-      const backend = await resources.server(socket => {
+      const backend = await resources.server((socket) => {
         socket.once('data', () => socket.resetAndDestroy())
       })
       gateway.addBackend({id: 'b', host: '127.0.0.1', port: backend.port, generation: 1})
@@ -187,10 +194,10 @@ for (const io of TRANSPORTS) {
       const {gateway, port, events} = await resources.gateway()
       let backendOutcome!: ReturnType<typeof outcome>
       let received!: () => void
-      const gotData = new Promise<void>(resolve => {
+      const gotData = new Promise<void>((resolve) => {
         received = resolve
       })
-      const backend = await resources.server(socket => {
+      const backend = await resources.server((socket) => {
         backendOutcome = outcome(socket)
         socket.once('data', () => received())
       })
@@ -211,7 +218,7 @@ for (const io of TRANSPORTS) {
       const expected = createHash('sha256').update(payload).digest('hex')
       const {gateway, port, events} = await resources.gateway()
       let serverDigest!: Promise<string>
-      const backend = await resources.server(socket => {
+      const backend = await resources.server((socket) => {
         serverDigest = digestUntilEnd(socket)
         socket.end(payload)
       })
@@ -234,10 +241,10 @@ for (const io of TRANSPORTS) {
         const chunk = Buffer.alloc(MiB, 7)
         const {gateway, port} = await resources.gateway()
         let accepted!: (socket: Socket) => void
-        const serverSide = new Promise<Socket>(resolve => {
+        const serverSide = new Promise<Socket>((resolve) => {
           accepted = resolve
         })
-        const backend = await resources.server(socket => accepted(socket))
+        const backend = await resources.server((socket) => accepted(socket))
         gateway.addBackend({id: 'b', host: '127.0.0.1', port: backend.port, generation: 1})
         gateway.setReady('b')
         const client = await resources.client(port)
@@ -247,8 +254,8 @@ for (const io of TRANSPORTS) {
         // The reader takes 1 MiB, then stops reading.
         let read = 0
         let resumeReading!: () => void
-        const allRead = new Promise<void>(resolve => {
-          reader.on('data', data => {
+        const allRead = new Promise<void>((resolve) => {
+          reader.on('data', (data) => {
             read += data.length
             if (read >= MiB && resumeReading === undefined) {
               reader.pause()
@@ -263,7 +270,8 @@ for (const io of TRANSPORTS) {
         for (let written = 0; written < total; written += chunk.length) refused = !writer.write(chunk) || refused
         expect(refused, 'write() returned false').to.equal(true)
 
-        const forwarded = () => direction === 'client -> backend' ? gateway.backends()[0].bytesIn : gateway.backends()[0].bytesOut
+        const forwarded = () =>
+          direction === 'client -> backend' ? gateway.backends()[0].bytesIn : gateway.backends()[0].bytesOut
         let maxBuffered = 0
         // No event says "nothing moves any more": poll until the forwarded count stops moving.
         await waitUntilStable(forwarded, () => {
@@ -284,11 +292,18 @@ for (const io of TRANSPORTS) {
       await once(blocker, 'listening')
       const {port} = blocker.address() as {port: number}
       try {
-        const error = await resources.gateway({port}).then(() => null, (error_: unknown) => error_)
+        const error = await resources.gateway({port}).then(
+          () => null,
+          (error_: unknown) => error_,
+        )
         expect(error).to.be.instanceOf(GatewayError)
         const {code, host, port: failedPort, systemCode, message} = error as GatewayError
         expect({code, host, port: failedPort, systemCode, message}).to.deep.equal({
-          code: 'EADDRINUSE', host: '127.0.0.1', port, systemCode: 'EADDRINUSE', message: `Port ${port} on 127.0.0.1 is already in use.`,
+          code: 'EADDRINUSE',
+          host: '127.0.0.1',
+          port,
+          systemCode: 'EADDRINUSE',
+          message: `Port ${port} on 127.0.0.1 is already in use.`,
         })
       } finally {
         blocker.close()
@@ -314,7 +329,7 @@ for (const io of TRANSPORTS) {
 function digestUntilEnd(socket: Socket): Promise<string> {
   return new Promise((resolve, reject) => {
     const hash = createHash('sha256')
-    socket.on('data', data => hash.update(data))
+    socket.on('data', (data) => hash.update(data))
     socket.on('end', () => resolve(hash.digest('hex')))
     socket.on('error', reject)
   })
@@ -336,7 +351,7 @@ async function waitUntilStable(value: () => number, sample: () => void, deadline
     }
 
     if (Date.now() > deadline) throw new Error('the transfer never settled')
-    await new Promise(resolve => {
+    await new Promise((resolve) => {
       setTimeout(resolve, 10)
     })
   }

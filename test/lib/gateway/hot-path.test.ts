@@ -24,9 +24,9 @@ for (const io of TRANSPORTS) {
       expect(await client.request('hello')).to.equal('a')
       client.socket.end()
       await once(client.socket, 'close')
-      while (gateway.connections.active > 0) await new Promise(resolve => setImmediate(resolve))
+      while (gateway.connections.active > 0) await new Promise((resolve) => setImmediate(resolve))
 
-      expect(events.map(event => event.type)).to.not.include.members(['connection-opened', 'connection-closed'])
+      expect(events.map((event) => event.type)).to.not.include.members(['connection-opened', 'connection-closed'])
       expect(gateway.connections).to.deep.equal({active: 0, total: 1})
       const [backend] = gateway.backends()
       expect(backend.bytesIn).to.equal('hello\n'.length)
@@ -41,7 +41,7 @@ for (const io of TRANSPORTS) {
       const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0)
 
       const {gateway, port} = await resources.gateway()
-      const {port: backendPort} = await resources.server(socket => {
+      const {port: backendPort} = await resources.server((socket) => {
         for (const chunk of chunks) socket.write(chunk)
         socket.end()
       })

@@ -26,7 +26,7 @@ for (const io of TRANSPORTS) {
       const client = await resources.client(port)
       const chunks: Buffer[] = []
       let received = 0
-      const echoed = new Promise<void>(resolve => {
+      const echoed = new Promise<void>((resolve) => {
         client.on('data', (data: Buffer) => {
           chunks.push(data)
           received += data.length
@@ -99,7 +99,10 @@ for (const io of TRANSPORTS) {
       expect(result.error).to.equal('ECONNRESET')
       expect(result.at - startedAt).to.be.at.least(140)
       expect(await nextEvent(gateway, events, 'client-rejected')).to.deep.equal({
-        type: 'client-rejected', reason: 'no backend became ready within 150 ms', cause: 'no-ready-backend', waitedMs: 150,
+        type: 'client-rejected',
+        reason: 'no backend became ready within 150 ms',
+        cause: 'no-ready-backend',
+        waitedMs: 150,
       })
       expect(gateway.connections).to.deep.equal({active: 0, total: 1})
       expect(gateway.waiting).to.equal(0)
@@ -115,8 +118,9 @@ for (const io of TRANSPORTS) {
       }
 
       expect(await old.request('still there?')).to.equal('a')
-      expect(gateway.backends().map(info => [info.id, info.state, info.active])).to.deep.equal([
-        ['a', 'draining', 1], ['b', 'ready', 3],
+      expect(gateway.backends().map((info) => [info.id, info.state, info.active])).to.deep.equal([
+        ['a', 'draining', 1],
+        ['b', 'ready', 3],
       ])
     })
 
@@ -129,7 +133,7 @@ for (const io of TRANSPORTS) {
 
       expect(gateway.backends()[0]).to.include({id: 'a', state: 'down', total: 0})
       gateway.removeBackend('a')
-      expect(gateway.backends().map(info => info.id)).to.deep.equal(['b'])
+      expect(gateway.backends().map((info) => info.id)).to.deep.equal(['b'])
     })
 
     it('drop "reset": the client sees ECONNRESET, the backend side is closed', async () => {
@@ -211,7 +215,11 @@ for (const io of TRANSPORTS) {
       const balancer = new Balancer('round-robin')
       const table = new ConnectionTable({...GATEWAY_DEFAULTS, transport}, balancer, emitter)
       const listener = await transport.listen({
-        host: '127.0.0.1', port: 0, backlog: 16, onAccept: client => table.accept(client), onAcceptError: code => table.acceptFailed(code),
+        host: '127.0.0.1',
+        port: 0,
+        backlog: 16,
+        onAccept: (client) => table.accept(client),
+        onAcceptError: (code) => table.acceptFailed(code),
       })
       try {
         const {port: backendPort} = await resources.idServer('a')
@@ -219,10 +227,12 @@ for (const io of TRANSPORTS) {
         balancer.setState('a', 'ready')
         table.exhausted('EMFILE')
         table.acceptFailed('EMFILE')
-        expect(events.filter(event => event.type === 'accept-error')).to.deep.equal([{type: 'accept-error', error: 'EMFILE'}])
+        expect(events.filter((event) => event.type === 'accept-error')).to.deep.equal([
+          {type: 'accept-error', error: 'EMFILE'},
+        ])
         expect(await new LineClient(await resources.client(listener.port)).request('x')).to.equal('a')
         table.exhausted('EMFILE')
-        expect(events.filter(event => event.type === 'accept-error')).to.have.length(2)
+        expect(events.filter((event) => event.type === 'accept-error')).to.have.length(2)
       } finally {
         listener.close()
         table.destroy()
@@ -244,10 +254,10 @@ for (const io of TRANSPORTS) {
     async function oneConnectionOn(id: string, options: {blackholeTimeoutMs?: number} = {}) {
       const context = await resources.gateway(options)
       let closed!: () => void
-      const backendClosed = new Promise<void>(resolve => {
+      const backendClosed = new Promise<void>((resolve) => {
         closed = resolve
       })
-      const {port} = await resources.server(socket => {
+      const {port} = await resources.server((socket) => {
         socket.on('data', () => socket.write(`${id}\n`))
         socket.on('end', () => socket.end())
         socket.on('close', () => closed())

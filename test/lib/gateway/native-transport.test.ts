@@ -7,7 +7,13 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 
-import {CALLBACK_NAMES, DEFAULT_ADDON_PATH, loadAddon, nativeStats, nativeTransport} from '../../../src/lib/gateway/native-transport.js'
+import {
+  CALLBACK_NAMES,
+  DEFAULT_ADDON_PATH,
+  loadAddon,
+  nativeStats,
+  nativeTransport,
+} from '../../../src/lib/gateway/native-transport.js'
 import {type Endpoint, type EndpointHandler, type Listener, type Transport} from '../../../src/lib/gateway/transport.js'
 import {outcome, Resources} from './fixtures.js'
 
@@ -20,14 +26,17 @@ class PipedRelay {
   readonly pairs: Array<{client: Endpoint; upstream: Endpoint; closed: Promise<void>; log: string[]}> = []
   listener: Listener | null = null
 
-  constructor(private readonly transport: Transport, private readonly backendPort: number) {}
+  constructor(
+    private readonly transport: Transport,
+    private readonly backendPort: number,
+  ) {}
 
   async listen(): Promise<number> {
     this.listener = await this.transport.listen({
       host: '127.0.0.1',
       port: 0,
       backlog: 511,
-      onAccept: client => this.accept(client),
+      onAccept: (client) => this.accept(client),
       onAcceptError() {},
     })
     return this.listener.port
@@ -37,7 +46,7 @@ class PipedRelay {
     // eslint-disable-next-line prefer-const -- assigned once, below the handler whose callbacks read it
     let upstream!: Endpoint
     let settle!: () => void
-    const closed = new Promise<void>(resolve => {
+    const closed = new Promise<void>((resolve) => {
       settle = resolve
     })
     const done = () => {
@@ -108,9 +117,9 @@ describe('native transport', () => {
     it('counts the bytes each side read, exactly, and still knows them once closed', async () => {
       const fromClient = randomBytes(3 * 1024 * 1024 + 17)
       const fromBackend = randomBytes(1024 * 1024 + 5)
-      const backend = await resources.server(socket => {
+      const backend = await resources.server((socket) => {
         let received = 0
-        socket.on('data', chunk => {
+        socket.on('data', (chunk) => {
           received += chunk.length
         })
         socket.on('end', () => {
@@ -122,7 +131,7 @@ describe('native transport', () => {
       const port = await relay.listen()
       const client = await resources.client(port, {allowHalfOpen: true})
       let received = 0
-      client.on('data', chunk => {
+      client.on('data', (chunk) => {
         received += chunk.length
       })
       client.end(fromClient)
@@ -139,9 +148,9 @@ describe('native transport', () => {
 
     it('ends a piped pair by itself once both sides sent their FIN: no onEnd, one onClose(null) per side, both closed by then', async () => {
       // The backend answers after the client's FIN, then ends: the FINs cross the relay in both orders' worth of steps.
-      const backend = await resources.server(socket => {
+      const backend = await resources.server((socket) => {
         let received = ''
-        socket.on('data', chunk => {
+        socket.on('data', (chunk) => {
           received += chunk
         })
         socket.on('end', () => socket.end(`got:${received}`))
@@ -153,18 +162,21 @@ describe('native transport', () => {
       client.end('hello')
       expect(await result).to.include({ended: true, data: 'got:hello', error: undefined})
       await relay.pairs[0].closed
-      expect([...relay.pairs[0].log].sort()).to.deep.equal(['close client null (other closed)', 'close upstream null (other closed)'])
+      expect([...relay.pairs[0].log].sort()).to.deep.equal([
+        'close client null (other closed)',
+        'close upstream null (other closed)',
+      ])
       expect(relay.pairs[0].upstream.bytesRead).to.equal('got:hello'.length)
     })
 
     it('passes on a FIN the client sent before its backend was even connected', async () => {
       let backendSawEnd!: (received: string) => void
-      const backendReceived = new Promise<string>(resolve => {
+      const backendReceived = new Promise<string>((resolve) => {
         backendSawEnd = resolve
       })
-      const backend = await resources.server(socket => {
+      const backend = await resources.server((socket) => {
         let received = ''
-        socket.on('data', chunk => {
+        socket.on('data', (chunk) => {
           received += chunk
         })
         socket.on('end', () => {
@@ -180,7 +192,10 @@ describe('native transport', () => {
       expect(await backendReceived).to.equal('')
       expect(await result).to.include({ended: true, data: 'bye', error: undefined})
       await relay.pairs[0].closed
-      expect([...relay.pairs[0].log].sort()).to.deep.equal(['close client null (other closed)', 'close upstream null (other closed)'])
+      expect([...relay.pairs[0].log].sort()).to.deep.equal([
+        'close client null (other closed)',
+        'close upstream null (other closed)',
+      ])
     })
 
     it("leaves Node's event loop as it found it: eventLoopUtilization() still measures idle time once the addon is set up", async () => {
@@ -199,19 +214,19 @@ describe('native transport', () => {
 
     it('holds what a backend sends first, unread, until the endpoint is asked to read', async () => {
       let written!: () => void
-      const greetingWritten = new Promise<void>(resolve => {
+      const greetingWritten = new Promise<void>((resolve) => {
         written = resolve
       })
-      const backend = await resources.server(socket => {
+      const backend = await resources.server((socket) => {
         socket.write('hello\n', () => written())
       })
       const events: string[] = []
       let connected!: () => void
-      const isConnected = new Promise<void>(resolve => {
+      const isConnected = new Promise<void>((resolve) => {
         connected = resolve
       })
       let gotData!: () => void
-      const dataArrived = new Promise<void>(resolve => {
+      const dataArrived = new Promise<void>((resolve) => {
         gotData = resolve
       })
       const handler: EndpointHandler = {
@@ -234,7 +249,7 @@ describe('native transport', () => {
         await Promise.all([isConnected, greetingWritten])
         // Two poll phases: a read the endpoint was not asked for would have been delivered by now.
         for (let turn = 0; turn < 2; turn++) {
-          await new Promise(resolve => {
+          await new Promise((resolve) => {
             setImmediate(resolve)
           })
         }
@@ -250,7 +265,7 @@ describe('native transport', () => {
     })
 
     it('passes a backend reset to the client as ECONNRESET while bytes are in flight', async () => {
-      const backend = await resources.server(socket => {
+      const backend = await resources.server((socket) => {
         // Read a little, then reset while the relay still holds a write for this socket (back-pressure).
         socket.once('data', () => {
           socket.pause()
@@ -284,13 +299,13 @@ describe('native transport', () => {
         await Promise.all(Array.from({length: batch}, (_, index) => echoOnce(port, `${done + index}`)))
       }
 
-      await Promise.all(relay.pairs.map(pair => pair.closed))
+      await Promise.all(relay.pairs.map((pair) => pair.closed))
       expect(relay.pairs).to.have.length(2000)
       for (const {client} of relay.pairs) expect(client.bytesRead).to.be.above(0)
       // Close callbacks run on the loop turn after uv_close: wait for them (no event tells, so poll).
       const deadline = Date.now() + 5000
       while (nativeStats()!.handles > baseline.handles && Date.now() < deadline) {
-        await new Promise(resolve => {
+        await new Promise((resolve) => {
           setImmediate(resolve)
         })
       }

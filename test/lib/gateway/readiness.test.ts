@@ -18,7 +18,7 @@ describe('waitForAccept', () => {
   it('resolves once a server that starts listening later accepts a probe, and closes the probe at once', async () => {
     const port = await freePort()
     const accepted: Socket[] = []
-    server = createServer(socket => accepted.push(socket))
+    server = createServer((socket) => accepted.push(socket))
     const waiting = waitForAccept('127.0.0.1', port, {timeoutMs: 5000, intervalMs: 10})
     // The server is not listening yet: the first probes are refused. It starts on its own schedule.
     scheduled = setTimeout(() => server!.listen({host: '127.0.0.1', port}), 100)
@@ -35,10 +35,15 @@ describe('waitForAccept', () => {
   it('rejects with a TimeoutError (exit code 5) when nothing ever accepts', async () => {
     const port = await freePort()
     const startedAt = Date.now()
-    const error = await waitForAccept('127.0.0.1', port, {timeoutMs: 200, intervalMs: 10}).then(() => null, (error_: unknown) => error_)
+    const error = await waitForAccept('127.0.0.1', port, {timeoutMs: 200, intervalMs: 10}).then(
+      () => null,
+      (error_: unknown) => error_,
+    )
     expect(error).to.be.instanceOf(TimeoutError)
     expect((error as TimeoutError).exitCode).to.equal(5)
-    expect((error as TimeoutError).message).to.equal(`Nothing accepted a TCP connection on 127.0.0.1:${port} within 200 ms.`)
+    expect((error as TimeoutError).message).to.equal(
+      `Nothing accepted a TCP connection on 127.0.0.1:${port} within 200 ms.`,
+    )
     expect(Date.now() - startedAt).to.be.within(190, 2000)
   })
 
@@ -47,7 +52,10 @@ describe('waitForAccept', () => {
     const controller = new AbortController()
     const waiting = waitForAccept('127.0.0.1', port, {timeoutMs: 10_000, intervalMs: 10, signal: controller.signal})
     controller.abort()
-    const error = await waiting.then(() => null, (error_: unknown) => error_)
+    const error = await waiting.then(
+      () => null,
+      (error_: unknown) => error_,
+    )
     expect((error as Error).name).to.equal('AbortError')
   })
 })

@@ -13,17 +13,25 @@ describe('parseDotenv', () => {
     ['the export prefix', 'export KEY=value\nexport\tOTHER=x', {KEY: 'value', OTHER: 'x'}],
     ['comments and blank lines', '# c\n\n  # indented\nA=1\n', {A: '1'}],
     ['an inline comment on an unquoted value', 'A=1 # one\nB=2\t# two', {A: '1', B: '2'}],
-    ['a # without whitespace before it as part of the value', 'COLOR=#fff\nURL=http://x/#frag', {COLOR: '#fff', URL: 'http://x/#frag'}],
+    [
+      'a # without whitespace before it as part of the value',
+      'COLOR=#fff\nURL=http://x/#frag',
+      {COLOR: '#fff', URL: 'http://x/#frag'},
+    ],
     ['a comment right after the =', 'A= # nothing', {A: ''}],
     ['whitespace around unquoted values and the =', 'A =   spaced out  \nB= x', {A: 'spaced out', B: 'x'}],
     ['empty values', 'A=\nB=""\nC=\'\'', {A: '', B: '', C: ''}],
-    ['single quotes literally', "A='a \\n $B \"x\" # no comment'", {A: 'a \\n $B "x" # no comment'}],
+    ['single quotes literally', 'A=\'a \\n $B "x" # no comment\'', {A: 'a \\n $B "x" # no comment'}],
     ['backticks literally', 'A=`it\'s "fine" \\n`', {A: 'it\'s "fine" \\n'}],
     ['double-quote escapes', 'A="l1\\nl2\\tt \\"q\\" back\\\\slash \\r"', {A: 'l1\nl2\tt "q" back\\slash \r'}],
     ['unknown escapes kept as written', 'A="\\d\\$"', {A: '\\d\\$'}],
     ['a comment after a quoted value', 'A="x" # c\nB=\'y\'   # c', {A: 'x', B: 'y'}],
     ['# inside double quotes', 'A="a # b"', {A: 'a # b'}],
-    ['multi-line double-quoted values', 'KEY="-----BEGIN-----\nabc  \n-----END-----"\nNEXT=1', {KEY: '-----BEGIN-----\nabc  \n-----END-----', NEXT: '1'}],
+    [
+      'multi-line double-quoted values',
+      'KEY="-----BEGIN-----\nabc  \n-----END-----"\nNEXT=1',
+      {KEY: '-----BEGIN-----\nabc  \n-----END-----', NEXT: '1'},
+    ],
     ['CRLF line endings', 'A=1\r\nB="x\r\ny"\r\n', {A: '1', B: 'x\ny'}],
     ['no variable expansion', 'A=1\nB=$A\nC="${A}"', {A: '1', B: '$A', C: '${A}'}],
     ['later assignments overriding earlier ones', 'A=1\nA=2', {A: '2'}],
@@ -51,7 +59,9 @@ describe('parseDotenv', () => {
   ]
   for (const [title, text, message, line] of invalid) {
     it(`refuses ${title}`, () => {
-      expect(() => parseDotenv(text)).to.throw(ParseError, message).with.property('line', line)
+      expect(() => parseDotenv(text))
+        .to.throw(ParseError, message)
+        .with.property('line', line)
     })
   }
 
@@ -62,7 +72,25 @@ describe('parseDotenv', () => {
 
   it('never throws anything but a ParseError on random input (seeded fuzz)', () => {
     const random = seededRandom(7)
-    const fragments = ['A', 'B_1', '=', ' ', '\t', '\n', '\r\n', '#', '"', "'", '`', '\\', '\\n', 'export ', '$A', 'é', '\0']
+    const fragments = [
+      'A',
+      'B_1',
+      '=',
+      ' ',
+      '\t',
+      '\n',
+      '\r\n',
+      '#',
+      '"',
+      "'",
+      '`',
+      '\\',
+      '\\n',
+      'export ',
+      '$A',
+      'é',
+      '\0',
+    ]
     for (let i = 0; i < 3000; i++) {
       const text = randomText(random, fragments)
       try {

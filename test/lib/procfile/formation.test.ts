@@ -8,10 +8,28 @@ import {randomText, seededRandom} from './fuzz.js'
 describe('parseFormation', () => {
   const valid: Array<[string, Array<[string, number]>]> = [
     ['tcp=2', [['tcp', 2]]],
-    ['tcp=2,web=1', [['tcp', 2], ['web', 1]]],
+    [
+      'tcp=2,web=1',
+      [
+        ['tcp', 2],
+        ['web', 1],
+      ],
+    ],
     ['tcp:3', [['tcp', 3]]],
-    [' tcp = 2 , web : 0 ', [['tcp', 2], ['web', 0]]],
-    ['all=2,web=1', [['all', 2], ['web', 1]]],
+    [
+      ' tcp = 2 , web : 0 ',
+      [
+        ['tcp', 2],
+        ['web', 0],
+      ],
+    ],
+    [
+      'all=2,web=1',
+      [
+        ['all', 2],
+        ['web', 1],
+      ],
+    ],
     ['my_worker-1=100', [['my_worker-1', 100]]],
   ]
   for (const [spec, expected] of valid) {
@@ -35,7 +53,9 @@ describe('parseFormation', () => {
   ]
   for (const [spec, message] of invalid) {
     it(`refuses ${JSON.stringify(spec)} with a usage error naming the bad part`, () => {
-      expect(() => parseFormation(spec)).to.throw(UsageError, message).with.property('exitCode', 2)
+      expect(() => parseFormation(spec))
+        .to.throw(UsageError, message)
+        .with.property('exitCode', 2)
     })
   }
 
@@ -55,7 +75,9 @@ describe('parseFormation', () => {
 describe('resolveFormation', () => {
   const procfile = parseProcfile('web: npm start\ntcp: node tcp.js\nworker: node w.js\npostdeploy: ./migrate')
   const brief = (options: Parameters<typeof resolveFormation>[1]) =>
-    resolveFormation(procfile, options).map(({type, count}) => `${type}=${count}`).join(',')
+    resolveFormation(procfile, options)
+      .map(({type, count}) => `${type}=${count}`)
+      .join(',')
 
   it('starts one of each long-running type by default, in Procfile order, never postdeploy', () => {
     expect(resolveFormation(procfile, {})).to.deep.equal([
@@ -85,7 +107,10 @@ describe('resolveFormation', () => {
         .that.deep.equals(['The Procfile defines: web, tcp, worker.'])
     }
 
-    expect(() => resolveFormation(procfile, {formation: 'postdeploy=1'})).to.throw(UsageError, /runs once after a deployment/)
+    expect(() => resolveFormation(procfile, {formation: 'postdeploy=1'})).to.throw(
+      UsageError,
+      /runs once after a deployment/,
+    )
   })
 
   it('requires a tcp line in the Procfile (exit 1), like the platform', () => {

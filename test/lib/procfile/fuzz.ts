@@ -15,7 +15,11 @@ export function randomText(random: () => number, fragments: string[], maxParts =
   const parts: string[] = []
   const count = Math.floor(random() * maxParts)
   for (let i = 0; i < count; i++) {
-    parts.push(random() < 0.8 ? fragments[Math.floor(random() * fragments.length)] : String.fromCharCode(Math.floor(random() * 0xffff)))
+    parts.push(
+      random() < 0.8
+        ? fragments[Math.floor(random() * fragments.length)]
+        : String.fromCharCode(Math.floor(random() * 0xffff)),
+    )
   }
 
   return parts.join('')

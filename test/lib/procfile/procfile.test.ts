@@ -11,13 +11,28 @@ import {randomText, seededRandom} from './fuzz.js'
 describe('parseProcfile', () => {
   const valid: Array<[string, string, Array<[string, string, number]>]> = [
     ['one line', 'tcp: node server.js', [['tcp', 'node server.js', 1]]],
-    ['two lines with comments and blanks', '# app\n\nweb: npm start\n  # indented comment\ntcp: npm run start-tcp\n', [
-      ['web', 'npm start', 3],
-      ['tcp', 'npm run start-tcp', 5],
-    ]],
-    ['CRLF line endings', 'web: a\r\ntcp: b\r\n', [['web', 'a', 1], ['tcp', 'b', 2]]],
+    [
+      'two lines with comments and blanks',
+      '# app\n\nweb: npm start\n  # indented comment\ntcp: npm run start-tcp\n',
+      [
+        ['web', 'npm start', 3],
+        ['tcp', 'npm run start-tcp', 5],
+      ],
+    ],
+    [
+      'CRLF line endings',
+      'web: a\r\ntcp: b\r\n',
+      [
+        ['web', 'a', 1],
+        ['tcp', 'b', 2],
+      ],
+    ],
     ['no space after the colon', 'tcp:node s.js', [['tcp', 'node s.js', 1]]],
-    ['colons inside the command', 'tcp: node s.js --listen 0.0.0.0:3000', [['tcp', 'node s.js --listen 0.0.0.0:3000', 1]]],
+    [
+      'colons inside the command',
+      'tcp: node s.js --listen 0.0.0.0:3000',
+      [['tcp', 'node s.js --listen 0.0.0.0:3000', 1]],
+    ],
     ['a byte order mark', '\uFEFFtcp: x', [['tcp', 'x', 1]]],
     ['surrounding whitespace', '   tcp:    node s.js   ', [['tcp', 'node s.js', 1]]],
     ['foreman-style names', 'my_worker-2: run', [['my_worker-2', 'run', 1]]],
@@ -44,12 +59,22 @@ describe('parseProcfile', () => {
   })
 
   const invalid: Array<[string, string, RegExp, number | undefined]> = [
-    ['a line without a colon', 'tcp: a\n\nnode server.js', /^Procfile line 3: expected `name: command`, got "node server.js"/, 3],
+    [
+      'a line without a colon',
+      'tcp: a\n\nnode server.js',
+      /^Procfile line 3: expected `name: command`, got "node server.js"/,
+      3,
+    ],
     ['an invalid name', 'my.app: run', /^Procfile line 1: invalid process type name "my.app"/, 1],
     ['a name with spaces', 'my app: run', /^Procfile line 1: invalid process type name "my app"/, 1],
     ['a missing name', ': run', /^Procfile line 1: invalid process type name ""/, 1],
     ['an empty command', 'tcp: a\nweb:   ', /^Procfile line 2: process type "web" has an empty command/, 2],
-    ['a duplicate name', 'tcp: a\nweb: b\ntcp: c', /^Procfile line 3: duplicate process type "tcp" \(already defined on line 1\)/, 3],
+    [
+      'a duplicate name',
+      'tcp: a\nweb: b\ntcp: c',
+      /^Procfile line 3: duplicate process type "tcp" \(already defined on line 1\)/,
+      3,
+    ],
     ['an empty file', '', /^Procfile defines no process types/, undefined],
     ['a file with only comments', '# nothing\n\n', /^Procfile defines no process types/, undefined],
     ['binary content', 'tcp: a\0b', /binary data/, undefined],
@@ -57,7 +82,9 @@ describe('parseProcfile', () => {
   ]
   for (const [title, text, message, line] of invalid) {
     it(`refuses ${title}`, () => {
-      expect(() => parseProcfile(text)).to.throw(ParseError, message).with.property('line', line)
+      expect(() => parseProcfile(text))
+        .to.throw(ParseError, message)
+        .with.property('line', line)
     })
   }
 
@@ -77,7 +104,21 @@ describe('parseProcfile', () => {
   it('never throws anything but a ParseError on random input (seeded fuzz)', () => {
     const random = seededRandom(42)
     for (let i = 0; i < 3000; i++) {
-      const text = randomText(random, ['tcp', 'web', ':', ' ', '\n', '\r\n', '#', '-', '_', '\0', 'é', '\uFEFF', 'node x'])
+      const text = randomText(random, [
+        'tcp',
+        'web',
+        ':',
+        ' ',
+        '\n',
+        '\r\n',
+        '#',
+        '-',
+        '_',
+        '\0',
+        'é',
+        '\uFEFF',
+        'node x',
+      ])
       try {
         const {entries} = parseProcfile(text)
         for (const entry of entries) expect(entry.command).to.not.equal('')
@@ -119,7 +160,12 @@ describe('readProcfile', () => {
     await writeFile(join(dir, 'bin'), Buffer.from([0x74, 0x63, 0x70, 0x3a, 0x00, 0x01]))
     await writeFile(join(dir, 'latin1'), Buffer.from([0x74, 0x63, 0x70, 0x3a, 0x20, 0xe9, 0x0a]))
     await writeFile(join(dir, 'huge'), 'tcp: a\n' + '#'.repeat(2 * 1024 * 1024))
-    const cases: Array<[string, RegExp]> = [['adir', /is a directory/], ['bin', /binary data/], ['latin1', /not valid UTF-8/], ['huge', /larger than 1 MB/]]
+    const cases: Array<[string, RegExp]> = [
+      ['adir', /is a directory/],
+      ['bin', /binary data/],
+      ['latin1', /not valid UTF-8/],
+      ['huge', /larger than 1 MB/],
+    ]
     for (const [name, message] of cases) {
       const error = await readProcfile(join(dir, name)).catch((error_) => error_)
       expect(error, name).to.be.instanceOf(ParseError)

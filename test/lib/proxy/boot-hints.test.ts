@@ -11,7 +11,9 @@ describe('bootFailureHints', () => {
   })
 
   it('says the port is taken when it is another one, and stays silent otherwise', () => {
-    expect(bootFailureHints('tcp-2', ['Error: listen EADDRINUSE: address already in use 0.0.0.0:8080'], 20_003)[0]).to.match(/tcp-2 could not listen: its port is already in use/)
+    expect(
+      bootFailureHints('tcp-2', ['Error: listen EADDRINUSE: address already in use 0.0.0.0:8080'], 20_003)[0],
+    ).to.match(/tcp-2 could not listen: its port is already in use/)
     expect(bootFailureHints('tcp-1', ['listening on 200031', 'TypeError: boom'], 20_003)).to.deep.equal([])
   })
 })

@@ -51,7 +51,13 @@ describe('interactive keys', () => {
     for (const how of ['end', 'error'] as const) {
       const terminal = new FakeTerminal()
       const calls: string[] = []
-      const restore = listenForKeys(terminal, {restart() {}, status() {}, quit() {}, interrupt() {}, lost: () => calls.push('lost')})
+      const restore = listenForKeys(terminal, {
+        restart() {},
+        status() {},
+        quit() {},
+        interrupt() {},
+        lost: () => calls.push('lost'),
+      })
       if (how === 'end') terminal.emit('end')
       else terminal.emit('error', Object.assign(new Error('read EIO'), {code: 'EIO'}))
       expect(calls, how).to.deep.equal(['lost'])
@@ -84,27 +90,99 @@ describe('interactive keys', () => {
 
 describe('--watch ignore rules', () => {
   it('ignores dependencies, VCS, build output and dotfiles, not the app', () => {
-    for (const path of ['node_modules/x', 'a/node_modules/b.js', '.git/HEAD', 'dist/index.js', 'coverage/lcov.info', '.scalingo-tcp.json', 'src/.hidden', 'notes.txt~']) {
+    for (const path of [
+      'node_modules/x',
+      'a/node_modules/b.js',
+      '.git/HEAD',
+      'dist/index.js',
+      'coverage/lcov.info',
+      '.scalingo-tcp.json',
+      'src/.hidden',
+      'notes.txt~',
+    ]) {
       expect(isIgnoredPath(path), path).to.equal(true)
     }
 
-    for (const path of ['server.js', 'Procfile', 'src/lib/util.ts', 'distance.js']) expect(isIgnoredPath(path), path).to.equal(false)
+    for (const path of ['server.js', 'Procfile', 'src/lib/util.ts', 'distance.js'])
+      expect(isIgnoredPath(path), path).to.equal(false)
   })
 })
 
 describe('status table', () => {
   it('shows one row per instance with its generation, state, connections and bytes', () => {
     const text = renderProxyStatus({
-      app: 'my-app', tcpUrl: 'tcp://127.0.0.1:20003', restarting: true, connections: {active: 3, total: 10},
+      app: 'my-app',
+      tcpUrl: 'tcp://127.0.0.1:20003',
+      restarting: true,
+      connections: {active: 3, total: 10},
       instances: [
-        {name: 'tcp-1', type: 'tcp', generation: 1, state: 'draining', pid: 42, port: 40001, uptimeMs: 125_000, active: 2, total: 8, bytesIn: 2048, bytesOut: 10, restarts: 0},
-        {name: 'tcp-1', type: 'tcp', generation: 2, state: 'ready', pid: 43, port: 40002, uptimeMs: 900, active: 1, total: 2, bytesIn: 0, bytesOut: 0, restarts: 1},
+        {
+          name: 'tcp-1',
+          type: 'tcp',
+          generation: 1,
+          state: 'draining',
+          pid: 42,
+          port: 40001,
+          uptimeMs: 125_000,
+          active: 2,
+          total: 8,
+          bytesIn: 2048,
+          bytesOut: 10,
+          restarts: 0,
+        },
+        {
+          name: 'tcp-1',
+          type: 'tcp',
+          generation: 2,
+          state: 'ready',
+          pid: 43,
+          port: 40002,
+          uptimeMs: 900,
+          active: 1,
+          total: 2,
+          bytesIn: 0,
+          bytesOut: 0,
+          restarts: 1,
+        },
       ],
     })
     const lines = text.trimEnd().split('\n')
     expect(lines[0]).to.equal('=== my-app on tcp://127.0.0.1:20003 (restarting): 3 active connection(s), 10 in total')
-    expect(lines[1].split(/\s{2,}/)).to.deep.equal(['INSTANCE', 'GEN', 'STATE', 'PID', 'PORT', 'UPTIME', 'CONN', 'IN', 'OUT', 'RESTARTS'])
-    expect(lines[2].split(/\s{2,}/)).to.deep.equal(['tcp-1', '1', 'draining', '42', '40001', '2m05s', '2/8', '2.0 KiB', '10 B', '0'])
-    expect(lines[3].split(/\s{2,}/)).to.deep.equal(['tcp-1', '2', 'ready', '43', '40002', '0s', '1/2', '0 B', '0 B', '1'])
+    expect(lines[1].split(/\s{2,}/)).to.deep.equal([
+      'INSTANCE',
+      'GEN',
+      'STATE',
+      'PID',
+      'PORT',
+      'UPTIME',
+      'CONN',
+      'IN',
+      'OUT',
+      'RESTARTS',
+    ])
+    expect(lines[2].split(/\s{2,}/)).to.deep.equal([
+      'tcp-1',
+      '1',
+      'draining',
+      '42',
+      '40001',
+      '2m05s',
+      '2/8',
+      '2.0 KiB',
+      '10 B',
+      '0',
+    ])
+    expect(lines[3].split(/\s{2,}/)).to.deep.equal([
+      'tcp-1',
+      '2',
+      'ready',
+      '43',
+      '40002',
+      '0s',
+      '1/2',
+      '0 B',
+      '0 B',
+      '1',
+    ])
   })
 })

@@ -69,7 +69,8 @@ describe('LocalApp restart() and status()', function () {
     expect(before.app).to.equal('my-app')
     expect(before.restarting).to.equal(false)
     expect(before.instances.map((i) => [i.name, i.generation, i.state, i.restarts])).to.deep.equal([
-      ['tcp-1', 1, 'ready', 0], ['tcp-2', 1, 'ready', 0],
+      ['tcp-1', 1, 'ready', 0],
+      ['tcp-2', 1, 'ready', 0],
     ])
     expect(before.instances.every((i) => i.pid! > 0 && i.port! > 0)).to.equal(true)
     const gatewayPort = Number(new URL(before.tcpUrl).port)
@@ -86,7 +87,8 @@ describe('LocalApp restart() and status()', function () {
     const after = app.status()
     expect(after.restarting).to.equal(false)
     expect(after.instances.map((i) => [i.name, i.generation, i.state, i.restarts])).to.have.deep.members([
-      ['tcp-1', 2, 'ready', 1], ['tcp-2', 2, 'ready', 1],
+      ['tcp-1', 2, 'ready', 1],
+      ['tcp-2', 2, 'ready', 1],
     ])
     const newPorts = after.instances.map((i) => i.port)
     expect(newPorts).to.not.include.members(before.instances.map((i) => i.port))
@@ -108,7 +110,9 @@ describe('LocalApp restart() and status()', function () {
     const third = app.restart('three')
     const reports = await Promise.all([first, second, third])
     expect(reports.map((r) => r.generation)).to.deep.equal([2, 3, 3])
-    expect(events.filter((e) => e.event === 'restart-started').map((e) => (e as {reason: string}).reason)).to.deep.equal(['one', 'two'])
+    expect(
+      events.filter((e) => e.event === 'restart-started').map((e) => (e as {reason: string}).reason),
+    ).to.deep.equal(['one', 'two'])
     expect(app.status().instances.map((i) => [i.generation, i.restarts])).to.deep.equal([[3, 2]])
   })
 })

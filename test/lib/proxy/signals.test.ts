@@ -14,7 +14,10 @@ const SIGNALS = fileURLToPath(new URL('../../../src/lib/proxy/signals.ts', impor
 function nextOwnedSignal(send: () => void): {received: Promise<NodeJS.Signals>; release: () => void} {
   let release!: () => void
   const received = new Promise<NodeJS.Signals>((resolve) => {
-    release = ownStopSignals((signal) => resolve(signal), () => [])
+    release = ownStopSignals(
+      (signal) => resolve(signal),
+      () => [],
+    )
   })
   send()
   return {received, release}
@@ -66,16 +69,34 @@ describe('tcp:proxy owns SIGINT and SIGTERM while it runs (signals.ts)', () => {
       expect(process.rawListeners('SIGTERM')).to.deep.equal([...before.SIGTERM, added])
       process.emit('SIGTERM', 'SIGTERM')
       process.emit('SIGTERM', 'SIGTERM')
-      expect(calls).to.deep.equal(['host SIGTERM', 'host once SIGTERM', 'added while it runs', 'host SIGTERM', 'added while it runs'])
+      expect(calls).to.deep.equal([
+        'host SIGTERM',
+        'host once SIGTERM',
+        'added while it runs',
+        'host SIGTERM',
+        'added while it runs',
+      ])
     } finally {
       process.removeListener('SIGTERM', added)
     }
   })
 
   it('leaves no listener behind once released, however many times it is taken and given back', () => {
-    const before = {exit: process.listenerCount('exit'), SIGINT: process.listenerCount('SIGINT'), SIGTERM: process.listenerCount('SIGTERM')}
-    for (let i = 0; i < 20; i++) ownStopSignals(() => {}, () => [])()
-    expect({exit: process.listenerCount('exit'), SIGINT: process.listenerCount('SIGINT'), SIGTERM: process.listenerCount('SIGTERM')}).to.deep.equal(before)
+    const before = {
+      exit: process.listenerCount('exit'),
+      SIGINT: process.listenerCount('SIGINT'),
+      SIGTERM: process.listenerCount('SIGTERM'),
+    }
+    for (let i = 0; i < 20; i++)
+      ownStopSignals(
+        () => {},
+        () => [],
+      )()
+    expect({
+      exit: process.listenerCount('exit'),
+      SIGINT: process.listenerCount('SIGINT'),
+      SIGTERM: process.listenerCount('SIGTERM'),
+    }).to.deep.equal(before)
   })
 
   it('SIGTERMs every live instance group on exit, whatever ends the process (here a process.exit(1) of the host)', async function () {
@@ -90,7 +111,9 @@ describe('tcp:proxy owns SIGINT and SIGTERM while it runs (signals.ts)', () => {
       ownStopSignals(() => {}, () => [instance])
       child.stdout.once('data', () => { console.log('pid ' + child.pid); process.exit(1) })
     `
-    const owner = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {stdio: ['ignore', 'pipe', 'pipe']})
+    const owner = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stdout = ''
     let stderr = ''
     owner.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))

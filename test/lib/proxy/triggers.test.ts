@@ -53,7 +53,13 @@ describe('restart triggers', () => {
     const calls: string[] = []
     const hangupListeners = process.listenerCount('SIGHUP')
     uninstall = installRestartTriggers(app, {
-      keys: {input: terminal, status: () => calls.push('status'), quit: () => calls.push('quit'), interrupt: () => calls.push('interrupt'), lost: () => calls.push('lost')},
+      keys: {
+        input: terminal,
+        status: () => calls.push('status'),
+        quit: () => calls.push('quit'),
+        interrupt: () => calls.push('interrupt'),
+        lost: () => calls.push('lost'),
+      },
     })
     // SIGHUP is runUntilStopped's (a restart, or a stop when the terminal hung up), not a trigger's
     expect(process.listenerCount('SIGHUP')).to.equal(hangupListeners)

@@ -23,7 +23,9 @@ describe('LineSplitter', () => {
 
   it('joins a multi-byte character split across chunks', () => {
     const bytes = Buffer.from('é€😀\n')
-    expect(split([bytes.subarray(0, 1), bytes.subarray(1, 4), bytes.subarray(4, 8), bytes.subarray(8)])).to.deep.equal(['é€😀'])
+    expect(split([bytes.subarray(0, 1), bytes.subarray(1, 4), bytes.subarray(4, 8), bytes.subarray(8)])).to.deep.equal([
+      'é€😀',
+    ])
   })
 
   it('replaces invalid UTF-8 instead of throwing', () => {

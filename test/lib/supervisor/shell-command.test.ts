@@ -6,7 +6,9 @@ describe('shellScript', () => {
   it('hands a simple command over to the program with exec', () => {
     expect(shellScript('node server.js')).to.equal('exec node server.js')
     expect(shellScript('  npm run start-tcp  ')).to.equal('exec npm run start-tcp')
-    expect(shellScript('node "my server.js" --port $PORT > log.txt')).to.equal('exec node "my server.js" --port $PORT > log.txt')
+    expect(shellScript('node "my server.js" --port $PORT > log.txt')).to.equal(
+      'exec node "my server.js" --port $PORT > log.txt',
+    )
   })
 
   it('leaves to the shell what only the shell can run', () => {
@@ -23,6 +25,7 @@ describe('shellScript', () => {
       'if true; then node x; fi',
       'exec node server.js',
       'echo `date`',
-    ]) expect(shellScript(command), command).to.equal(command)
+    ])
+      expect(shellScript(command), command).to.equal(command)
   })
 })

@@ -14,7 +14,16 @@ import {
 } from '../../../src/lib/supervisor/supervisor.js'
 import {MARKER_VARIABLE} from '../../../src/lib/supervisor/strays.js'
 import {isLive, waitUntilDead} from '../../helpers/processes.js'
-import {NODE, exists, fixture, liveGroupMembers, outputMatching, waitForEvent, waitUntilGone, waitUntilNoLiveMembers} from './helpers.js'
+import {
+  NODE,
+  exists,
+  fixture,
+  liveGroupMembers,
+  outputMatching,
+  waitForEvent,
+  waitUntilGone,
+  waitUntilNoLiveMembers,
+} from './helpers.js'
 
 const execFileP = promisify(execFile)
 
@@ -45,21 +54,33 @@ describe('Supervisor', function () {
   })
 
   function spec(id: string, command: string, env: Record<string, string> = {}): ProcessSpec {
-    return {id, type: id.split('-')[0], command, cwd: tmpdir(), env: {PATH: process.env.PATH ?? '/usr/bin:/bin', ...env}}
+    return {
+      id,
+      type: id.split('-')[0],
+      command,
+      cwd: tmpdir(),
+      env: {PATH: process.env.PATH ?? '/usr/bin:/bin', ...env},
+    }
   }
 
   /** Polls until the group has `size` live members (they start in the background, with no event of theirs). */
   async function waitForGroupSize(pgid: number, size: number): Promise<void> {
     const deadline = Date.now() + 5000
     while (liveGroupMembers(pgid).length < size) {
-      if (Date.now() > deadline) throw new Error(`group ${pgid} has ${liveGroupMembers(pgid).length} members, not ${size}`)
+      if (Date.now() > deadline)
+        throw new Error(`group ${pgid} has ${liveGroupMembers(pgid).length} members, not ${size}`)
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
   }
 
-  const linesOf = (id: string) => events.filter((e): e is OutputEvent => e.type === 'output' && e.id === id).map((e) => e.line)
+  const linesOf = (id: string) =>
+    events.filter((e): e is OutputEvent => e.type === 'output' && e.id === id).map((e) => e.line)
 
-  async function startListening(id: string, command: string, env: Record<string, string> = {}): Promise<ManagedProcess> {
+  async function startListening(
+    id: string,
+    command: string,
+    env: Record<string, string> = {},
+  ): Promise<ManagedProcess> {
     const listening = waitForEvent(supervisor, outputMatching(id, /^listening on \d+$/))
     const managed = supervisor.start(spec(id, command, {PORT: '0', HOST: '127.0.0.1', ...env}))
     await listening
@@ -67,7 +88,9 @@ describe('Supervisor', function () {
   }
 
   it('gives the child exactly the environment of its spec and reports spawned, output, exited in order', async () => {
-    const managed = supervisor.start(spec('tcp-1', fixture('env-dump.mjs', '--exit'), {CONTAINER: 'tcp-1', TRICKY: 'a b "c" $HOME \n d'}))
+    const managed = supervisor.start(
+      spec('tcp-1', fixture('env-dump.mjs', '--exit'), {CONTAINER: 'tcp-1', TRICKY: 'a b "c" $HOME \n d'}),
+    )
     expect(managed.pid).to.be.a('number').above(1)
     expect(managed.running).to.equal(true)
     const info = await managed.exited
@@ -80,7 +103,14 @@ describe('Supervisor', function () {
     expect(env).to.not.have.property('HOME') // nothing is inherited from the parent
     expect(events.map((e) => e.type)).to.deep.equal(['spawned', 'output', 'exited'])
     expect(events[0]).to.deep.equal({type: 'spawned', id: 'tcp-1', pid: managed.pid})
-    expect(events[2]).to.deep.equal({type: 'exited', id: 'tcp-1', pid: managed.pid, code: 0, signal: null, expected: false})
+    expect(events[2]).to.deep.equal({
+      type: 'exited',
+      id: 'tcp-1',
+      pid: managed.pid,
+      code: 0,
+      signal: null,
+      expected: false,
+    })
     expect(managed.running).to.equal(false)
     expect(supervisor.processes()).to.deep.equal([])
   })
@@ -143,13 +173,18 @@ describe('Supervisor', function () {
     expect(info.expected).to.equal(true)
     await waitUntilNoLiveMembers(managed.pid)
     await waitUntilGone(-managed.pid)
-    expect(() => process.kill(-managed.pid, 0)).to.throw().with.property('code', 'ESRCH')
+    expect(() => process.kill(-managed.pid, 0))
+      .to.throw()
+      .with.property('code', 'ESRCH')
     await waitUntilGone(sleepPid)
   })
 
   it('kills a grandchild that ignores SIGTERM when the grace period ends, though the leader exited', async () => {
     const sleepLine = waitForEvent(supervisor, outputMatching('tcp-1', /^SLEEP \d+$/))
-    const managed = await startListening('tcp-1', `trap '' TERM; sleep 1000 & echo "SLEEP $!"; exec ${fixture('echo-server.mjs')}`)
+    const managed = await startListening(
+      'tcp-1',
+      `trap '' TERM; sleep 1000 & echo "SLEEP $!"; exec ${fixture('echo-server.mjs')}`,
+    )
     const sleepPid = Number((await sleepLine).line.split(' ')[1])
     leftovers.push(sleepPid)
 
@@ -166,7 +201,9 @@ describe('Supervisor', function () {
     const sleepLine = waitForEvent(supervisor, outputMatching('tcp-1', /^SLEEP \d+$/))
     const exited = waitForEvent(supervisor, (e): e is Extract<SupervisorEvent, {type: 'exited'}> => e.type === 'exited')
     // the grandchild holds no pipe of ours: only the group kill can find it
-    const managed = supervisor.start(spec('tcp-1', `sleep 1000 >/dev/null 2>&1 & echo "SLEEP $!"; exec ${fixture('crash.mjs')}`))
+    const managed = supervisor.start(
+      spec('tcp-1', `sleep 1000 >/dev/null 2>&1 & echo "SLEEP $!"; exec ${fixture('crash.mjs')}`),
+    )
     const sleepPid = Number((await sleepLine).line.split(' ')[1])
     leftovers.push(sleepPid)
 
@@ -182,12 +219,16 @@ describe('Supervisor', function () {
   it('splits stdout and stderr into whole lines, never interleaved mid-line, in order', async () => {
     const lineLength = 1000
     const bytes = 2 * 1024 * 1024
-    const managed = supervisor.start(spec('tcp-1', fixture('flood.mjs', `--bytes ${bytes} --line-length ${lineLength} --stderr`)))
+    const managed = supervisor.start(
+      spec('tcp-1', fixture('flood.mjs', `--bytes ${bytes} --line-length ${lineLength} --stderr`)),
+    )
     await managed.exited
     const expectedCount = Math.ceil(bytes / lineLength)
     for (const stream of ['stdout', 'stderr'] as const) {
       const tag = stream === 'stdout' ? 'out' : 'err'
-      const lines = events.filter((e): e is OutputEvent => e.type === 'output' && e.stream === stream).map((e) => e.line)
+      const lines = events
+        .filter((e): e is OutputEvent => e.type === 'output' && e.stream === stream)
+        .map((e) => e.line)
       expect(lines).to.have.length(expectedCount)
       for (const [n, line] of lines.entries()) {
         if (line.length !== lineLength - 1 || !line.startsWith(`${tag}:${n}:x`) || !/^[a-z]+:\d+:x+$/.test(line)) {
@@ -214,12 +255,16 @@ describe('Supervisor', function () {
     expect(result.longest).to.equal(64 * 1024)
     expect(result.lines).to.equal(bytes / (64 * 1024))
     // the kept lines (50 of at most 64 Ki characters) and the stream buffers are a few MiB
-    expect(result.peak - result.baseline, `retained ${result.peak - result.baseline} bytes`).to.be.below(16 * 1024 * 1024)
+    expect(result.peak - result.baseline, `retained ${result.peak - result.baseline} bytes`).to.be.below(
+      16 * 1024 * 1024,
+    )
     expect(result.recent).to.be.at.most(50)
   })
 
   it('replaces invalid UTF-8 instead of throwing', async () => {
-    const managed = supervisor.start(spec('tcp-1', fixture('flood.mjs', '--bytes 100000 --line-length 100 --invalid-utf8 --stderr')))
+    const managed = supervisor.start(
+      spec('tcp-1', fixture('flood.mjs', '--bytes 100000 --line-length 100 --invalid-utf8 --stderr')),
+    )
     const info = await managed.exited
     expect(info.code).to.equal(0)
     const lines = linesOf('tcp-1')
@@ -253,30 +298,42 @@ describe('Supervisor', function () {
 
   it('stopAll() stops everything in parallel; killAll() cuts the grace period short', async () => {
     const polite = await startListening('tcp-1', `exec ${fixture('echo-server.mjs')}`)
-    const stubborn = await Promise.all([1, 2].map((n) => startListening(`tcp-${n + 1}`, `exec ${fixture('ignore-sigterm.mjs')}`)))
+    const stubborn = await Promise.all(
+      [1, 2].map((n) => startListening(`tcp-${n + 1}`, `exec ${fixture('ignore-sigterm.mjs')}`)),
+    )
     const started = Date.now()
     const stopping = supervisor.stopAll(60_000)
     expect((await polite.exited).expected).to.equal(true)
     supervisor.killAll()
     await stopping
     expect(Date.now() - started).to.be.below(5000)
-    for (const managed of stubborn) expect(await managed.exited).to.deep.equal({code: null, signal: 'SIGKILL', expected: true})
+    for (const managed of stubborn)
+      expect(await managed.exited).to.deep.equal({code: null, signal: 'SIGKILL', expected: true})
     expect(supervisor.processes()).to.deep.equal([])
   })
 
   describe('descendants that leave the process group, the watchdog', () => {
     /** The pid a command printed as `<label> <pid>`. */
     async function printedPid(id: string, label: string): Promise<number> {
-      const pid = Number((await waitForEvent(supervisor, outputMatching(id, new RegExp(`^${label} \\d+$`)))).line.split(' ')[1])
+      const pid = Number(
+        (await waitForEvent(supervisor, outputMatching(id, new RegExp(`^${label} \\d+$`)))).line.split(' ')[1],
+      )
       leftovers.push(pid)
       return pid
     }
 
-    it('gives every instance its own marker, under this supervisor\'s', async () => {
+    it("gives every instance its own marker, under this supervisor's", async () => {
       const first = supervisor.start(spec('tcp-1', fixture('env-dump.mjs', '--exit')))
-      const second = supervisor.start(spec('tcp-2', fixture('env-dump.mjs', '--exit'), {[MARKER_VARIABLE]: 'from the caller'}))
+      const second = supervisor.start(
+        spec('tcp-2', fixture('env-dump.mjs', '--exit'), {[MARKER_VARIABLE]: 'from the caller'}),
+      )
       await Promise.all([first.exited, second.exited])
-      const envOf = (id: string) => JSON.parse(linesOf(id).find((line) => line.startsWith('ENV '))!.slice(4))
+      const envOf = (id: string) =>
+        JSON.parse(
+          linesOf(id)
+            .find((line) => line.startsWith('ENV '))!
+            .slice(4),
+        )
       expect(supervisor.marker).to.match(new RegExp(`^${process.pid}:[0-9a-f]{12}$`))
       expect(envOf('tcp-1')[MARKER_VARIABLE]).to.equal(`${supervisor.marker}:1`)
       expect(envOf('tcp-2')[MARKER_VARIABLE]).to.equal(`${supervisor.marker}:2`)
@@ -285,18 +342,25 @@ describe('Supervisor', function () {
     it('stop() gives a daemon (setsid) the SIGTERM and the grace of its instance, then SIGKILL', async () => {
       // the daemon ignores SIGTERM and holds the instance's output pipes: only a signal of its own ends it
       const daemon = printedPid('tcp-1', 'DAEMON')
-      const managed = await startListening('tcp-1', `setsid -f sh -c 'trap "" TERM; echo DAEMON $$; exec sleep 1000'; exec ${fixture('echo-server.mjs')}`)
+      const managed = await startListening(
+        'tcp-1',
+        `setsid -f sh -c 'trap "" TERM; echo DAEMON $$; exec sleep 1000'; exec ${fixture('echo-server.mjs')}`,
+      )
       const daemonPid = await daemon
       expect(liveGroupMembers(managed.pid)).to.not.include(daemonPid)
       const started = Date.now()
       expect(await managed.stop(500)).to.deep.equal({code: 0, signal: null, expected: true})
-      expect(Date.now() - started).to.be.at.least(490).and.below(1900) // its grace, not the 2 s wait for the pipes
+      expect(Date.now() - started)
+        .to.be.at.least(490)
+        .and.below(1900) // its grace, not the 2 s wait for the pipes
       await waitUntilDead([daemonPid], 2000)
     })
 
     it('a daemon (double fork and setsid) ends with its instance when that one crashes', async () => {
       const daemon = printedPid('tcp-1', 'DAEMON')
-      const managed = supervisor.start(spec('tcp-1', `(setsid sleep 1000 >/dev/null 2>&1 & echo "DAEMON $!"); exec ${fixture('crash.mjs')}`))
+      const managed = supervisor.start(
+        spec('tcp-1', `(setsid sleep 1000 >/dev/null 2>&1 & echo "DAEMON $!"); exec ${fixture('crash.mjs')}`),
+      )
       const daemonPid = await daemon
       expect((await managed.exited).expected).to.equal(false)
       await waitUntilDead([daemonPid], 2000)
@@ -304,7 +368,10 @@ describe('Supervisor', function () {
 
     it('killAll() SIGKILLs daemons too', async () => {
       const daemon = printedPid('tcp-1', 'DAEMON')
-      await startListening('tcp-1', `setsid -f sh -c 'trap "" TERM; echo DAEMON $$; exec sleep 1000 >/dev/null'; exec ${fixture('ignore-sigterm.mjs')}`)
+      await startListening(
+        'tcp-1',
+        `setsid -f sh -c 'trap "" TERM; echo DAEMON $$; exec sleep 1000 >/dev/null'; exec ${fixture('ignore-sigterm.mjs')}`,
+      )
       const daemonPid = await daemon
       expect(isLive(daemonPid)).to.equal(true)
       supervisor.killAll()
@@ -312,7 +379,12 @@ describe('Supervisor', function () {
     })
 
     it('does not make the Procfile command wait for it, nor hand it fd 3', async () => {
-      const managed = supervisor.start(spec('tcp-1', 'sleep 0.1 & wait; echo waited; if { true <&3; } 2>/dev/null; then echo fd 3 open; else echo fd 3 closed; fi'))
+      const managed = supervisor.start(
+        spec(
+          'tcp-1',
+          'sleep 0.1 & wait; echo waited; if { true <&3; } 2>/dev/null; then echo fd 3 open; else echo fd 3 closed; fi',
+        ),
+      )
       expect(await managed.exited).to.deep.equal({code: 0, signal: null, expected: false})
       expect(linesOf('tcp-1')).to.deep.equal(['waited', 'fd 3 closed'])
     })
@@ -322,8 +394,12 @@ describe('Supervisor', function () {
 const supervisor = new Supervisor()
 const managed = supervisor.start({id: 'tcp-1', type: 'tcp', command: 'trap "" TERM; sleep 1000 & exec sleep 1001', cwd: '/', env: {PATH: process.env.PATH}})
 console.log(managed.pid)`
-      const gateway = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {stdio: ['ignore', 'pipe', 'inherit']})
-      const pgid = Number(await new Promise<string>((resolve) => gateway.stdout.setEncoding('utf8').once('data', resolve)))
+      const gateway = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
+      const pgid = Number(
+        await new Promise<string>((resolve) => gateway.stdout.setEncoding('utf8').once('data', resolve)),
+      )
       leftovers.push(-pgid)
       await waitForGroupSize(pgid, 3) // sleep 1001 (leader), sleep 1000, the watchdog
       gateway.kill('SIGKILL')

@@ -27,8 +27,14 @@ Exit codes: 1 when the app already has the addon or the platform refuses (its me
 
   static override flags = {
     ...appFlags,
-    plan: Flags.string({summary: 'Plan name (default: tcplb; on a terminal, pick from a list when there are several).'}),
-    scale: Flags.integer({min: 1, summary: 'If the tcp process type is scaled to 0, scale it to N containers (running containers are left as they are).'}),
+    plan: Flags.string({
+      summary: 'Plan name (default: tcplb; on a terminal, pick from a list when there are several).',
+    }),
+    scale: Flags.integer({
+      min: 1,
+      summary:
+        'If the tcp process type is scaled to 0, scale it to N containers (running containers are left as they are).',
+    }),
     ...waitFlags,
   }
 
@@ -41,17 +47,29 @@ Exit codes: 1 when the app already has the addon or the platform refuses (its me
     const json = this.jsonEnabled()
     const interactive = canPrompt(json)
     const steps = new StepSpinner(json)
-    const options = {app: app.name, plan: flags.plan, wait: flags.wait, timeoutMs, scale: flags.scale, commandLine: this.commandLine, cwd: process.cwd()}
+    const options = {
+      app: app.name,
+      plan: flags.plan,
+      wait: flags.wait,
+      timeoutMs,
+      scale: flags.scale,
+      commandLine: this.commandLine,
+      cwd: process.cwd(),
+    }
     let result: CreateResult
     try {
       result = await withInterrupt((signal) =>
-        createTcpAddon(client, {...options, signal}, {
-          pickPlan: interactive ? selectPlan : undefined,
-          confirmScale: interactive ? () => confirmScaleTcp(app.name) : undefined,
-          progress: (text) => steps.progress(text),
-          done: (text) => steps.done(text),
-          warn: (text) => steps.warn(text),
-        }),
+        createTcpAddon(
+          client,
+          {...options, signal},
+          {
+            pickPlan: interactive ? selectPlan : undefined,
+            confirmScale: interactive ? () => confirmScaleTcp(app.name) : undefined,
+            progress: (text) => steps.progress(text),
+            done: (text) => steps.done(text),
+            warn: (text) => steps.warn(text),
+          },
+        ),
       )
     } catch (error) {
       steps.fail('Stopped')

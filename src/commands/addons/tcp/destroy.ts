@@ -6,7 +6,13 @@ import {BaseCommand} from '../../../lib/command.js'
 import {debugLogger} from '../../../lib/debug-log.js'
 import {type Spinner, startSpinner} from '../../../lib/output/spinner.js'
 import {canPrompt} from '../../../lib/tcp-addon/common.js'
-import {checkConfirmation, type DestroyResult, destroyTcpAddon, destroyWarning, loadDestroyTarget} from '../../../lib/tcp-addon/destroy.js'
+import {
+  checkConfirmation,
+  type DestroyResult,
+  destroyTcpAddon,
+  destroyWarning,
+  loadDestroyTarget,
+} from '../../../lib/tcp-addon/destroy.js'
 import {askAppName} from '../../../lib/tcp-addon/prompts.js'
 
 export default class AddonsTcpDestroy extends BaseCommand {

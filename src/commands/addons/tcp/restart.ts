@@ -32,7 +32,9 @@ With --local, performs instead the rolling restart of the local gateway that \`t
   static override flags = {
     ...appFlags,
     ...waitFlags,
-    local: Flags.boolean({summary: 'Restart the instances of the local gateway started by tcp:proxy in this directory, not the platform.'}),
+    local: Flags.boolean({
+      summary: 'Restart the instances of the local gateway started by tcp:proxy in this directory, not the platform.',
+    }),
   }
 
   static override enableJsonFlag = true
@@ -58,7 +60,10 @@ With --local, performs instead the rolling restart of the local gateway that \`t
       )
       const subject = target.subject.charAt(0).toUpperCase() + target.subject.slice(1)
       if (result.waited) spinner.succeed(`${subject} restarted in ${result.durationSeconds} s`)
-      else spinner.succeed(`Restart of ${target.subject} requested${result.operation ? ` (operation ${result.operation.id})` : ''}`)
+      else
+        spinner.succeed(
+          `Restart of ${target.subject} requested${result.operation ? ` (operation ${result.operation.id})` : ''}`,
+        )
       return result
     } catch (error) {
       spinner?.fail(`Restarting ${target.subject}: stopped`)

@@ -25,7 +25,9 @@ describe('addons:tcp:destroy', () => {
     expect(h.fake.app(name).addons).to.have.length(0)
     expect(h.fake.app(name).variables.map((v) => v.name)).to.deep.equal(['OTHER'])
     const stderr = unwrap(result.stderr)
-    expect(stderr).to.include(`Warning: This removes the TCP Gateway addon ${addon.id} of ${name}: TCP_URL (tcp://tcp-1.osc-fr1.scalingo.com:20077) goes away`)
+    expect(stderr).to.include(
+      `Warning: This removes the TCP Gateway addon ${addon.id} of ${name}: TCP_URL (tcp://tcp-1.osc-fr1.scalingo.com:20077) goes away`,
+    )
     expect(stderr).to.include(`Removed the TCP Gateway addon ${addon.id} of ${name}`)
   })
 
@@ -36,7 +38,14 @@ describe('addons:tcp:destroy', () => {
     expect(result.stderr).to.equal('')
     expect(JSON.parse(result.stdout)).to.deep.equal({
       app: name,
-      addon: {id: addon.id, provider: 'tcp-gateway', plan: 'tcplb', planDisplayName: 'TCP Gateway', status: 'running', provisionedAt: addon.provisioned_at},
+      addon: {
+        id: addon.id,
+        provider: 'tcp-gateway',
+        plan: 'tcplb',
+        planDisplayName: 'TCP Gateway',
+        status: 'running',
+        provisionedAt: addon.provisioned_at,
+      },
       tcpUrl: 'tcp://tcp-1.osc-fr1.scalingo.com:20077',
       destroyed: true,
     })
@@ -46,7 +55,9 @@ describe('addons:tcp:destroy', () => {
     const {name} = appWithAddon()
     const result = await h.cli(['addons:tcp:destroy', '-a', name, '--confirm', 'other-app'])
     expect(result.code).to.equal(1)
-    expect(unwrap(result.stderr)).to.include(`Confirmation 'other-app' does not match the app name ${name}: nothing was removed.`)
+    expect(unwrap(result.stderr)).to.include(
+      `Confirmation 'other-app' does not match the app name ${name}: nothing was removed.`,
+    )
     expect(h.fake.requestsTo('DELETE', new RegExp(`^/v1/apps/${name}/addons/`))).to.have.length(0)
     expect(h.fake.app(name).addons).to.have.length(1)
   })
@@ -68,7 +79,10 @@ describe('addons:tcp:destroy', () => {
 
   it("shows the platform's message when the removal is refused", async () => {
     const {name, addon} = appWithAddon()
-    h.fake.failNext(`/v1/apps/${name}/addons/${addon.id}`, {status: 403, body: {error: 'Only the owner can remove addons'}})
+    h.fake.failNext(`/v1/apps/${name}/addons/${addon.id}`, {
+      status: 403,
+      body: {error: 'Only the owner can remove addons'},
+    })
     const result = await h.cli(['addons:tcp:destroy', '-a', name, '--confirm', name])
     expect(result.code).to.equal(1)
     expect(unwrap(result.stderr)).to.include('Only the owner can remove addons')
@@ -76,7 +90,10 @@ describe('addons:tcp:destroy', () => {
 
   it('on a terminal: removes the addon once the app name is typed', async () => {
     const {name} = appWithAddon()
-    const result = await h.pty(['addons:tcp:destroy', '-a', name], [{waitFor: `Type the app name (${name}) to confirm`, keys: `${name}\r`}])
+    const result = await h.pty(
+      ['addons:tcp:destroy', '-a', name],
+      [{waitFor: `Type the app name (${name}) to confirm`, keys: `${name}\r`}],
+    )
     expect(result.code, result.output).to.equal(0)
     expect(result.output).to.include('TCP_URL (tcp://tcp-1.osc-fr1.scalingo.com:20077) goes away')
     expect(h.fake.app(name).addons).to.have.length(0)

@@ -93,13 +93,21 @@ export class Harness {
    * Runs the CLI in a pseudo-terminal (util-linux `script`), so stdin, stdout and stderr are TTYs;
    * each step waits for its text in the terminal output, then types its keys.
    */
-  pty(args: string[], steps: Array<{waitFor: string | RegExp; keys: string}>, options: {cwd?: string} = {}): Promise<{code: number | null; output: string; raw: string}> {
+  pty(
+    args: string[],
+    steps: Array<{waitFor: string | RegExp; keys: string}>,
+    options: {cwd?: string} = {},
+  ): Promise<{code: number | null; output: string; raw: string}> {
     const env = {...baseEnv(), ...(this.env() as Record<string, string>), TERM: 'xterm'}
     const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`
     // `script` sizes the pty from its own stdin, a pipe here: give it a real size as a terminal would have.
     const command = `stty cols 120 rows 40; exec ${[process.execPath, BIN, ...args].map(quote).join(' ')}`
     return new Promise((resolve, reject) => {
-      const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], {cwd: options.cwd ?? ROOT, env, stdio: 'pipe'})
+      const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], {
+        cwd: options.cwd ?? ROOT,
+        env,
+        stdio: 'pipe',
+      })
       let output = ''
       let step = 0
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)

@@ -12,7 +12,10 @@ describe('addons:tcp:info', () => {
   before(async () => {
     await h.start()
     h.fake.addApp('my-app')
-    h.fake.setFormation('my-app', [{name: 'web', amount: 1}, {name: 'tcp', amount: 2, size: 'L'}])
+    h.fake.setFormation('my-app', [
+      {name: 'web', amount: 1},
+      {name: 'tcp', amount: 2, size: 'L'},
+    ])
     addonId = h.fake.addTcpAddon('my-app', {tcpUrl: 'tcp://tcp-1.osc-fr1.scalingo.com:20042'}).id
     h.fake.addApp('bare-app')
     h.fake.addApp('idle-app')
@@ -71,7 +74,9 @@ describe('addons:tcp:info', () => {
     expect(result.stdout).to.include('Status:      provisioning')
     expect(result.stdout).to.include('TCP_URL:     not set yet')
     expect(result.stdout).to.not.include('Host:')
-    expect(result.stdout).to.include('No tcp container is running: scale it with `scalingo --app idle-app scale tcp:1`.')
+    expect(result.stdout).to.include(
+      'No tcp container is running: scale it with `scalingo --app idle-app scale tcp:1`.',
+    )
   })
 
   it('exits 4 with a clear message when the app has no TCP Gateway addon', async () => {
@@ -101,7 +106,10 @@ describe('addons:tcp:info', () => {
     const saved = {...process.env}
     Object.assign(process.env, h.env())
     try {
-      const {result, error} = await runCommand<{plan: string; addon: {plan: string}}>(['addons:tcp:info', '-a', 'my-app', '--json'], {root: ROOT})
+      const {result, error} = await runCommand<{plan: string; addon: {plan: string}}>(
+        ['addons:tcp:info', '-a', 'my-app', '--json'],
+        {root: ROOT},
+      )
       expect(error).to.equal(undefined)
       expect(result?.addon.plan).to.equal(TCP_GATEWAY_PLAN.name)
     } finally {

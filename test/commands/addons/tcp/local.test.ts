@@ -73,7 +73,19 @@ describe('addons:tcp:info --local and addons:tcp:restart --local against a runni
     expect(lines).to.include('Status:      running')
     expect(lines).to.include('Connections: 0 active, 1 in total')
     const header = lines.indexOf('=== instances')
-    expect(lines[header + 1].split(/\s{2,}/)).to.deep.equal(['Name', 'Gen', 'State', 'PID', 'Port', 'Uptime', 'Active', 'Total', 'In', 'Out', 'Restarts'])
+    expect(lines[header + 1].split(/\s{2,}/)).to.deep.equal([
+      'Name',
+      'Gen',
+      'State',
+      'PID',
+      'Port',
+      'Uptime',
+      'Active',
+      'Total',
+      'In',
+      'Out',
+      'Restarts',
+    ])
     const row = lines[header + 2].split(/\s{2,}/)
     expect(row[0]).to.equal('tcp-1')
     expect(row.slice(1, 3)).to.deep.equal(['1', 'ready'])
@@ -89,15 +101,47 @@ describe('addons:tcp:info --local and addons:tcp:restart --local against a runni
     expect(code).to.equal(0)
     expect(stdout).to.not.include(token)
     const info = JSON.parse(stdout)
-    expect(info).to.include({local: true, app: 'local-app', dir, tcpUrl: `tcp://127.0.0.1:${port}`, host: '127.0.0.1', port, controlUrl, gatewayPid: proxy.child.pid, restarting: false})
+    expect(info).to.include({
+      local: true,
+      app: 'local-app',
+      dir,
+      tcpUrl: `tcp://127.0.0.1:${port}`,
+      host: '127.0.0.1',
+      port,
+      controlUrl,
+      gatewayPid: proxy.child.pid,
+      restarting: false,
+    })
     expect(info.startedAt).to.be.a('string')
     expect(info.connections).to.deep.equal({active: 0, total: 1})
     expect(info.instances).to.have.length(1)
     const [tcp1] = info.instances
     expect(Object.keys(tcp1).sort()).to.deep.equal(
-      ['activeConnections', 'bytesIn', 'bytesOut', 'generation', 'name', 'pid', 'port', 'restarts', 'state', 'totalConnections', 'type', 'uptimeSeconds'].sort(),
+      [
+        'activeConnections',
+        'bytesIn',
+        'bytesOut',
+        'generation',
+        'name',
+        'pid',
+        'port',
+        'restarts',
+        'state',
+        'totalConnections',
+        'type',
+        'uptimeSeconds',
+      ].sort(),
     )
-    expect(tcp1).to.include({name: 'tcp-1', type: 'tcp', generation: 1, state: 'ready', activeConnections: 0, totalConnections: 1, bytesIn: 6, restarts: 0})
+    expect(tcp1).to.include({
+      name: 'tcp-1',
+      type: 'tcp',
+      generation: 1,
+      state: 'ready',
+      activeConnections: 0,
+      totalConnections: 1,
+      bytesIn: 6,
+      restarts: 0,
+    })
     expect(tcp1.pid).to.be.a('number')
     expect(tcp1.port).to.be.a('number')
     expect(tcp1.uptimeSeconds).to.be.at.least(0)
@@ -107,7 +151,9 @@ describe('addons:tcp:info --local and addons:tcp:restart --local against a runni
     const {code, stdout, stderr} = await runCli(['addons:tcp:restart', '--local'], {cwd: dir})
     expect(code, stderr).to.equal(0)
     expect(stdout).to.equal('')
-    expect(stderr).to.include('Note: connections open on the old tcp instances stay forwarded until their server closes them or the grace period ends')
+    expect(stderr).to.include(
+      'Note: connections open on the old tcp instances stay forwarded until their server closes them or the grace period ends',
+    )
     expect(stderr).to.include('Restarting the local tcp instances of local-app\n')
     expect(stderr).to.match(/The local tcp instances of local-app restarted in \d+(\.\d)? s\n$/)
     expect((await proxy.waitForEvent('restart-completed', {generation: 2})).restarted).to.deep.equal(['tcp-1'])
@@ -146,7 +192,9 @@ describe('addons:tcp:info --local and addons:tcp:restart --local against a runni
 
     const text = await runCli(['addons:tcp:restart', '--local', '--no-wait'], {cwd: dir})
     expect(text.code).to.equal(0)
-    expect(text.stderr).to.match(/Restart of the local tcp instances of local-app requested \(operation [0-9a-f-]{36}\)\n$/)
+    expect(text.stderr).to.match(
+      /Restart of the local tcp instances of local-app requested \(operation [0-9a-f-]{36}\)\n$/,
+    )
     await proxy.waitForEvent('restart-completed', {generation: 5})
   })
 })
@@ -158,7 +206,21 @@ describe('addons:tcp:restart --local when the new generation does not become rea
 
   before(async () => {
     dir = makeApp(`tcp: ${restartableEcho} --broken-if broken\n`)
-    proxy = ProxyProcess.start(['--app', 'broken-app', '--grace', '5s', '--boot-timeout', '1s', '--restart-attempts', '1', '--backoff-base', '10ms'], {cwd: dir})
+    proxy = ProxyProcess.start(
+      [
+        '--app',
+        'broken-app',
+        '--grace',
+        '5s',
+        '--boot-timeout',
+        '1s',
+        '--restart-attempts',
+        '1',
+        '--backoff-base',
+        '10ms',
+      ],
+      {cwd: dir},
+    )
     await proxy.waitForEvent('instance-ready', {instance: 'tcp-1'})
     await proxy.waitForEvent('control-listening')
     writeFileSync(join(dir, 'broken'), '')
@@ -173,15 +235,21 @@ describe('addons:tcp:restart --local when the new generation does not become rea
     const {code, stderr} = await runCli(['addons:tcp:restart', '--local', '--wait-timeout', '200ms'], {cwd: dir})
     expect(code).to.equal(5)
     const message = unwrap(stderr)
-    expect(message).to.include('Gave up waiting for the local tcp instances to restart after 0.2 s (last status: running).')
-    expect(message).to.include('The local gateway carries on: check its state with `scalingo-tcp addons:tcp:info --local`')
+    expect(message).to.include(
+      'Gave up waiting for the local tcp instances to restart after 0.2 s (last status: running).',
+    )
+    expect(message).to.include(
+      'The local gateway carries on: check its state with `scalingo-tcp addons:tcp:info --local`',
+    )
     expect(message).to.not.include('The platform carries on')
     expect(message).to.include('Restarting the local tcp instances of broken-app: stopped')
     await proxy.waitForEvent('restart-completed', {generation: 2})
   })
 
   it('exits 130 on Ctrl-C while waiting', async () => {
-    const result = await interruptCli(['addons:tcp:restart', '--local'], /local tcp instances of broken-app: running/, {cwd: dir})
+    const result = await interruptCli(['addons:tcp:restart', '--local'], /local tcp instances of broken-app: running/, {
+      cwd: dir,
+    })
     expect(result.sawPattern, result.stderr).to.equal(true)
     expect(result.code).to.equal(130)
     expect(unwrap(result.stderr)).to.include('Interrupted while waiting for the local tcp instances to restart.')
@@ -192,13 +260,17 @@ describe('addons:tcp:restart --local when the new generation does not become rea
     const {code, stdout, stderr} = await runCli(['addons:tcp:restart', '--local'], {cwd: dir})
     expect(code).to.equal(1)
     expect(stdout).to.equal('')
-    expect(unwrap(stderr)).to.include('Restarting the local tcp instances of broken-app failed: tcp-1 did not become ready: the previous generation keeps serving.')
+    expect(unwrap(stderr)).to.include(
+      'Restarting the local tcp instances of broken-app failed: tcp-1 did not become ready: the previous generation keeps serving.',
+    )
     const json = await runCli(['addons:tcp:restart', '--local', '--json'], {cwd: dir})
     expect(json.code).to.equal(1)
     expect(JSON.parse(json.stdout).error).to.include({code: 'OPERATION_FAILED', exitCode: 1})
 
     const info = JSON.parse((await runCli(['addons:tcp:info', '--local', '--json'], {cwd: dir})).stdout)
-    expect(info.instances.filter((i: any) => i.state === 'ready').map((i: any) => [i.name, i.generation])).to.deep.equal([['tcp-1', 1]])
+    expect(
+      info.instances.filter((i: any) => i.state === 'ready').map((i: any) => [i.name, i.generation]),
+    ).to.deep.equal([['tcp-1', 1]])
   })
 })
 

@@ -8,7 +8,10 @@ describe('addons:tcp:restart', () => {
   before(async () => {
     await h.start()
     h.fake.addApp('my-app')
-    h.fake.setFormation('my-app', [{name: 'web', amount: 1}, {name: 'tcp', amount: 1}])
+    h.fake.setFormation('my-app', [
+      {name: 'web', amount: 1},
+      {name: 'tcp', amount: 1},
+    ])
     h.fake.addTcpAddon('my-app')
   })
 
@@ -49,7 +52,9 @@ describe('addons:tcp:restart', () => {
     const result = await h.cli(['addons:tcp:restart', '-a', 'my-app'])
     expect(result.code).to.equal(1)
     expect(result.stdout).to.equal('')
-    expect(unwrap(result.stderr)).to.include('Restarting the tcp containers failed on Scalingo: container tcp-1 failed to restart.')
+    expect(unwrap(result.stderr)).to.include(
+      'Restarting the tcp containers failed on Scalingo: container tcp-1 failed to restart.',
+    )
     const json = await h.cli(['addons:tcp:restart', '-a', 'my-app', '--json'])
     expect(json.code).to.equal(1)
     expect(JSON.parse(json.stdout).error).to.include({code: 'OPERATION_FAILED', exitCode: 1})
@@ -76,7 +81,10 @@ describe('addons:tcp:restart', () => {
 
   it('exits 130 on Ctrl-C while waiting, saying the restart goes on and how to check it', async () => {
     h.fake.operationStatuses.restart = ['pending', 'running']
-    const result = await h.interrupt(['addons:tcp:restart', '-a', 'my-app'], /Restarting the tcp containers of my-app: running/)
+    const result = await h.interrupt(
+      ['addons:tcp:restart', '-a', 'my-app'],
+      /Restarting the tcp containers of my-app: running/,
+    )
     expect(result.sawPattern, result.stderr).to.equal(true)
     expect(result.code).to.equal(130)
     const stderr = unwrap(result.stderr)
