@@ -207,6 +207,10 @@ describe('examples/mqtt behind tcp:proxy (aedes broker, web through TCP_URL, mqt
       proxy.child.kill('SIGHUP')
       await proxy.waitFor((e) => e.event === 'restart-completed' && e.generation === restart + 1)
       await until(() => flowing(restart + 1), `messages through generation ${restart + 1}`)
+      // The slow reconnecters (500 ms) are back before the next restart: otherwise one could skip a generation,
+      // reconnecting only once the next one is already serving, and a count per generation would mean nothing.
+      await cliSub.waitFor(/subscribed to after\/#/, restart + 1)
+      await proxy.waitFor(() => webSubscriptions() === restart + 1)
     }
 
     publishing = false
