@@ -1,12 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 
-import {type ConnectFlags, connectToApp} from '../lib/api/context.js'
 import {appFlags} from '../lib/api/flags.js'
-import {listVariables} from '../lib/api/resources.js'
 import {BaseCommand} from '../lib/command.js'
-import {debugLogger} from '../lib/debug-log.js'
-import {type EnvVars, formatEnv, formatShellEnv, sortedEntries, toEnvVars} from '../lib/env-format.js'
-import {NotFoundError} from '../lib/errors.js'
+import {type EnvVars, formatEnv, formatShellEnv, shellSkippedWarning, sortedEntries} from '../lib/env-format.js'
+import {localVariables, platformVariables} from '../lib/env-variables.js'
 
 export default class Env extends BaseCommand {
   static override summary = "Print the app's environment variables, or the value of one."
@@ -49,8 +46,8 @@ With --local, prints instead the environment the instances of the local gateway 
   async run(): Promise<EnvVars> {
     const {args, flags} = await this.parse(Env)
     const vars = flags.local
-      ? await this.localVariables(args.name, flags.type ?? 'tcp')
-      : await this.platformVariables(args.name, flags)
+      ? await localVariables(args.name, flags.type ?? 'tcp', this.commandLine('env'))
+      : await platformVariables(args.name, flags, this.commandLine('env'))
     const sorted = Object.fromEntries(sortedEntries(vars))
     if (this.jsonEnabled()) return sorted
     if (flags.shell) this.printShell(sorted)
@@ -63,42 +60,6 @@ With --local, prints instead the environment the instances of the local gateway 
   private printShell(vars: EnvVars): void {
     const {text, skipped} = formatShellEnv(vars)
     process.stdout.write(text)
-    if (skipped > 0) {
-      this.warn(
-        `${skipped} variable${skipped === 1 ? ' was' : 's were'} left out of --shell: ${skipped === 1 ? 'its name is' : 'their names are'} not a shell identifier ([A-Za-z_][A-Za-z0-9_]*), so \`eval\` would run ${skipped === 1 ? 'it' : 'them'} as code. See every variable with --json.`,
-      )
-    }
-  }
-
-  private async localVariables(name: string | undefined, type: string): Promise<EnvVars> {
-    // Loaded here: `env -a APP`, the common case, never needs the local gateway's client (start-up time).
-    const {connectToLocalGateway} = await import('../lib/control/client.js')
-    const gateway = await connectToLocalGateway({cwd: process.cwd()})
-    const vars = toEnvVars(await gateway.env(type))
-    if (name === undefined) return vars
-    if (!Object.hasOwn(vars, name)) {
-      throw new NotFoundError(`Variable ${name} is not set in the environment of the local ${type} instances.`, [
-        `List them with \`${this.commandLine('env')} --local${type === 'tcp' ? '' : ` --type ${type}`}\``,
-      ])
-    }
-
-    return {[name]: vars[name]}
-  }
-
-  private async platformVariables(name: string | undefined, flags: ConnectFlags & {debug?: boolean}): Promise<EnvVars> {
-    const {client, app, region} = await connectToApp(flags, {log: debugLogger(flags.debug)})
-    if (name) {
-      const variables = await listVariables(client, app.name, {aliases: false})
-      const found = variables.find((v) => v.name === name)
-      if (!found) {
-        throw new NotFoundError(`Variable ${name} is not set on app ${app.name} (region ${region.name}).`, [
-          `List the app's variables with \`${this.commandLine('env')} -a ${app.name}\``,
-        ])
-      }
-
-      return {[found.name]: found.value}
-    }
-
-    return toEnvVars(await listVariables(client, app.name, {aliases: true}))
+    if (skipped > 0) this.warn(shellSkippedWarning(skipped))
   }
 }

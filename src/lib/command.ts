@@ -1,4 +1,4 @@
-import {Command, Errors, Flags, Interfaces} from '@oclif/core'
+import {Command, Errors, Flags} from '@oclif/core'
 
 import {type CommandLine, commandLineFor, fillCommandRefs} from './command-line.js'
 import {CliError, ExitCode, InterruptedError} from './errors.js'
@@ -45,10 +45,6 @@ export abstract class BaseCommand extends Command {
   /** What the user reads of an error's text: our commands named as typed here, secrets redacted. */
   private errorText(text: string): string {
     return redact(fillCommandRefs(text, this.commandLine))
-  }
-
-  protected get colorChoice(): {json: boolean; noColor: boolean} {
-    return {json: this.jsonEnabled(), noColor: this.argv.includes('--no-color')}
   }
 
   /** Status, hints and warnings: stderr only, never in --json mode. */
@@ -100,5 +96,3 @@ export function toCliError(err: unknown): CliError {
   if (process.env.DEBUG) process.stderr.write(redact(String(e?.stack ?? e)) + '\n')
   return new CliError(e?.message ?? String(err), {exitCode: ExitCode.Error})
 }
-
-export type InferredFlags<T extends typeof Command> = Interfaces.InferredFlags<T['flags'] & T['baseFlags']>

@@ -35,6 +35,12 @@ export function formatShellEnv(vars: EnvVars): {text: string; skipped: number} {
   return {text, skipped}
 }
 
+/** The warning for the variables --shell left out: under `eval`, a name that is not a shell identifier is code. */
+export function shellSkippedWarning(skipped: number): string {
+  const one = skipped === 1
+  return `${skipped} variable${one ? ' was' : 's were'} left out of --shell: ${one ? 'its name is' : 'their names are'} not a shell identifier ([A-Za-z_][A-Za-z0-9_]*), so \`eval\` would run ${one ? 'it' : 'them'} as code. See every variable with --json.`
+}
+
 /** `NAME=value` lines (as `scalingo env` prints them) or `export NAME='value'` lines for `eval` (shell names only). */
 export function formatEnv(vars: EnvVars, format: EnvFormat): string {
   if (format === 'shell') return formatShellEnv(vars).text

@@ -6,7 +6,7 @@ import {type ResolvedToken, resolveApiToken} from './credentials.js'
 import {InvalidResponseError} from './errors.js'
 import {httpError, networkError} from './http-errors.js'
 import {cachedJwt, jwtCacheDisabled, jwtCacheKey, readJwtCache, saveJwt} from './jwt-store.js'
-import {loadGot} from './load-got.js'
+import {loadHttp} from './load-got.js'
 import {authUrl, type ResolvedRegion} from './regions.js'
 import {JwtCache, type JwtStore} from './token-exchange.js'
 import type {ApiResponse, HttpMethod, RequestOptions, Service} from './types.js'
@@ -201,7 +201,7 @@ export class ScalingoClient {
     headers: Record<string, string>,
     json: unknown,
   ): Promise<{status: number; headers: ApiResponse<unknown>['headers']; text: string}> {
-    const got = await loadGot()
+    const send = await loadHttp()
     const started = Date.now()
     this.debug(
       `--> ${method} ${url}\n${Object.entries(headers)
@@ -209,18 +209,15 @@ export class ScalingoClient {
         .join('\n')}`,
     )
     if (json !== undefined) this.debug(`    ${JSON.stringify(json)}`)
-    const response = await got(url, {
+    const response = await send({
       method,
+      url,
       headers,
       body: json === undefined ? undefined : JSON.stringify(json),
-      throwHttpErrors: false,
-      retry: {limit: 0},
-      timeout: {request: this.timeoutMs},
-      followRedirect: false,
-      responseType: 'text',
+      timeoutMs: this.timeoutMs,
     })
-    this.debug(`<-- ${response.statusCode} ${method} ${url} (${Date.now() - started} ms)\n    ${response.body}`)
-    return {status: response.statusCode, headers: response.headers, text: response.body}
+    this.debug(`<-- ${response.status} ${method} ${url} (${Date.now() - started} ms)\n    ${response.text}`)
+    return response
   }
 
   private parse<T>(response: {status: number; text: string}, method: string, url: string): T {

@@ -19,8 +19,6 @@ export interface KeyInput {
   pause(): unknown
 }
 
-export const KEY_HELP = 'keys: r restart, s status, q quit'
-
 /**
  * Reads single key presses from an interactive terminal (raw mode). Returns the function that
  * restores the terminal, or undefined when stdin is not a TTY (piped, CI): then keys are not read

@@ -22,6 +22,8 @@ export interface RunOptions {
   announceControl(control: LocalControl): void
   printStatus(): void
   warn(message: string): void
+  /** Writes out the output still queued once everything has stopped; false when its reader never took it. */
+  finishOutput(): Promise<boolean>
 }
 
 const HANGUP = 'terminal hung up'
@@ -30,9 +32,10 @@ const HANGUP = 'terminal hung up'
  * tcp:proxy's life: starts the app, then its control interface and restart triggers, and resolves
  * after a graceful stop on SIGINT, SIGTERM, `q`, a hangup of its terminal or its stdout's reader going
  * away. A second SIGINT, SIGTERM or `q` forces it (exit 130). Rejects once everything is stopped when
- * every tcp instance was given up, or when stdout failed for another reason (ENOSPC...).
+ * every tcp instance was given up, or when stdout failed for another reason (ENOSPC...). Either way the
+ * output is finished (finishOutput) before it settles, and it leaves no listener on `process` behind.
  */
-export async function runUntilStopped(app: LocalApp, options: RunOptions): Promise<void> {
+export async function runUntilStopped(app: LocalApp, options: RunOptions): Promise<{outputFinished: boolean}> {
   let finish!: {resolve(): void; reject(error: Error): void}
   const stopped = new Promise<void>((resolve, reject) => (finish = {resolve, reject}))
   // One stop, whatever asked first; later requests only wait for it (a hangup may arrive as SIGHUP,
@@ -72,45 +75,58 @@ export async function runUntilStopped(app: LocalApp, options: RunOptions): Promi
   // end, so a SIGHUP while the last output is written cannot kill us by its default action.
   let started = false
   let hangupDuringStart = false
-  process.on('SIGHUP', () => {
+  const onHangup = () => {
     if (options.terminal.hungUp()) stop(HANGUP)
     else if (stopping) return
     else if (started) app.restart('SIGHUP').catch(() => {})
     else hangupDuringStart = true
-  })
-  // The state file claims the directory before anything starts; the control interface completes it.
-  let claim: DirectoryClaim | undefined
+  }
+  process.on('SIGHUP', onHangup)
+  let outputFinished: boolean
   try {
-    await app.start(
-      async (dir, supervisor, claimOptions) => (claim = await claimAppDirectory(dir, supervisor, claimOptions)),
-    )
-  } catch (error) {
-    await app.stop('start-up failed')
-    releaseSignals()
-    throw error
+    await runApp()
+  } finally {
+    outputFinished = await options.finishOutput()
+    process.removeListener('SIGHUP', onHangup)
   }
 
-  const uninstallTriggers = installRestartTriggers(app, {
-    watchDir: options.watch ? options.dir : undefined,
-    keys: {
-      input: options.keys,
-      status: options.printStatus,
-      quit: () => onSignal('key q'),
-      interrupt: () => onSignal('SIGINT'),
-      lost: () => options.terminal.hungUp() && stop(HANGUP),
-    },
-  })
-  started = true
-  if (hangupDuringStart && !stopping) app.restart('SIGHUP').catch(() => {})
-  // For the --local commands and the status page: the token is in the 0600 state file and the page URL only.
-  const control = await startLocalControl(app, {dir: options.dir, version: options.version, claim})
-  if (control.stateFileError) options.warn(control.stateFileError)
-  options.announceControl(control)
-  try {
-    await stopped
-  } finally {
-    uninstallTriggers()
-    await control.close()
-    releaseSignals()
+  return {outputFinished}
+
+  async function runApp(): Promise<void> {
+    // The state file claims the directory before anything starts; the control interface completes it.
+    let claim: DirectoryClaim | undefined
+    try {
+      await app.start(
+        async (dir, supervisor, claimOptions) => (claim = await claimAppDirectory(dir, supervisor, claimOptions)),
+      )
+    } catch (error) {
+      await app.stop('start-up failed')
+      releaseSignals()
+      throw error
+    }
+
+    const uninstallTriggers = installRestartTriggers(app, {
+      watchDir: options.watch ? options.dir : undefined,
+      keys: {
+        input: options.keys,
+        status: options.printStatus,
+        quit: () => onSignal('key q'),
+        interrupt: () => onSignal('SIGINT'),
+        lost: () => options.terminal.hungUp() && stop(HANGUP),
+      },
+    })
+    started = true
+    if (hangupDuringStart && !stopping) app.restart('SIGHUP').catch(() => {})
+    // For the --local commands and the status page: the token is in the 0600 state file and the page URL only.
+    const control = await startLocalControl(app, {dir: options.dir, version: options.version, claim})
+    if (control.stateFileError) options.warn(control.stateFileError)
+    options.announceControl(control)
+    try {
+      await stopped
+    } finally {
+      uninstallTriggers()
+      await control.close()
+      releaseSignals()
+    }
   }
 }
