@@ -6,8 +6,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 
-import {baseEnv, npmEnv, ROOT} from './helpers/cli.js'
-import {FakeScalingo} from './helpers/fake-scalingo.js'
+import {baseEnv, npmEnv, ROOT} from './support/cli.js'
+import {FakeScalingo} from './support/fake-scalingo.js'
 
 const execFileP = promisify(execFile)
 const HOST_BIN = join(ROOT, 'test', 'fixtures', 'host-cli', 'bin', 'run.js')

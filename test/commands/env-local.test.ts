@@ -3,9 +3,9 @@ import {spawnSync} from 'node:child_process'
 import {existsSync, mkdirSync, readFileSync, rmSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {BIN, baseEnv, runCli} from '../helpers/cli.js'
-import {waitUntilNoLiveMembers} from '../helpers/processes.js'
-import {emptyAppRoot, makeApp, ProxyProcess, SERVERS} from '../helpers/proxy.js'
+import {BIN, baseEnv, runCli} from '../support/cli.js'
+import {waitUntilNoLiveMembers} from '../support/processes.js'
+import {emptyAppRoot, makeApp, ProxyProcess, SERVERS} from '../support/proxy.js'
 
 const echo = `node ${join(SERVERS, 'echo-server.mjs')}`
 const STATE_FILE = '.scalingo-tcp.json'

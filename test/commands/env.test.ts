@@ -6,9 +6,9 @@ import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writ
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {type CliResult, ROOT, runCli} from '../helpers/cli.js'
-import {FakeScalingo, gitRepo, scalingoCliAuthFile} from '../helpers/fake-scalingo.js'
-import {usePlatform} from '../helpers/platform.js'
+import {type CliResult, ROOT, runCli} from '../support/cli.js'
+import {FakeScalingo, gitRepo, scalingoCliAuthFile} from '../support/fake-scalingo.js'
+import {usePlatform} from '../support/platform.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 

@@ -18,9 +18,9 @@ import {homedir, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 
-import {baseEnv, ROOT} from '../helpers/cli.js'
-import {FakeScalingo} from '../helpers/fake-scalingo.js'
-import {ProxyProcess, SERVERS} from '../helpers/proxy.js'
+import {baseEnv, ROOT} from '../support/cli.js'
+import {FakeScalingo} from '../support/fake-scalingo.js'
+import {ProxyProcess, SERVERS} from '../support/proxy.js'
 
 const execFileP = promisify(execFile)
 const MAJOR = 11

@@ -3,9 +3,9 @@ import {randomBytes} from 'node:crypto'
 import {mkdtempSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {type CliResult, runCli} from '../helpers/cli.js'
-import {FakeScalingo, type FailureOptions, type RecordedRequest} from '../helpers/fake-scalingo.js'
-import {usePlatform} from '../helpers/platform.js'
+import {type CliResult, runCli} from '../support/cli.js'
+import {FakeScalingo, type FailureOptions, type RecordedRequest} from '../support/fake-scalingo.js'
+import {usePlatform} from '../support/platform.js'
 import {pool, report} from './helpers.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`

@@ -3,7 +3,7 @@ import {connect, type Socket} from 'node:net'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {makeApp, SERVERS} from '../helpers/proxy.js'
+import {makeApp, SERVERS} from '../support/proxy.js'
 import {echoAgain, type Proxy, Tracker} from './helpers.js'
 
 const FAULTY = fileURLToPath(new URL('fixtures/faulty-server.mjs', import.meta.url))

@@ -4,12 +4,12 @@ import {type AddressInfo, connect, createServer, type Server, type Socket} from 
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {ProxyProcess, type ProxyOptions} from '../helpers/proxy.js'
+import {ProxyProcess, type ProxyOptions} from '../support/proxy.js'
 
 /** Long soak variants run only with RELIABILITY_SOAK=1; the short ones always run. */
 export const SOAK = process.env.RELIABILITY_SOAK === '1'
 
-export type {MemoryUsage} from '../helpers/proxy.js'
+export type {MemoryUsage} from '../support/proxy.js'
 
 /** A directory without a Procfile, for tcp:proxy runs with --upstream only. */
 export function emptyDir(): string {

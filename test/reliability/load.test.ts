@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import type {Socket} from 'node:net'
 import {join} from 'node:path'
 
-import {makeApp, SERVERS} from '../helpers/proxy.js'
+import {makeApp, SERVERS} from '../support/proxy.js'
 import {closeSocket, echoAgain, echoOnce, fdCount, pollUntil, pool, report, rssKiB, SOAK, Tracker} from './helpers.js'
 
 const HELD = SOAK ? 10_000 : 5000

@@ -8,9 +8,9 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {BIN, baseEnv, runCli} from '../helpers/cli.js'
-import {FakeScalingo} from '../helpers/fake-scalingo.js'
-import {makeApp} from '../helpers/proxy.js'
+import {BIN, baseEnv, runCli} from '../support/cli.js'
+import {FakeScalingo} from '../support/fake-scalingo.js'
+import {makeApp} from '../support/proxy.js'
 import {closeSocket, echoOnce, report, Tracker} from './helpers.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`

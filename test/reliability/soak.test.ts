@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import {connect, type Socket} from 'node:net'
 import {join} from 'node:path'
 
-import {makeApp, SERVERS} from '../helpers/proxy.js'
+import {makeApp, SERVERS} from '../support/proxy.js'
 import {closeSocket, echoOnce, fdCount, pool, report, rssKiB, SOAK, Tracker} from './helpers.js'
 
 const SHORT = SOAK ? 300_000 : 20_000

@@ -3,8 +3,8 @@ import {readFileSync, rmSync} from 'node:fs'
 import net from 'node:net'
 import {join} from 'node:path'
 
-import {runCli} from '../../helpers/cli.js'
-import {makeApp, ProxyProcess, SERVERS} from '../../helpers/proxy.js'
+import {runCli} from '../../support/cli.js'
+import {makeApp, ProxyProcess, SERVERS} from '../../support/proxy.js'
 
 const echo = `node ${join(SERVERS, 'echo-server.mjs')}`
 const envDump = `node ${join(SERVERS, 'env-dump.mjs')}`

@@ -5,9 +5,9 @@ import {join} from 'node:path'
 
 import {STATE_FILE_NAME} from '../../../src/lib/contract.js'
 import {freePort} from '../../../src/lib/gateway/ports.js'
-import {runCli} from '../../helpers/cli.js'
-import {isLive, liveGroupMembers, waitUntilDead, waitUntilNoLiveMembers} from '../../helpers/processes.js'
-import {type Event, ProxyProcess, SERVERS, makeApp} from '../../helpers/proxy.js'
+import {runCli} from '../../support/cli.js'
+import {isLive, liveGroupMembers, waitUntilDead, waitUntilNoLiveMembers} from '../../support/processes.js'
+import {type Event, ProxyProcess, SERVERS, makeApp} from '../../support/proxy.js'
 
 const echo = `node ${join(SERVERS, 'echo-server.mjs')}`
 const neverListens = `node ${join(SERVERS, 'never-listens.mjs')}`

@@ -2,8 +2,8 @@ import {expect} from 'chai'
 import {closeSync, existsSync, openSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {waitUntilNoLiveMembers} from '../../helpers/processes.js'
-import {exchange, ProxyProcess, SERVERS, makeApp} from '../../helpers/proxy.js'
+import {waitUntilNoLiveMembers} from '../../support/processes.js'
+import {exchange, ProxyProcess, SERVERS, makeApp} from '../../support/proxy.js'
 
 const echo = `node ${join(SERVERS, 'echo-server.mjs')}`
 const MiB = 1024 * 1024

@@ -4,10 +4,10 @@ import net from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {runCli} from '../../helpers/cli.js'
-import {liveGroupMembers, waitUntilNoLiveMembers} from '../../helpers/processes.js'
-import {type Event, ProxyProcess, SERVERS, exchange, makeApp} from '../../helpers/proxy.js'
-import {defaultTransport, loadsNativeAddon} from '../../helpers/transports.js'
+import {runCli} from '../../support/cli.js'
+import {liveGroupMembers, waitUntilNoLiveMembers} from '../../support/processes.js'
+import {type Event, ProxyProcess, SERVERS, exchange, makeApp} from '../../support/proxy.js'
+import {defaultTransport, loadsNativeAddon} from '../../support/transports.js'
 
 const echo = `node ${join(SERVERS, 'echo-server.mjs')}`
 const envDump = `node ${join(SERVERS, 'env-dump.mjs')}`

@@ -11,8 +11,8 @@ import {STATE_FILE_NAME} from '../../../src/lib/contract.js'
 import {writeStateFile} from '../../../src/lib/control/state-file.js'
 import {CliError} from '../../../src/lib/errors.js'
 import {FakeTarget, report} from './fake-target.js'
-import {runCli} from '../../helpers/cli.js'
-import {emptyAppRoot} from '../../helpers/proxy.js'
+import {runCli} from '../../support/cli.js'
+import {emptyAppRoot} from '../../support/proxy.js'
 
 async function rejection(promise: Promise<unknown>): Promise<CliError> {
   try {

@@ -3,7 +3,7 @@ import {rmSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {connectToLocalGateway, waitForLocalOperation} from '../../../src/lib/control/client.js'
-import {ProxyProcess, SERVERS, exchange, makeApp} from '../../helpers/proxy.js'
+import {ProxyProcess, SERVERS, exchange, makeApp} from '../../support/proxy.js'
 
 const echo = `node ${join(SERVERS, 'echo-server.mjs')}`
 

@@ -1,6 +1,6 @@
 import {fileURLToPath} from 'node:url'
 
-export {exists, liveGroupMembers, waitUntilGone, waitUntilNoLiveMembers} from '../../helpers/processes.js'
+export {exists, liveGroupMembers, waitUntilGone, waitUntilNoLiveMembers} from '../../support/processes.js'
 import type {Supervisor, SupervisorEvent} from '../../../src/lib/supervisor/supervisor.js'
 
 export const FIXTURES = fileURLToPath(new URL('../../fixtures/servers/', import.meta.url))

@@ -13,7 +13,7 @@ import {
   killProcessGroup,
 } from '../../../src/lib/supervisor/supervisor.js'
 import {MARKER_VARIABLE} from '../../../src/lib/supervisor/strays.js'
-import {isLive, waitUntilDead} from '../../helpers/processes.js'
+import {isLive, waitUntilDead} from '../../support/processes.js'
 import {
   NODE,
   exists,

@@ -4,8 +4,8 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {baseEnv, BIN, type CliResult, ROOT, runCli} from '../../../helpers/cli.js'
-import {FakeScalingo} from '../../../helpers/fake-scalingo.js'
+import {baseEnv, BIN, type CliResult, ROOT, runCli} from '../../../support/cli.js'
+import {FakeScalingo} from '../../../support/fake-scalingo.js'
 
 export const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 

@@ -1,8 +1,8 @@
 import {runCommand} from '@oclif/test'
 import {expect} from 'chai'
 
-import {ROOT} from '../../../helpers/cli.js'
-import {TCP_GATEWAY_PLAN} from '../../../helpers/fake-scalingo.js'
+import {ROOT} from '../../../support/cli.js'
+import {TCP_GATEWAY_PLAN} from '../../../support/fake-scalingo.js'
 import {Harness, unwrap} from './helpers.js'
 
 describe('addons:tcp:info', () => {
