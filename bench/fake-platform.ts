@@ -5,7 +5,7 @@
  */
 import {randomBytes} from 'node:crypto'
 
-import {FakeScalingo} from '../test/helpers/fake-scalingo.js'
+import {FakeScalingo} from '../test/support/fake-scalingo.js'
 
 const token = `tk-us-${randomBytes(18).toString('hex')}`
 const fake = new FakeScalingo()

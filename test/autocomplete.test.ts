@@ -5,7 +5,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 
-import {runCli} from './helpers/cli.js'
+import {runCli} from './support/cli.js'
 
 const execFileP = promisify(execFile)
 

@@ -4,7 +4,7 @@ import module from 'node:module'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {ROOT, runCli} from './helpers/cli.js'
+import {ROOT, runCli} from './support/cli.js'
 
 describe('the CLI binary', () => {
   it('prints its version as scalingo-tcp/<package version>', async () => {

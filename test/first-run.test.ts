@@ -3,7 +3,7 @@ import {type ChildProcess, spawn} from 'node:child_process'
 import mqtt, {type MqttClient} from 'mqtt'
 
 import {freePort} from '../src/lib/gateway/ports.js'
-import {baseEnv, ROOT} from './helpers/cli.js'
+import {baseEnv, ROOT} from './support/cli.js'
 
 type Event = Record<string, any> & {event: string}
 

@@ -3,7 +3,7 @@ import {expect} from 'chai'
 import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {ROOT, runCli} from './helpers/cli.js'
+import {ROOT, runCli} from './support/cli.js'
 
 const INVOCATION = '<%= config.bin %> <%= command.id %>'
 

@@ -3,8 +3,8 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {runCli} from './helpers/cli.js'
-import {stripAnsi, TtyCli} from './helpers/tty.js'
+import {runCli} from './support/cli.js'
+import {stripAnsi, TtyCli} from './support/tty.js'
 
 describe('unknown commands (@oclif/plugin-not-found)', () => {
   let home: string

@@ -5,8 +5,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 
-import {baseEnv, npmEnv, ROOT} from './helpers/cli.js'
-import {SERVERS} from './helpers/proxy.js'
+import {baseEnv, npmEnv, ROOT} from './support/cli.js'
+import {SERVERS} from './support/proxy.js'
 
 const execFileP = promisify(execFile)
 

@@ -6,8 +6,9 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 
-import {baseEnv, npmEnv, ROOT} from './helpers/cli.js'
-import {FakeScalingo} from './helpers/fake-scalingo.js'
+import {baseEnv, npmEnv, ROOT} from './support/cli.js'
+import {FakeScalingo} from './support/fake-scalingo.js'
+import {killGroup} from './support/processes.js'
 
 const execFileP = promisify(execFile)
 const HOST_BIN = join(ROOT, 'test', 'fixtures', 'host-cli', 'bin', 'run.js')
@@ -18,14 +19,6 @@ const running = new Set<number>()
 /** SIGKILLs the process group of a host() still running (an npm install mocha's --exit would leave behind). */
 function killRunningHosts(): void {
   for (const pid of running) killGroup(pid)
-}
-
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL')
-  } catch {
-    // already gone
-  }
 }
 
 /**

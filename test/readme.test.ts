@@ -4,7 +4,7 @@ import {readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 
-import {baseEnv, ROOT} from './helpers/cli.js'
+import {baseEnv, ROOT} from './support/cli.js'
 
 const execFileP = promisify(execFile)
 const START = '<!-- commands -->'

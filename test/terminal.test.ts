@@ -4,11 +4,11 @@ import {randomBytes} from 'node:crypto'
 import {readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {baseEnv, BIN, ROOT} from './helpers/cli.js'
-import {FakeScalingo} from './helpers/fake-scalingo.js'
-import {liveGroupMembers, waitUntilNoLiveMembers} from './helpers/processes.js'
-import {makeApp, SERVERS} from './helpers/proxy.js'
-import {stripAnsi, TtyCli} from './helpers/tty.js'
+import {baseEnv, BIN, ROOT} from './support/cli.js'
+import {FakeScalingo} from './support/fake-scalingo.js'
+import {liveGroupMembers, waitUntilNoLiveMembers} from './support/processes.js'
+import {makeApp, SERVERS} from './support/proxy.js'
+import {stripAnsi, TtyCli} from './support/tty.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 

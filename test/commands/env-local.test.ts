@@ -3,14 +3,12 @@ import {spawnSync} from 'node:child_process'
 import {existsSync, mkdirSync, readFileSync, rmSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {BIN, baseEnv, runCli} from '../helpers/cli.js'
-import {waitUntilNoLiveMembers} from '../helpers/processes.js'
-import {emptyAppRoot, makeApp, ProxyProcess, SERVERS} from '../helpers/proxy.js'
+import {BIN, baseEnv, runCli, unwrapAll} from '../support/cli.js'
+import {waitUntilNoLiveMembers} from '../support/processes.js'
+import {emptyAppRoot, makeApp, ProxyProcess, SERVERS} from '../support/proxy.js'
 
 const echo = `node ${join(SERVERS, 'echo-server.mjs')}`
 const STATE_FILE = '.scalingo-tcp.json'
-/** oclif wraps error messages to the terminal width, prefixing continuation lines with ›. */
-const unwrapped = (stderr: string) => stderr.replaceAll(/\s*\n\s*›?\s*/g, ' ')
 
 describe('env --local against a running tcp:proxy', function () {
   this.timeout(30_000)
@@ -81,7 +79,7 @@ describe('env --local against a running tcp:proxy', function () {
     const {code, stdout, stderr} = await runCli(['env', '--local', 'NOT_SET_ANYWHERE'], {cwd: dir})
     expect(code).to.equal(4)
     expect(stdout).to.equal('')
-    expect(unwrapped(stderr)).to.include(
+    expect(unwrapAll(stderr)).to.include(
       'Variable NOT_SET_ANYWHERE is not set in the environment of the local tcp instances.',
     )
   })
@@ -106,8 +104,8 @@ describe('env --local without a running gateway', function () {
     const {code, stdout, stderr} = await runCli(['env', '--local'], {cwd: dir})
     expect(code).to.equal(1)
     expect(stdout).to.equal('')
-    expect(unwrapped(stderr)).to.include(`No local gateway is running in ${dir}.`)
-    expect(unwrapped(stderr)).to.include('scalingo-tcp tcp:proxy')
+    expect(unwrapAll(stderr)).to.include(`No local gateway is running in ${dir}.`)
+    expect(unwrapAll(stderr)).to.include('scalingo-tcp tcp:proxy')
   })
 
   it('the state file disappears when tcp:proxy stops, and env --local then fails', async () => {
@@ -133,7 +131,7 @@ describe('env --local without a running gateway', function () {
     await waitUntilNoLiveMembers(pgid, 5000)
     const {code, stderr} = await runCli(['env', '--local'], {cwd: app})
     expect(code).to.equal(1)
-    expect(unwrapped(stderr)).to.include(`No local gateway is running in ${app}.`)
+    expect(unwrapAll(stderr)).to.include(`No local gateway is running in ${app}.`)
     expect(existsSync(join(app, STATE_FILE))).to.equal(false)
   })
 })
@@ -170,7 +168,7 @@ describe('env --local --shell under eval in a real bash', function () {
     expect(bash.stdout).to.equal("it's $(touch pwned-value) `touch pwned-value`")
     for (const file of ['pwned', 'Y', 'pwned-function', 'pwned-value'])
       expect(existsSync(join(dir, file)), file).to.equal(false)
-    expect(unwrapped(bash.stderr)).to.include('2 variables were left out of --shell')
+    expect(unwrapAll(bash.stderr)).to.include('2 variables were left out of --shell')
     expect(bash.stderr).to.not.include('pwned')
     // --json still shows them (nothing is evaluated there).
     return runCli(['env', '--local', '--json'], {cwd: dir}).then((json) => {

@@ -6,9 +6,9 @@ import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writ
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {type CliResult, ROOT, runCli} from '../helpers/cli.js'
-import {FakeScalingo, gitRepo, scalingoCliAuthFile} from '../helpers/fake-scalingo.js'
-import {usePlatform} from '../helpers/platform.js'
+import {type CliResult, ROOT, runCli, unwrap} from '../support/cli.js'
+import {FakeScalingo, gitRepo, scalingoCliAuthFile} from '../support/fake-scalingo.js'
+import {usePlatform} from '../support/platform.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 
@@ -64,8 +64,7 @@ describe('env', () => {
   function expectCleanError(result: CliResult, code: number, message: string | RegExp) {
     expect(result.code, result.stderr).to.equal(code)
     expect(result.stdout).to.equal('')
-    // oclif wraps error lines to the terminal width behind a ' ›' gutter.
-    const stderr = result.stderr.replaceAll(/\s*\n ›\s+/g, ' ')
+    const stderr = unwrap(result.stderr)
     if (typeof message === 'string') expect(stderr).to.include(message)
     else expect(stderr).to.match(message)
     expect(result.stderr).to.not.match(/\n\s+at /)
@@ -97,7 +96,7 @@ describe('env', () => {
     const result = await cli(['env', '-a', 'odd-names', '--shell'])
     expect(result.code, result.stderr).to.equal(0)
     expect(result.stdout).to.equal("export OK='fine'\n")
-    expect(result.stderr.replaceAll(/\s*\n ›\s+/g, ' ')).to.include('3 variables were left out of --shell')
+    expect(unwrap(result.stderr)).to.include('3 variables were left out of --shell')
     const bash = spawnSync('bash', ['-c', `eval "$1" && printf '%s' "$OK"`, 'bash', result.stdout], {
       cwd: dir,
       encoding: 'utf8',

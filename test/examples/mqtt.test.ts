@@ -6,8 +6,8 @@ import {fileURLToPath} from 'node:url'
 import mqtt, {type MqttClient} from 'mqtt'
 
 import {freePort} from '../../src/lib/gateway/ports.js'
-import {baseEnv} from '../helpers/cli.js'
-import {ProxyProcess} from '../helpers/proxy.js'
+import {baseEnv} from '../support/cli.js'
+import {ProxyProcess} from '../support/proxy.js'
 
 const EXAMPLE_DIR = fileURLToPath(new URL('../../examples/mqtt/', import.meta.url))
 

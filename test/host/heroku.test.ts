@@ -18,9 +18,10 @@ import {homedir, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 
-import {baseEnv, ROOT} from '../helpers/cli.js'
-import {FakeScalingo} from '../helpers/fake-scalingo.js'
-import {ProxyProcess, SERVERS} from '../helpers/proxy.js'
+import {baseEnv, npmEnv, ROOT, unwrap} from '../support/cli.js'
+import {FakeScalingo} from '../support/fake-scalingo.js'
+import {killGroup} from '../support/processes.js'
+import {emptyAppRoot, ProxyProcess, SERVERS} from '../support/proxy.js'
 
 const execFileP = promisify(execFile)
 const MAJOR = 11
@@ -40,30 +41,9 @@ const OUR_COMMANDS = [
   'tcp:proxy',
 ]
 
-/** What npm needs from this environment to reach the registry as the developer's own npm does (CA, proxy, config). */
-function npmEnv(): Record<string, string> {
-  const env: Record<string, string> = {}
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && /^(npm_config_|NODE_EXTRA_CA_CERTS$|(https?|no)_proxy$)/i.test(key)) env[key] = value
-  }
-
-  // The developer's npm cache and user config (a host's HOME is a temp directory): dependencies come from the cache.
-  env.npm_config_cache ??= join(homedir(), '.npm')
-  if (existsSync(join(homedir(), '.npmrc'))) env.npm_config_userconfig ??= join(homedir(), '.npmrc')
-  return env
-}
-
 let installing: ChildProcess | undefined
 // mocha --exit ends the process without waiting: an install still running goes with it, its whole group.
 process.on('exit', () => installing?.pid && killGroup(installing.pid))
-
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL')
-  } catch {
-    // already gone
-  }
-}
 
 function installedMajor(): number | undefined {
   try {
@@ -202,8 +182,6 @@ function closed(child: ChildProcess, timeoutMs: number): Promise<void> {
   })
 }
 
-const unwrap = (stderr: string) => stderr.replaceAll(/\s*\n ›\s+/g, ' ')
-
 describe('inside the real Heroku CLI (heroku@11 from the registry)', function () {
   this.timeout(120_000)
   let tmp: string
@@ -249,13 +227,6 @@ describe('inside the real Heroku CLI (heroku@11 from the registry)', function ()
     })
     expect(install.code, install.stderr).to.equal(0)
   })
-
-  /** A directory of its own that is an app root (`.git`), so no state file above it is found. */
-  function emptyDir(): string {
-    const dir = mkdtempSync(join(tmp, 'empty-'))
-    mkdirSync(join(dir, '.git'))
-    return dir
-  }
 
   after(async () => {
     await fake?.stop()
@@ -361,7 +332,7 @@ describe('inside the real Heroku CLI (heroku@11 from the registry)', function ()
     it('names our commands in hints as typed in this CLI: `heroku scalingo:login`, `heroku tcp:proxy`', async () => {
       const [env, local] = await Promise.all([
         installed.run(['env', '-a', 'my-app'], {env: fake.env()}),
-        installed.run(['addons:tcp:info', '--local'], {cwd: emptyDir()}),
+        installed.run(['addons:tcp:info', '--local'], {cwd: emptyAppRoot('empty-', tmp)}),
       ])
       expect(env.code).to.equal(3)
       expect(unwrap(env.stderr))

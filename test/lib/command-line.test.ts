@@ -5,7 +5,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {commandLineFor, commandRef, fillCommandRefs} from '../../src/lib/command-line.js'
-import {ROOT} from '../helpers/cli.js'
+import {ROOT} from '../support/cli.js'
 
 describe('command-line: how hints name our commands', () => {
   it("spells a command with the running CLI's bin and topic separator", () => {

@@ -3,10 +3,11 @@ import {randomBytes} from 'node:crypto'
 import {mkdtempSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {type CliResult, runCli} from '../helpers/cli.js'
-import {FakeScalingo, type FailureOptions, type RecordedRequest} from '../helpers/fake-scalingo.js'
-import {usePlatform} from '../helpers/platform.js'
-import {pool, report} from './helpers.js'
+import {type CliResult, runCli, unwrap} from '../support/cli.js'
+import {FakeScalingo, type FailureOptions, type RecordedRequest} from '../support/fake-scalingo.js'
+import {usePlatform} from '../support/platform.js'
+import {report} from '../support/reliability.js'
+import {pool} from '../support/sockets.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 const HTTP_TIMEOUT_MS = 800
@@ -107,7 +108,7 @@ describe('reliability: API faults', function () {
         continue
       }
 
-      const stderr = result.stderr.replaceAll(/\s*\n ›\s+/g, ' ')
+      const stderr = unwrap(result.stderr)
       check(result.signal === null, `${label} hung (killed)`, result)
       check(ms < WITHIN_MS, `${label} took ${ms} ms`, result)
       check(result.code === 1, `${label} exit code`, result)

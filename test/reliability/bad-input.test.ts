@@ -8,10 +8,10 @@ import {parseDuration} from '../../src/lib/duration.js'
 import {UsageError} from '../../src/lib/errors.js'
 import {parseFormation} from '../../src/lib/procfile/formation.js'
 import {parseUpstream} from '../../src/lib/proxy/options.js'
-import {runCli} from '../helpers/cli.js'
-import {FakeScalingo} from '../helpers/fake-scalingo.js'
+import {runCli, unwrap} from '../support/cli.js'
+import {FakeScalingo} from '../support/fake-scalingo.js'
 import {randomText, seededRandom} from '../lib/procfile/fuzz.js'
-import {pool} from './helpers.js'
+import {pool} from '../support/sockets.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 const ECHO = 'tcp: node -e "0"\n'
@@ -214,7 +214,7 @@ describe('reliability: bad input', function () {
     const problems: string[] = []
     for (const [i, result] of results.entries()) {
       const {name, code, message} = CASES[i]
-      const stderr = result.stderr.replaceAll(/\s*\n ›\s+/g, ' ')
+      const stderr = unwrap(result.stderr)
       const show = (what: string) =>
         problems.push(
           `${name}: ${what}\n  exit ${result.code}/${result.signal}\n  stderr: ${result.stderr.slice(0, 600)}`,

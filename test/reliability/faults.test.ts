@@ -3,8 +3,8 @@ import {connect, type Socket} from 'node:net'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {makeApp, SERVERS} from '../helpers/proxy.js'
-import {echoAgain, type Proxy, Tracker} from './helpers.js'
+import {makeApp, type ProxyProcess, SERVERS} from '../support/proxy.js'
+import {echoAgain, Tracker} from '../support/sockets.js'
 
 const FAULTY = fileURLToPath(new URL('fixtures/faulty-server.mjs', import.meta.url))
 
@@ -49,7 +49,7 @@ describe('reliability: instance faults', function () {
     return {socket, localPort: connected ? socket.localPort : undefined, result}
   }
 
-  async function faultyApp(fault: string, extra: string[] = []): Promise<{proxy: Proxy; port: number}> {
+  async function faultyApp(fault: string, extra: string[] = []): Promise<{proxy: ProxyProcess; port: number}> {
     const app = makeApp(`tcp: node ${FAULTY}\n`)
     const proxy = tracker.proxy(['-m', 'tcp=2', '--drop', 'reset', ...extra], {
       cwd: app,
@@ -62,7 +62,7 @@ describe('reliability: instance faults', function () {
   }
 
   /** Which instance the gateway gave each probe (from connection-opened events); `unconnected` for one ended before connect. */
-  async function instancesOf(proxy: Proxy, probes: Probe[]): Promise<string[]> {
+  async function instancesOf(proxy: ProxyProcess, probes: Probe[]): Promise<string[]> {
     return Promise.all(
       probes.map(async (p) => {
         if (p.localPort === undefined) return 'unconnected'
@@ -75,7 +75,7 @@ describe('reliability: instance faults', function () {
   }
 
   /** A healthy connection to tcp-2, open before the fault, that must keep working through it. */
-  async function bystander(proxy: Proxy, port: number): Promise<Socket> {
+  async function bystander(proxy: ProxyProcess, port: number): Promise<Socket> {
     for (;;) {
       const p = await probe(port)
       const [instance] = await instancesOf(proxy, [p])

@@ -2,8 +2,10 @@ import {expect} from 'chai'
 import type {Socket} from 'node:net'
 import {join} from 'node:path'
 
-import {makeApp, SERVERS} from '../helpers/proxy.js'
-import {closeSocket, echoAgain, echoOnce, fdCount, pollUntil, pool, report, rssKiB, SOAK, Tracker} from './helpers.js'
+import {makeApp, SERVERS} from '../support/proxy.js'
+import {fdCount, pollUntil, rssKiB} from '../support/processes.js'
+import {report, SOAK} from '../support/reliability.js'
+import {closeSocket, echoAgain, echoOnce, pool, Tracker} from '../support/sockets.js'
 
 const HELD = SOAK ? 10_000 : 5000
 const CHURN = SOAK ? 50_000 : 3000

@@ -4,7 +4,10 @@ import {connect, type Socket} from 'node:net'
 
 import {Gateway} from '../../src/lib/gateway/gateway.js'
 import type {GatewayEvent} from '../../src/lib/gateway/types.js'
-import {closeSocket, emptyDir, echoAgain, echoOnce, type Outcome, pollUntil, pool, report, Tracker} from './helpers.js'
+import {pollUntil} from '../support/processes.js'
+import {emptyAppRoot} from '../support/proxy.js'
+import {report} from '../support/reliability.js'
+import {closeSocket, echoAgain, echoOnce, type Outcome, pool, Tracker} from '../support/sockets.js'
 
 const MiB = 1024 * 1024
 
@@ -138,7 +141,7 @@ describe('reliability: resources', function () {
   it('never crashes when it runs out of file descriptors: refuses, reports once per burst, recovers', async () => {
     const {port: echoPort} = await tracker.echoServer()
     const proxy = tracker.proxy(['--upstream', `127.0.0.1:${echoPort}`], {
-      cwd: emptyDir(),
+      cwd: emptyAppRoot('scalingo-tcp-reliability-'),
       fdLimit: 256,
       keep: (e) => !e.event.startsWith('connection-'),
     })
@@ -195,7 +198,9 @@ describe('reliability: resources', function () {
   describe('--max-connections and --idle-timeout', () => {
     async function limitedProxy(args: string[]): Promise<{proxy: ReturnType<Tracker['proxy']>; port: number}> {
       const {port: echoPort} = await tracker.echoServer()
-      const proxy = tracker.proxy(['--upstream', `127.0.0.1:${echoPort}`, ...args], {cwd: emptyDir()})
+      const proxy = tracker.proxy(['--upstream', `127.0.0.1:${echoPort}`, ...args], {
+        cwd: emptyAppRoot('scalingo-tcp-reliability-'),
+      })
       const port = await proxy.port()
       await proxy.waitFor((e) => e.event === 'upstream-ready')
       return {proxy, port}

@@ -8,10 +8,11 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {BIN, baseEnv, runCli} from '../helpers/cli.js'
-import {FakeScalingo} from '../helpers/fake-scalingo.js'
-import {makeApp} from '../helpers/proxy.js'
-import {closeSocket, echoOnce, report, Tracker} from './helpers.js'
+import {BIN, baseEnv, runCli, unwrap} from '../support/cli.js'
+import {FakeScalingo} from '../support/fake-scalingo.js'
+import {makeApp} from '../support/proxy.js'
+import {report} from '../support/reliability.js'
+import {closeSocket, echoOnce, Tracker} from '../support/sockets.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 const JWT = /eyJ[\w-]+\.[\w-]+\.[\w-]*/
@@ -83,7 +84,7 @@ describe('reliability: security', function () {
     chmodSync(file, 0o640)
     const refused = await runCli(['env', '-a', 'my-app'], {env: env()})
     expect(refused.code).to.equal(3)
-    expect(refused.stderr.replaceAll(/\s*\n ›\s+/g, ' ')).to.include('it is readable by other users (mode 640)')
+    expect(unwrap(refused.stderr)).to.include('it is readable by other users (mode 640)')
     expect(refused.stderr).to.include('chmod 600')
     expect(refused.stderr).to.not.include(TOKEN)
     chmodSync(file, 0o600)
@@ -127,9 +128,7 @@ describe('reliability: security', function () {
     const listening = await proxy.waitFor((e) => e.event === 'gateway-listening')
     expect(listening.host).to.equal('0.0.0.0')
     await proxy.waitFor((e) => e.event === 'instance-ready')
-    expect(proxy.stderr.replaceAll(/\s*\n ›\s+/g, ' ')).to.include(
-      'The gateway listens on 0.0.0.0: it is reachable from the network',
-    )
+    expect(unwrap(proxy.stderr)).to.include('The gateway listens on 0.0.0.0: it is reachable from the network')
     // --host opens the gateway only: the control interface (it can stop and restart the app) stays local.
     const control = await proxy.waitFor((e) => e.event === 'control-listening')
     expect(new URL(control.url as string).hostname).to.equal('127.0.0.1')

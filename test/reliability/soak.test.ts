@@ -2,8 +2,10 @@ import {expect} from 'chai'
 import {connect, type Socket} from 'node:net'
 import {join} from 'node:path'
 
-import {makeApp, SERVERS} from '../helpers/proxy.js'
-import {closeSocket, echoOnce, fdCount, pool, report, rssKiB, SOAK, Tracker} from './helpers.js'
+import {makeApp, SERVERS} from '../support/proxy.js'
+import {fdCount, rssKiB} from '../support/processes.js'
+import {report, SOAK} from '../support/reliability.js'
+import {closeSocket, echoOnce, pool, Tracker} from '../support/sockets.js'
 
 const SHORT = SOAK ? 300_000 : 20_000
 const LONG = 50

@@ -5,15 +5,13 @@ import {chmodSync, existsSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {Readable} from 'node:stream'
 
-import {ROOT} from '../../helpers/cli.js'
-import {usePlatform} from '../../helpers/platform.js'
-import {stripAnsi, TtyCli} from '../../helpers/tty.js'
+import {ROOT, unwrap} from '../../support/cli.js'
+import {usePlatform} from '../../support/platform.js'
+import {stripAnsi, TtyCli} from '../../support/tty.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 const OTHER_TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 const CLI_TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
-
-const unwrap = (stderr: string) => stderr.replaceAll(/\s*\n ›\s+/g, ' ')
 
 describe('scalingo:login', () => {
   const platform = usePlatform(

@@ -3,8 +3,8 @@ import {expect} from 'chai'
 import {randomBytes} from 'node:crypto'
 import {existsSync} from 'node:fs'
 
-import {ROOT} from '../../helpers/cli.js'
-import {usePlatform} from '../../helpers/platform.js'
+import {ROOT} from '../../support/cli.js'
+import {usePlatform} from '../../support/platform.js'
 
 const TOKEN = `tk-us-${randomBytes(18).toString('hex')}`
 const CLI_TOKEN = `tk-us-${randomBytes(18).toString('hex')}`

@@ -3,7 +3,7 @@ import {mkdirSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import {join} from 'node:path'
 
-import {ProxyProcess, SERVERS, makeApp} from '../../helpers/proxy.js'
+import {ProxyProcess, SERVERS, makeApp} from '../../support/proxy.js'
 
 const restartable = (options = '') => `exec node ${join(SERVERS, 'restartable-echo.mjs')} ${options}`.trim()
 

@@ -3,12 +3,12 @@ import {readFileSync, rmSync} from 'node:fs'
 import net from 'node:net'
 import {join} from 'node:path'
 
-import {runCli} from '../../helpers/cli.js'
-import {makeApp, ProxyProcess, SERVERS} from '../../helpers/proxy.js'
+import {runCli, unwrapAll} from '../../support/cli.js'
+import {makeApp, ProxyProcess, SERVERS} from '../../support/proxy.js'
+import {exchange} from '../../support/sockets.js'
 
 const echo = `node ${join(SERVERS, 'echo-server.mjs')}`
 const envDump = `node ${join(SERVERS, 'env-dump.mjs')}`
-const unwrapped = (text: string) => text.replaceAll(/\s*\n\s*›?\s*/g, ' ')
 
 /** Whether this machine has an IPv6 loopback to listen on (containers may have IPv6 off). */
 function canListenOnIpv6Loopback(): Promise<boolean> {
@@ -16,21 +16,6 @@ function canListenOnIpv6Loopback(): Promise<boolean> {
     const server = net.createServer()
     server.once('error', () => resolve(false))
     server.listen(0, '::1', () => server.close(() => resolve(true)))
-  })
-}
-
-function echoThrough(host: string, port: number, message: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({host, port})
-    let received = ''
-    socket.setEncoding('utf8')
-    socket.on('data', (data: string) => {
-      received += data
-      if (received.length >= message.length) socket.end()
-    })
-    socket.on('error', reject)
-    socket.on('close', () => resolve(received))
-    socket.write(message)
   })
 }
 
@@ -58,7 +43,7 @@ describe('tcp:proxy --host ::1 (IPv6): TCP_URL is tcp://[::1]:PORT everywhere', 
     const listening = await proxy.waitForEvent('gateway-listening')
     expect(listening).to.include({host: '::1', tcpUrl: `tcp://[::1]:${port}`})
     expect(new URL(listening.tcpUrl as string).port).to.equal(String(port))
-    expect(await echoThrough('::1', port, 'over IPv6\n')).to.equal('over IPv6\n')
+    expect(await exchange(port, 'over IPv6\n', '::1')).to.equal('over IPv6\n')
   })
 
   it('gives the instances, the state file, env --local and addons:tcp:info --local the same TCP_URL', async () => {
@@ -90,7 +75,7 @@ describe('tcp:proxy --host ::1 (IPv6): TCP_URL is tcp://[::1]:PORT everywhere', 
       expect(run.stdout).to.match(
         /gateway \| listening on \[::1\]:(\d+) {2}TCP_URL=tcp:\/\/\[::1\]:\1 {2}\((native relay|net\.Socket transport)\)\n/,
       )
-      expect(unwrapped(run.stderr)).to.include('No tcp instance became ready')
+      expect(unwrapAll(run.stderr)).to.include('No tcp instance became ready')
       expect(run.stderr).to.not.include('Invalid URL')
     } finally {
       rmSync(crashing, {recursive: true, force: true})

@@ -5,15 +5,12 @@ import {join} from 'node:path'
 
 import {STATE_FILE_NAME} from '../../../src/lib/contract.js'
 import {freePort} from '../../../src/lib/gateway/ports.js'
-import {runCli} from '../../helpers/cli.js'
-import {isLive, liveGroupMembers, waitUntilDead, waitUntilNoLiveMembers} from '../../helpers/processes.js'
-import {type Event, ProxyProcess, SERVERS, makeApp} from '../../helpers/proxy.js'
+import {runCli, unwrap} from '../../support/cli.js'
+import {isLive, liveGroupMembers, waitUntilDead, waitUntilNoLiveMembers} from '../../support/processes.js'
+import {type Event, ProxyProcess, SERVERS, makeApp} from '../../support/proxy.js'
 
 const echo = `node ${join(SERVERS, 'echo-server.mjs')}`
 const neverListens = `node ${join(SERVERS, 'never-listens.mjs')}`
-
-/** oclif wraps an error message to the terminal's width: ` ›   ` starts each of its lines. */
-const unwrapped = (stderr: string) => stderr.replaceAll(/\s*\n ›\s+/g, ' ')
 
 const outputOf = (instance: string, pattern: RegExp) => (e: Event) =>
   e.event === 'output' && e.instance === instance && pattern.test(e.line)
@@ -143,10 +140,10 @@ describe('tcp:proxy: nothing outlives it, one gateway per directory', function (
 
     const second = await runCli(['tcp:proxy', '--port', '0'], {cwd: dir, timeoutMs: 15_000})
     expect(second.code).to.equal(1)
-    expect(unwrapped(second.stderr)).to.contain(
+    expect(unwrap(second.stderr)).to.contain(
       `Another tcp:proxy is running in ${realpathSync(dir)} (pid ${first.pid}, TCP_URL=${tcpUrl}).`,
     )
-    expect(unwrapped(second.stderr)).to.contain(`kill ${first.pid}`)
+    expect(unwrap(second.stderr)).to.contain(`kill ${first.pid}`)
     expect(second.stderr).to.not.match(/\n\s+at /)
     expect(second.stdout).to.equal('') // refused before starting anything
 
@@ -164,7 +161,7 @@ describe('tcp:proxy: nothing outlives it, one gateway per directory', function (
     await first.waitFor(outputOf('tcp-1', /^started, not listening$/))
     const second = await runCli(['tcp:proxy', '--port', '0'], {cwd: dir, timeoutMs: 15_000})
     expect(second.code).to.equal(1)
-    expect(unwrapped(second.stderr)).to.contain(
+    expect(unwrap(second.stderr)).to.contain(
       `Another tcp:proxy is running in ${realpathSync(dir)} (pid ${first.pid}, still starting).`,
     )
     expect(first.alive).to.equal(true)

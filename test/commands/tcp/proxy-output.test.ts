@@ -2,8 +2,9 @@ import {expect} from 'chai'
 import {closeSync, existsSync, openSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {waitUntilNoLiveMembers} from '../../helpers/processes.js'
-import {exchange, ProxyProcess, SERVERS, makeApp} from '../../helpers/proxy.js'
+import {pollUntil, waitUntilNoLiveMembers} from '../../support/processes.js'
+import {ProxyProcess, SERVERS, makeApp} from '../../support/proxy.js'
+import {exchange} from '../../support/sockets.js'
 
 const echo = `node ${join(SERVERS, 'echo-server.mjs')}`
 const MiB = 1024 * 1024
@@ -22,16 +23,17 @@ function flooded(file: string): number {
  * no event to wait on while nobody reads tcp:proxy's stdout: the flood's progress file is the event,
  * looked at every 20 ms, the deadline only a safety net.
  */
-async function waitForFlood(file: string, bytes: number, sample: () => void, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (flooded(file) < bytes) {
-    sample()
-    if (Date.now() > deadline)
-      throw new Error(`the flood wrote only ${flooded(file)} of ${bytes} bytes in ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-
-  sample()
+function waitForFlood(file: string, bytes: number, sample: () => void, timeoutMs = 60_000): Promise<void> {
+  return pollUntil(
+    () => {
+      const done = flooded(file) >= bytes
+      sample()
+      return done
+    },
+    () => `the flood to write ${bytes} bytes (it wrote ${flooded(file)})`,
+    timeoutMs,
+    20,
+  )
 }
 
 describe('tcp:proxy output: a stalled reader, a failing stdout', function () {

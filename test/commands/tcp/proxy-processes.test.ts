@@ -2,9 +2,9 @@ import {expect} from 'chai'
 import {execFileSync, spawn} from 'node:child_process'
 import {join} from 'node:path'
 
-import {BIN, baseEnv} from '../../helpers/cli.js'
-import {liveGroupMembers, waitUntilNoLiveMembers} from '../../helpers/processes.js'
-import {ProxyProcess, SERVERS, makeApp} from '../../helpers/proxy.js'
+import {BIN, baseEnv} from '../../support/cli.js'
+import {liveGroupMembers, waitUntilNoLiveMembers} from '../../support/processes.js'
+import {ProxyProcess, SERVERS, makeApp} from '../../support/proxy.js'
 
 const echo = `node ${join(SERVERS, 'echo-server.mjs')}`
 const envDump = `node ${join(SERVERS, 'env-dump.mjs')}`

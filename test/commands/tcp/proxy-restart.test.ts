@@ -4,7 +4,7 @@ import {unlinkSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import {join} from 'node:path'
 
-import {type Event, ProxyProcess, SERVERS, makeApp} from '../../helpers/proxy.js'
+import {type Event, ProxyProcess, SERVERS, makeApp} from '../../support/proxy.js'
 
 const restartable = (options = '') => `node ${join(SERVERS, 'restartable-echo.mjs')} ${options}`.trim()
 

@@ -1,13 +1,12 @@
 import {expect} from 'chai'
-import {mkdtempSync} from 'node:fs'
 import net from 'node:net'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {runCli} from '../../helpers/cli.js'
-import {liveGroupMembers, waitUntilNoLiveMembers} from '../../helpers/processes.js'
-import {type Event, ProxyProcess, SERVERS, exchange, makeApp} from '../../helpers/proxy.js'
-import {defaultTransport, loadsNativeAddon} from '../../helpers/transports.js'
+import {runCli} from '../../support/cli.js'
+import {liveGroupMembers, waitUntilNoLiveMembers} from '../../support/processes.js'
+import {emptyAppRoot, type Event, ProxyProcess, SERVERS, makeApp} from '../../support/proxy.js'
+import {exchange} from '../../support/sockets.js'
+import {defaultTransport, loadsNativeAddon} from '../../support/transports.js'
 
 const echo = `node ${join(SERVERS, 'echo-server.mjs')}`
 const envDump = `node ${join(SERVERS, 'env-dump.mjs')}`
@@ -104,7 +103,7 @@ describe('tcp:proxy', function () {
   it('balances to --upstream servers without any Procfile', async () => {
     const upstream = net.createServer((s) => s.once('data', () => s.end('from upstream\n')))
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
-    const emptyDir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-empty-'))
+    const emptyDir = emptyAppRoot('scalingo-tcp-empty-')
     try {
       proxy = ProxyProcess.start(['--upstream', `127.0.0.1:${(upstream.address() as net.AddressInfo).port}`], {
         cwd: emptyDir,
@@ -120,7 +119,7 @@ describe('tcp:proxy', function () {
   it('serves on the native relay when it is built, else net.Socket, unless SCALINGO_TCP_GATEWAY_IO picks one, and names the one serving', async () => {
     const upstream = net.createServer((s) => s.once('data', () => s.end('from upstream\n')))
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
-    const emptyDir = mkdtempSync(join(tmpdir(), 'scalingo-tcp-empty-'))
+    const emptyDir = emptyAppRoot('scalingo-tcp-empty-')
     const args = ['--upstream', `127.0.0.1:${(upstream.address() as net.AddressInfo).port}`]
     // 'native' without its addon (not built, not expected) falls back to net.Socket; an unknown value is unset.
     const native = defaultTransport()

@@ -4,7 +4,7 @@ import net from 'node:net'
 import {join} from 'node:path'
 import {type Browser, type Page, chromium} from 'playwright-core'
 
-import {ProxyProcess, SERVERS, makeApp} from '../../helpers/proxy.js'
+import {ProxyProcess, SERVERS, makeApp} from '../../support/proxy.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const echo = `node ${join(SERVERS, 'echo-server.mjs')}`

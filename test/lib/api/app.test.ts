@@ -6,7 +6,7 @@ import {appNameFromRemoteUrl, resolveApp, sshHostFromRemoteUrl} from '../../../s
 import {ScalingoClient} from '../../../src/lib/api/client.js'
 import {resolveRegion} from '../../../src/lib/api/regions.js'
 import {ExitCode, UsageError} from '../../../src/lib/errors.js'
-import {FakeScalingo, gitRepo} from '../../helpers/fake-scalingo.js'
+import {FakeScalingo, gitRepo} from '../../support/fake-scalingo.js'
 
 describe('app and region detection', () => {
   const dirs: string[] = []

@@ -21,7 +21,7 @@ import {getApp, listVariables} from '../../../src/lib/api/resources.js'
 import {jwtExpiry} from '../../../src/lib/api/token-exchange.js'
 import {commandRef} from '../../../src/lib/command-line.js'
 import {ExitCode} from '../../../src/lib/errors.js'
-import {FakeScalingo} from '../../helpers/fake-scalingo.js'
+import {FakeScalingo} from '../../support/fake-scalingo.js'
 
 const TOKEN = `tk-us-${randomBytes(16).toString('hex')}`
 

@@ -14,7 +14,7 @@ import {authHost} from '../../../src/lib/api/regions.js'
 import {commandRef} from '../../../src/lib/command-line.js'
 import {configDir, credentialsPath} from '../../../src/lib/config-dir.js'
 import {CliError, ExitCode} from '../../../src/lib/errors.js'
-import {scalingoCliAuthFile} from '../../helpers/fake-scalingo.js'
+import {scalingoCliAuthFile} from '../../support/fake-scalingo.js'
 
 describe('API token resolution', () => {
   let home: string

@@ -11,7 +11,7 @@ import {authenticate, logout} from '../../../src/lib/api/login.js'
 import {getCurrentUser, listVariables} from '../../../src/lib/api/resources.js'
 import {jwtExpiry, REFRESH_MARGIN_MS} from '../../../src/lib/api/token-exchange.js'
 import {jwtCachePath} from '../../../src/lib/config-dir.js'
-import {FakeScalingo} from '../../helpers/fake-scalingo.js'
+import {FakeScalingo} from '../../support/fake-scalingo.js'
 
 const TOKEN = `tk-us-${randomBytes(16).toString('hex')}`
 const OTHER_TOKEN = `tk-us-${randomBytes(16).toString('hex')}`

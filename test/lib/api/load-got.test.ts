@@ -9,7 +9,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {GOT_BUNDLE_URL, loadGot} from '../../../src/lib/api/load-got.js'
-import {ROOT} from '../../helpers/cli.js'
+import {ROOT} from '../../support/cli.js'
 
 describe('got, as the API client loads it (the bundle the build makes, dist/vendor/got.cjs)', () => {
   let server: Server

@@ -11,8 +11,8 @@ import {STATE_FILE_NAME} from '../../../src/lib/contract.js'
 import {writeStateFile} from '../../../src/lib/control/state-file.js'
 import {CliError} from '../../../src/lib/errors.js'
 import {FakeTarget, report} from './fake-target.js'
-import {runCli} from '../../helpers/cli.js'
-import {emptyAppRoot} from '../../helpers/proxy.js'
+import {runCli, unwrapAll} from '../../support/cli.js'
+import {emptyAppRoot} from '../../support/proxy.js'
 
 async function rejection(promise: Promise<unknown>): Promise<CliError> {
   try {
@@ -219,7 +219,7 @@ describe('local gateway client', () => {
           const run = await runCli(args, {cwd: dir})
           expect(run.code, `${kind} ${args.join(' ')}: ${run.stderr}`).to.equal(1)
           expect(run.stdout).to.equal('')
-          expect(run.stderr.replaceAll(/\s*\n\s*›?\s*/g, ' ')).to.include('is not a local gateway')
+          expect(unwrapAll(run.stderr)).to.include('is not a local gateway')
           expect(run.stderr).to.not.match(/\n\s+at |RangeError|TypeError/)
         }
       }

@@ -3,7 +3,8 @@ import {rmSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {connectToLocalGateway, waitForLocalOperation} from '../../../src/lib/control/client.js'
-import {ProxyProcess, SERVERS, exchange, makeApp} from '../../helpers/proxy.js'
+import {ProxyProcess, SERVERS, makeApp} from '../../support/proxy.js'
+import {exchange} from '../../support/sockets.js'
 
 const echo = `node ${join(SERVERS, 'echo-server.mjs')}`
 

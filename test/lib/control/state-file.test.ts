@@ -15,8 +15,8 @@ import {
 } from '../../../src/lib/control/state-file.js'
 import {startTimeOf} from '../../../src/lib/supervisor/proc.js'
 import {MARKER_VARIABLE} from '../../../src/lib/supervisor/strays.js'
-import {waitUntilDead} from '../../helpers/processes.js'
-import {emptyAppRoot} from '../../helpers/proxy.js'
+import {waitUntilDead} from '../../support/processes.js'
+import {emptyAppRoot} from '../../support/proxy.js'
 
 const STATE_FILE_MODULE = fileURLToPath(new URL('../../../src/lib/control/state-file.ts', import.meta.url))
 

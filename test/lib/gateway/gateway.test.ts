@@ -5,7 +5,7 @@ import {createServer, type Socket} from 'node:net'
 
 import {GatewayError} from '../../../src/lib/gateway/errors.js'
 import {freePort} from '../../../src/lib/gateway/ports.js'
-import {requireTransport, TRANSPORTS} from '../../helpers/transports.js'
+import {requireTransport, TRANSPORTS} from '../../support/transports.js'
 import {LineClient, nextEvent, outcome, Resources} from './fixtures.js'
 
 const MiB = 1024 * 1024

@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import {createHash, randomBytes} from 'node:crypto'
 import {once} from 'node:events'
 
-import {requireTransport, TRANSPORTS} from '../../helpers/transports.js'
+import {requireTransport, TRANSPORTS} from '../../support/transports.js'
 import {LineClient, Resources} from './fixtures.js'
 
 // The data path's optimisations must not change what the gateway does: no connection events when they

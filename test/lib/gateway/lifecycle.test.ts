@@ -9,7 +9,7 @@ import {nativeTransport} from '../../../src/lib/gateway/native-transport.js'
 import {streamTransport} from '../../../src/lib/gateway/stream-transport.js'
 import {GATEWAY_DEFAULTS, type GatewayEvent, type GatewayEvents} from '../../../src/lib/gateway/types.js'
 
-import {requireTransport, TRANSPORTS} from '../../helpers/transports.js'
+import {requireTransport, TRANSPORTS} from '../../support/transports.js'
 import {LineClient, nextEvent, outcome, Resources} from './fixtures.js'
 
 const KiB = 1024

@@ -6,7 +6,7 @@ import {promisify} from 'node:util'
 import {Gateway} from '../../../src/lib/gateway/gateway.js'
 import {DEFAULT_ADDON_PATH} from '../../../src/lib/gateway/native-transport.js'
 import {GATEWAY_IO_MODES} from '../../../src/lib/gateway/transport.js'
-import {defaultTransport, nativeAvailable, nativeExpected} from '../../helpers/transports.js'
+import {defaultTransport, nativeAvailable, nativeExpected} from '../../support/transports.js'
 import {LineClient, Resources} from './fixtures.js'
 
 const execFileAsync = promisify(execFile)

@@ -7,7 +7,7 @@ import {join} from 'node:path'
 import type {ProxyEvent} from '../../../src/lib/contract.js'
 import {LocalApp} from '../../../src/lib/proxy/local-app.js'
 import type {LocalAppOptions} from '../../../src/lib/proxy/model.js'
-import {SERVERS} from '../../helpers/proxy.js'
+import {SERVERS} from '../../support/proxy.js'
 
 const restartable = `node ${join(SERVERS, 'restartable-echo.mjs')}`
 

@@ -6,7 +6,7 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {ownStopSignals} from '../../../src/lib/proxy/signals.js'
-import {SERVERS} from '../../helpers/proxy.js'
+import {SERVERS} from '../../support/proxy.js'
 
 const SIGNALS = fileURLToPath(new URL('../../../src/lib/proxy/signals.ts', import.meta.url))
 

@@ -1,14 +1,11 @@
-import {fileURLToPath} from 'node:url'
-
-export {exists, liveGroupMembers, waitUntilGone, waitUntilNoLiveMembers} from '../../helpers/processes.js'
 import type {Supervisor, SupervisorEvent} from '../../../src/lib/supervisor/supervisor.js'
+import {SERVERS} from '../../support/proxy.js'
 
-export const FIXTURES = fileURLToPath(new URL('../../fixtures/servers/', import.meta.url))
 export const NODE = JSON.stringify(process.execPath)
 
 /** `node <fixture> args` as a shell command. */
 export function fixture(name: string, args = ''): string {
-  return `${NODE} ${JSON.stringify(FIXTURES + name)} ${args}`.trim()
+  return `${NODE} ${JSON.stringify(SERVERS + name)} ${args}`.trim()
 }
 
 /** Resolves with the first event matching, rejecting if the process exits first or after timeoutMs. */

@@ -13,17 +13,16 @@ import {
   killProcessGroup,
 } from '../../../src/lib/supervisor/supervisor.js'
 import {MARKER_VARIABLE} from '../../../src/lib/supervisor/strays.js'
-import {isLive, waitUntilDead} from '../../helpers/processes.js'
 import {
-  NODE,
   exists,
-  fixture,
+  isLive,
   liveGroupMembers,
-  outputMatching,
-  waitForEvent,
+  pollUntil,
+  waitUntilDead,
   waitUntilGone,
   waitUntilNoLiveMembers,
-} from './helpers.js'
+} from '../../support/processes.js'
+import {NODE, fixture, outputMatching, waitForEvent} from './helpers.js'
 
 const execFileP = promisify(execFile)
 
@@ -64,13 +63,13 @@ describe('Supervisor', function () {
   }
 
   /** Polls until the group has `size` live members (they start in the background, with no event of theirs). */
-  async function waitForGroupSize(pgid: number, size: number): Promise<void> {
-    const deadline = Date.now() + 5000
-    while (liveGroupMembers(pgid).length < size) {
-      if (Date.now() > deadline)
-        throw new Error(`group ${pgid} has ${liveGroupMembers(pgid).length} members, not ${size}`)
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
+  function waitForGroupSize(pgid: number, size: number): Promise<void> {
+    return pollUntil(
+      () => liveGroupMembers(pgid).length >= size,
+      () => `group ${pgid} to have ${size} members (it has ${liveGroupMembers(pgid).length})`,
+      5000,
+      10,
+    )
   }
 
   const linesOf = (id: string) =>

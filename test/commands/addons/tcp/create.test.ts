@@ -7,9 +7,9 @@ import {promisify} from 'node:util'
 import AddonsTcpCreate from '../../../../src/commands/addons/tcp/create.js'
 import AddonsTcpRestart from '../../../../src/commands/addons/tcp/restart.js'
 import {parseDuration} from '../../../../src/lib/duration.js'
-import {baseEnv, BIN} from '../../../helpers/cli.js'
-import {fakePlan, TCP_GATEWAY_PLAN} from '../../../helpers/fake-scalingo.js'
-import {Harness, unwrap} from './helpers.js'
+import {baseEnv, BIN, unwrap} from '../../../support/cli.js'
+import {fakePlan, TCP_GATEWAY_PLAN} from '../../../support/fake-scalingo.js'
+import {Harness} from '../../../support/platform.js'
 
 const URL_LINE = /^tcp:\/\/tcp-1\.osc-fr1\.scalingo\.com:200\d\d\n$/
 

@@ -1,6 +1,7 @@
 import {expect} from 'chai'
 
-import {Harness, unwrap} from './helpers.js'
+import {unwrap} from '../../../support/cli.js'
+import {Harness} from '../../../support/platform.js'
 
 describe('addons:tcp:destroy', () => {
   const h = new Harness()

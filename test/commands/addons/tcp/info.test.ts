@@ -1,9 +1,9 @@
 import {runCommand} from '@oclif/test'
 import {expect} from 'chai'
 
-import {ROOT} from '../../../helpers/cli.js'
-import {TCP_GATEWAY_PLAN} from '../../../helpers/fake-scalingo.js'
-import {Harness, unwrap} from './helpers.js'
+import {ROOT, unwrap} from '../../../support/cli.js'
+import {TCP_GATEWAY_PLAN} from '../../../support/fake-scalingo.js'
+import {Harness} from '../../../support/platform.js'
 
 describe('addons:tcp:info', () => {
   const h = new Harness()

@@ -3,9 +3,8 @@ import {readFileSync, rmSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import {join} from 'node:path'
 
-import {runCli} from '../../../helpers/cli.js'
-import {emptyAppRoot, makeApp, ProxyProcess, SERVERS} from '../../../helpers/proxy.js'
-import {interruptCli, unwrap} from './helpers.js'
+import {interruptCli, runCli, unwrap} from '../../../support/cli.js'
+import {emptyAppRoot, makeApp, ProxyProcess, SERVERS} from '../../../support/proxy.js'
 
 const restartableEcho = `node ${join(SERVERS, 'restartable-echo.mjs')}`
 const STATE_FILE = '.scalingo-tcp.json'

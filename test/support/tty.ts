@@ -3,11 +3,13 @@ import {fileURLToPath} from 'node:url'
 
 import {BIN, baseEnv} from './cli.js'
 
+// CSI sequences (colours, cursor moves), character-set selections (ESC ( B) and carriage returns.
 // eslint-disable-next-line no-control-regex
-const ANSI = /\u001B\[[0-9;?]*[A-Za-z]/g
+const ANSI = /\u001B\[[0-9;?]*[A-Za-z]|\u001B[()][A-Z0-9]|\r/g
 
+/** What a terminal shows as plain text: escape sequences and carriage returns removed. */
 export function stripAnsi(text: string): string {
-  return text.replace(ANSI, '')
+  return text.replaceAll(ANSI, '')
 }
 
 const DRIVER = fileURLToPath(new URL('pty-driver.py', import.meta.url))
@@ -67,11 +69,12 @@ export class TtyCli {
     this.child.kill('SIGUSR1')
   }
 
-  /** Resolves once the terminal shows text matching `pattern` (ANSI codes stripped). */
-  waitFor(pattern: RegExp, timeoutMs = 10_000): Promise<void> {
+  /** Resolves once the terminal shows `pattern` (a string it includes, or a match; ANSI codes stripped). */
+  waitFor(pattern: string | RegExp, timeoutMs = 10_000): Promise<void> {
+    const shows = (text: string) => (typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text))
     return new Promise((resolve, reject) => {
       const check = () => {
-        if (!pattern.test(stripAnsi(this.output))) return
+        if (!shows(stripAnsi(this.output))) return
         clearTimeout(timer)
         this.waiters = this.waiters.filter((w) => w !== check)
         resolve()

@@ -1,4 +1,4 @@
-"""Runs a command on a new pseudo-terminal, as a terminal emulator or sshd does (test/helpers/tty.ts).
+"""Runs a command on a new pseudo-terminal, as a terminal emulator or sshd does (test/support/tty.ts).
 
     python3 pty-driver.py COLS ROWS COMMAND [ARGS...]
 

@@ -23,6 +23,12 @@ export interface CliOptions {
   timeoutMs?: number
 }
 
+/** oclif wraps error and warning lines to the terminal's width behind a ` ›   ` gutter: joins them back for matching. */
+export const unwrap = (text: string) => text.replaceAll(/\s*\n ›\s+/g, ' ')
+
+/** Joins every line break of the text, with or without oclif's ` ›` gutter, for matching across any wrapping. */
+export const unwrapAll = (text: string) => text.replaceAll(/\s*\n\s*›?\s*/g, ' ')
+
 /** A clean environment: no Scalingo variables, no colour forcing, HOME pointed wherever the test says. */
 export function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {}
@@ -61,7 +67,33 @@ export function npmEnv(): Record<string, string> {
 }
 
 /** Runs the built CLI (`bin/run.js`) as a real subprocess. */
-export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+export async function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const {sawPattern: _, ...result} = await spawnCli(args, options)
+  return result
+}
+
+/**
+ * Runs the CLI, waits for `pattern` on stderr, then sends SIGINT as Ctrl-C does; `sawPattern` says whether it did.
+ * The JWT cache stays off unless the caller's env turns it on, and the run is SIGKILLed after 15 s.
+ */
+export function interruptCli(
+  args: string[],
+  pattern: RegExp,
+  options: {env?: Record<string, string | undefined>; cwd?: string} = {},
+): Promise<CliResult & {sawPattern: boolean}> {
+  return spawnCli(
+    args,
+    {env: {SCALINGO_TCP_NO_JWT_CACHE: '1', ...options.env}, cwd: options.cwd, timeoutMs: 15_000},
+    pattern,
+  )
+}
+
+/** runCli's subprocess; with `interruptOn`, SIGINT once stderr matches it. */
+function spawnCli(
+  args: string[],
+  options: CliOptions,
+  interruptOn?: RegExp,
+): Promise<CliResult & {sawPattern: boolean}> {
   const env: Record<string, string> = options.inheritEnv ? {...(process.env as Record<string, string>)} : baseEnv()
   if (options.env?.HOME !== undefined && !('SCALINGO_TCP_NO_JWT_CACHE' in options.env))
     delete env.SCALINGO_TCP_NO_JWT_CACHE
@@ -74,13 +106,20 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
     const child = spawn(process.execPath, [BIN, ...args], {cwd: options.cwd ?? ROOT, env, stdio: 'pipe'})
     let stdout = ''
     let stderr = ''
+    let sawPattern = false
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d
+      if (interruptOn && !sawPattern && interruptOn.test(stderr)) {
+        sawPattern = true
+        child.kill('SIGINT')
+      }
+    })
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000)
     child.on('error', reject)
     child.on('close', (code, signal) => {
       clearTimeout(timer)
-      resolve({code, signal, stdout, stderr})
+      resolve({code, signal, stdout, stderr, sawPattern})
     })
     child.stdin.end(options.input ?? '')
   })

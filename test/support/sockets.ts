@@ -1,80 +1,29 @@
 import {once} from 'node:events'
-import {mkdtempSync, readdirSync, readFileSync} from 'node:fs'
 import {type AddressInfo, connect, createServer, type Server, type Socket} from 'node:net'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
 
-import {ProxyProcess, type ProxyOptions} from '../helpers/proxy.js'
+import {ProxyProcess, type ProxyOptions} from './proxy.js'
 
-/** Long soak variants run only with RELIABILITY_SOAK=1; the short ones always run. */
-export const SOAK = process.env.RELIABILITY_SOAK === '1'
-
-export type {MemoryUsage} from '../helpers/proxy.js'
-
-/** A directory without a Procfile, for tcp:proxy runs with --upstream only. */
-export function emptyDir(): string {
-  return mkdtempSync(join(tmpdir(), 'scalingo-tcp-reliability-'))
+/** Connects to `host`:`port`, sends `message`, resolves with everything received until the server ends. */
+export function exchange(port: number, message: string, host = '127.0.0.1'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({host, port})
+    let received = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (d: string) => {
+      received += d
+      if (received.length >= message.length) socket.end()
+    })
+    socket.on('error', reject)
+    socket.on('close', () => resolve(received))
+    socket.write(message)
+  })
 }
 
-/** Figures a test measured, printed once at the end of the run (the README quotes them). */
-export const figures: Record<string, Record<string, number | string>> = {}
-
-export function report(name: string, values: Record<string, number | string>): void {
-  figures[name] = values
-  if (process.env.RELIABILITY_FIGURES !== '0') console.log(`      [figures] ${name}: ${JSON.stringify(values)}`)
-}
-
-/** Resident memory of a process, in KiB (from /proc/<pid>/status). */
-export function rssKiB(pid: number): number {
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return match ? Number(match[1]) : Number.NaN
-}
-
-/** Open file descriptors of a process. */
-export function fdCount(pid: number): number {
-  return readdirSync(`/proc/${pid}/fd`).length
-}
-
-/** Polls (no event exists for another process's resource use) until check() holds, or fails clearly. */
-export async function pollUntil(
-  check: () => boolean,
-  what: () => string,
-  timeoutMs = 10_000,
-  intervalMs = 25,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`)
-    await new Promise((resolve) => setTimeout(resolve, intervalMs))
-  }
-}
-
-/** tcp:proxy on an ephemeral port (ProxyProcess), stopped with SIGKILL after 8 s of grace. */
-export class Proxy extends ProxyProcess {
-  constructor(args: string[], options: ProxyOptions) {
-    super(['--port', '0', ...args], options)
-  }
-
-  /** Resolves once `count(name)` reaches n (events are counted as they arrive). */
-  waitForCount(name: string, n: number, timeoutMs = 30_000): Promise<void> {
-    return pollUntil(
-      () => this.count(name) >= n,
-      () => `${n} ${name} events (got ${this.count(name)})`,
-      timeoutMs,
-      10,
-    )
-  }
-
-  override async stop(): Promise<{code: number | null; signal: NodeJS.Signals | null}> {
-    return this.cleanup(8000)
-  }
-}
-
-/** Servers and sockets a test opens, closed in afterEach. */
+/** Servers, sockets and tcp:proxy runs a test opens, closed in afterEach. */
 export class Tracker {
   readonly servers = new Set<Server>()
   readonly sockets = new Set<Socket>()
-  readonly proxies = new Set<Proxy>()
+  readonly proxies = new Set<ProxyProcess>()
 
   async server(onConnection: (socket: Socket) => void): Promise<{server: Server; port: number}> {
     const server = createServer({allowHalfOpen: true}, (socket) => {
@@ -92,8 +41,9 @@ export class Tracker {
     return this.server((socket) => socket.pipe(socket))
   }
 
-  proxy(args: string[], options: ConstructorParameters<typeof Proxy>[1]): Proxy {
-    const proxy = new Proxy(args, options)
+  /** tcp:proxy on an ephemeral port (ProxyProcess.start), cleaned up with SIGKILL after 8 s of grace. */
+  proxy(args: string[], options: ProxyOptions): ProxyProcess {
+    const proxy = ProxyProcess.start(args, options)
     this.proxies.add(proxy)
     return proxy
   }
@@ -107,7 +57,7 @@ export class Tracker {
   async cleanup(): Promise<void> {
     for (const socket of this.sockets) socket.destroy()
     this.sockets.clear()
-    await Promise.all([...this.proxies].map((proxy) => proxy.stop()))
+    await Promise.all([...this.proxies].map((proxy) => proxy.cleanup(8000)))
     this.proxies.clear()
     for (const server of this.servers) server.close()
     this.servers.clear()

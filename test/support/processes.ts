@@ -30,38 +30,57 @@ export function exists(pid: number): boolean {
   }
 }
 
+/** Polls (no event exists for another process's resource use) until check() holds, or fails clearly. */
+export async function pollUntil(
+  check: () => boolean,
+  what: () => string,
+  timeoutMs = 10_000,
+  intervalMs = 25,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`)
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
+  }
+}
+
 /**
  * Polls (there is no event for another process's reaping) until kill(pid, 0) fails with ESRCH.
  * Dead processes stay visible as zombies until init reaps them, which can take a couple of seconds
  * in some containers.
  */
-export async function waitUntilGone(pid: number, timeoutMs = 8000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (exists(pid)) {
-    if (Date.now() > deadline) throw new Error(`process (group) ${pid} still exists after ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+export function waitUntilGone(pid: number, timeoutMs = 8000): Promise<void> {
+  return pollUntil(
+    () => !exists(pid),
+    () => `process (group) ${pid} to be gone`,
+    timeoutMs,
+    20,
+  )
 }
 
 /** Polls until no live member is left in the group (a SIGKILLed process takes a moment to die). */
-export async function waitUntilNoLiveMembers(pgid: number, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (liveGroupMembers(pgid).length > 0) {
-    if (Date.now() > deadline)
-      throw new Error(`process group ${pgid} still has live members: ${liveGroupMembers(pgid).join(', ')}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
+export function waitUntilNoLiveMembers(pgid: number, timeoutMs = 2000): Promise<void> {
+  return pollUntil(
+    () => liveGroupMembers(pgid).length === 0,
+    () => `process group ${pgid} to have no live member (still: ${liveGroupMembers(pgid).join(', ')})`,
+    timeoutMs,
+    10,
+  )
+}
+
+/** SIGKILLs a process group; one already gone is fine. */
+export function killGroup(pgid: number): void {
+  try {
+    process.kill(-pgid, 'SIGKILL')
+  } catch {
+    // already gone
   }
 }
 
 /** SIGKILLs the process group of every instance a tcp:proxy reported starting (what a killed proxy may leave). */
 export function killInstanceGroups(events: Array<{event: string; pid?: number}>): void {
   for (const e of events) {
-    if (e.event !== 'instance-starting' || !e.pid) continue
-    try {
-      process.kill(-e.pid, 'SIGKILL')
-    } catch {
-      // already gone
-    }
+    if (e.event === 'instance-starting' && e.pid) killGroup(e.pid)
   }
 }
 
@@ -79,11 +98,22 @@ export function isLive(pid: number): boolean {
 }
 
 /** Polls (there is no event for the end of a process that is not our child) until none of `pids` is live. */
-export async function waitUntilDead(pids: number[], timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (pids.some((pid) => isLive(pid))) {
-    if (Date.now() > deadline)
-      throw new Error(`still running after ${timeoutMs} ms: ${pids.filter((pid) => isLive(pid)).join(', ')}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+export function waitUntilDead(pids: number[], timeoutMs = 5000): Promise<void> {
+  return pollUntil(
+    () => !pids.some((pid) => isLive(pid)),
+    () => `${pids.join(', ')} to end (still running: ${pids.filter((pid) => isLive(pid)).join(', ')})`,
+    timeoutMs,
+    20,
+  )
+}
+
+/** Resident memory of a process, in KiB (from /proc/<pid>/status); NaN when the kernel shows none. */
+export function rssKiB(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return match ? Number(match[1]) : Number.NaN
+}
+
+/** Open file descriptors of a process. */
+export function fdCount(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length
 }

@@ -1,23 +1,23 @@
 import {type ChildProcess, spawn} from 'node:child_process'
-import {mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
-import net from 'node:net'
+import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {BIN, baseEnv} from './cli.js'
-import {killInstanceGroups} from './processes.js'
+import {killInstanceGroups, pollUntil, rssKiB} from './processes.js'
 
 export const SERVERS = fileURLToPath(new URL('../fixtures/servers/', import.meta.url))
 
 export type Event = Record<string, any> & {event: string}
 
 /**
- * An empty temp directory marked as an app root (it holds `.git`), so looking for a local gateway's
- * state file stops there instead of finding one a gateway left in the temp directory itself.
+ * An empty temp directory (in `parent`, the system's temp directory by default) marked as an app root (it
+ * holds `.git`), so looking for a local gateway's state file stops there instead of finding one a gateway
+ * left in the temp directory itself. Also the directory without a Procfile for tcp:proxy runs with --upstream.
  */
-export function emptyAppRoot(prefix = 'scalingo-tcp-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix))
+export function emptyAppRoot(prefix = 'scalingo-tcp-', parent = tmpdir()): string {
+  const dir = mkdtempSync(join(parent, prefix))
   mkdirSync(join(dir, '.git'))
   return dir
 }
@@ -103,6 +103,16 @@ export class ProxyProcess {
     return this.counts.get(name) ?? 0
   }
 
+  /** Resolves once `count(name)` reaches n (events are counted as they arrive, kept or not). */
+  waitForCount(name: string, n: number, timeoutMs = 30_000): Promise<void> {
+    return pollUntil(
+      () => this.count(name) >= n,
+      () => `${n} ${name} events (got ${this.count(name)})`,
+      timeoutMs,
+      10,
+    )
+  }
+
   /** Resolves with the first event (past or future) that matches. */
   waitFor(match: (e: Event) => boolean, timeoutMs = 15_000): Promise<Event> {
     const seen = this.events.find(match)
@@ -136,9 +146,9 @@ export class ProxyProcess {
 
   /** The resident memory of the tcp:proxy process as the kernel counts it (VmRSS), in bytes. */
   rss(): number {
-    const kib = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'))
-    if (!kib) throw new Error(`no VmRSS for pid ${this.pid}`)
-    return Number(kib[1]) * 1024
+    const kib = rssKiB(this.pid)
+    if (Number.isNaN(kib)) throw new Error(`no VmRSS for pid ${this.pid}`)
+    return kib * 1024
   }
 
   /** The gateway's memory right after full collections (needs memoryProbe). */
@@ -186,20 +196,4 @@ export class ProxyProcess {
       })
     }
   }
-}
-
-/** Connects, sends `message`, resolves with everything received until the server ends. */
-export function exchange(port: number, message: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1')
-    let received = ''
-    socket.setEncoding('utf8')
-    socket.on('data', (d: string) => {
-      received += d
-      if (received.length >= message.length) socket.end()
-    })
-    socket.on('error', reject)
-    socket.on('close', () => resolve(received))
-    socket.write(message)
-  })
 }
