@@ -1,11 +1,12 @@
 import {expect} from 'chai'
 import {execFile, spawn} from 'node:child_process'
-import {existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 
 import {baseEnv, npmEnv, ROOT} from './support/cli.js'
+import {FakeScalingo} from './support/fake-scalingo.js'
 import {SERVERS} from './support/proxy.js'
 
 const execFileP = promisify(execFile)
@@ -84,6 +85,33 @@ describe('the packed package on a machine that builds nothing', function () {
     expect(seen).to.include('scalingo-tcp: the native relay was not built (no prebuilt relay for linux-x64')
     expect(seen).to.include('npm rebuild -g scalingo-tcp')
     expect(existsSync(join(installed, 'build', 'Release', 'relay.node'))).to.equal(false)
+  })
+
+  it('installs no got (it ships as its bundle) and still talks to the API: env -a APP against the fake platform', async () => {
+    const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'))
+    expect(Object.keys(manifest.dependencies)).not.to.include('got')
+    expect(existsSync(join(dir, 'node_modules', 'got'))).to.equal(false)
+    expect(existsSync(join(installed, 'dist', 'vendor', 'got.cjs'))).to.equal(true)
+    const fake = new FakeScalingo()
+    await fake.start()
+    try {
+      const token = 'tk-us-package-test-token-0123456789'
+      fake.addUser(token)
+      fake.addApp('packed-app', {variables: {TCP_URL: 'tcp://tcp-1.osc-fr1.scalingo.com:30001'}})
+      const home = mkdtempSync(join(dir, 'home-'))
+      const {stdout} = await execFileP(
+        process.execPath,
+        [join(installed, 'bin', 'run.js'), 'env', '-a', 'packed-app'],
+        {
+          cwd: home,
+          env: {...baseEnv(), ...fake.env(), HOME: home, SCALINGO_API_TOKEN: token},
+          timeout: 30_000,
+        },
+      )
+      expect(stdout).to.equal('TCP_URL=tcp://tcp-1.osc-fr1.scalingo.com:30001\n')
+    } finally {
+      await fake.stop()
+    }
   })
 
   it("names the fallback, why and the fix in tcp:proxy's first line", async () => {
