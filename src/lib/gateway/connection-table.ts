@@ -45,6 +45,8 @@ export class ConnectionTable implements ConnectionHost {
   /** Connections waiting for their backend's handshake, with their deadline; one sweep timer checks them. */
   private readonly connecting = new Map<Connection, number>()
   private connectSweep: NodeJS.Timeout | null = null
+  /** connectsSettled's callers, by the backend they wait on. */
+  private readonly settleWaiters = new Map<Backend, Array<() => void>>()
   private idleSweep: NodeJS.Timeout | null = null
   private nextId = 1
   private activeCount = 0
@@ -140,6 +142,24 @@ export class ConnectionTable implements ConnectionHost {
     return dropped
   }
 
+  /**
+   * Resolves once no connection is still connecting to `backend` (each attempt ends by its connect timeout at the
+   * latest): a rolling restart SIGTERMs the old generation only after the clients handed to it are through.
+   */
+  connectsSettled(backend: Backend): Promise<void> {
+    if (!this.isConnectingTo(backend)) return Promise.resolve()
+    return new Promise((resolve) => {
+      const waiters = this.settleWaiters.get(backend)
+      if (waiters) waiters.push(resolve)
+      else this.settleWaiters.set(backend, [resolve])
+    })
+  }
+
+  private isConnectingTo(backend: Backend): boolean {
+    for (const connection of this.connecting.keys()) if (connection.target === backend) return true
+    return false
+  }
+
   /** Adds the bytes piped connections counted in the transport so far to their backend's info. */
   addPipedBytes(infos: Map<Backend, BackendInfo>): void {
     for (const connection of this.live) {
@@ -169,6 +189,8 @@ export class ConnectionTable implements ConnectionHost {
 
     this.held.clear()
     this.connecting.clear()
+    for (const waiters of this.settleWaiters.values()) for (const resolve of waiters) resolve()
+    this.settleWaiters.clear()
     if (this.connectSweep) clearInterval(this.connectSweep)
     this.connectSweep = null
     if (this.idleSweep) clearInterval(this.idleSweep)
@@ -195,6 +217,12 @@ export class ConnectionTable implements ConnectionHost {
 
   connectEnded(connection: Connection): void {
     this.connecting.delete(connection)
+    if (this.settleWaiters.size === 0) return
+    for (const [backend, waiters] of this.settleWaiters) {
+      if (this.isConnectingTo(backend)) continue
+      this.settleWaiters.delete(backend)
+      for (const resolve of waiters) resolve()
+    }
   }
 
   opened(connection: Connection): void {

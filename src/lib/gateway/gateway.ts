@@ -119,6 +119,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     return backend ? this.table.dropConnections(backend, mode) : 0
   }
 
+  /** Resolves once no connection is still connecting to backend `id` (see ConnectionTable.connectsSettled). */
+  connectsSettled(id: string): Promise<void> {
+    const backend = this.balancer.get(id)
+    return backend ? this.table.connectsSettled(backend) : Promise.resolve()
+  }
+
   removeBackend(id: string): void {
     this.balancer.remove(id)
   }

@@ -14,8 +14,10 @@ export interface RestartRequest {
   files?: string[]
 }
 
-// Connections handed to the old generation just before the switch are still in its accept queue for a
-// moment; closing its listener on SIGTERM right then would reset them.
+// Connections handed to the old generation just before the switch: retire() waits until none is still
+// connecting (an event), then this long for their first bytes to reach the server, before SIGTERM; closing
+// its listener right then would reset them, and a server that ends its connections on SIGTERM would end
+// them before it read what the client sent.
 const SWITCH_SETTLE_MS = 100
 // The supervisor's own SIGKILL timer is pushed past ours: we drop connections before killing.
 const SUPERVISOR_KILL_DEFERRED_MS = 3_600_000
@@ -160,6 +162,7 @@ export class RollingRestarts {
   private async retire(old: Instance): Promise<void> {
     const child = old.process
     if (child && this.pool.holds(child)) {
+      if (old.backendId) await this.runtime.gateway.connectsSettled(old.backendId)
       await delay(SWITCH_SETTLE_MS)
       const {graceMs} = this.runtime.options
       this.runtime.emitEvent({

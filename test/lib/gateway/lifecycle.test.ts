@@ -7,6 +7,7 @@ import {Balancer} from '../../../src/lib/gateway/balancer.js'
 import {ConnectionTable} from '../../../src/lib/gateway/connection-table.js'
 import {nativeTransport} from '../../../src/lib/gateway/native-transport.js'
 import {streamTransport} from '../../../src/lib/gateway/stream-transport.js'
+import type {Transport} from '../../../src/lib/gateway/transport.js'
 import {GATEWAY_DEFAULTS, type GatewayEvent, type GatewayEvents} from '../../../src/lib/gateway/types.js'
 
 import {requireTransport, TRANSPORTS} from '../../support/transports.js'
@@ -233,6 +234,52 @@ for (const io of TRANSPORTS) {
         expect(await new LineClient(await resources.client(listener.port)).request('x')).to.equal('a')
         table.exhausted('EMFILE')
         expect(events.filter((event) => event.type === 'accept-error')).to.have.length(2)
+      } finally {
+        listener.close()
+        table.destroy()
+      }
+    })
+
+    it('connectsSettled resolves only once the connections handed to a backend are through their connect', async () => {
+      // The transport holds back each backend's "connected" until the test releases it: a connect in flight.
+      const base = io === 'native' ? nativeTransport()! : streamTransport
+      const held: Array<() => void> = []
+      let heldOne!: () => void
+      const connectHeld = new Promise<void>((resolve) => (heldOne = resolve))
+      const transport: Transport = Object.create(base)
+      transport.connect = (host, port, handler) =>
+        base.connect(host, port, {
+          onData: (...args) => handler.onData(...args),
+          onEnd: (endpoint) => handler.onEnd(endpoint),
+          onDrain: (endpoint) => handler.onDrain(endpoint),
+          onClose: (endpoint, error) => handler.onClose(endpoint, error),
+          onConnectFailed: (endpoint, error) => handler.onConnectFailed(endpoint, error),
+          onConnect: (endpoint) => (held.push(() => handler.onConnect(endpoint)), heldOne()),
+        })
+      const balancer = new Balancer('round-robin')
+      const table = new ConnectionTable({...GATEWAY_DEFAULTS, transport}, balancer, new EventEmitter<GatewayEvents>())
+      const listener = await transport.listen({
+        host: '127.0.0.1',
+        port: 0,
+        backlog: 16,
+        onAccept: (client) => table.accept(client),
+        onAcceptError: () => {},
+      })
+      try {
+        const {port: backendPort} = await resources.idServer('a')
+        balancer.add({id: 'a', host: '127.0.0.1', port: backendPort, generation: 1})
+        balancer.setState('a', 'ready')
+        const backend = balancer.get('a')!
+        await table.connectsSettled(backend) // nothing connecting: at once
+        const client = new LineClient(await resources.client(listener.port))
+        await connectHeld
+        let settled = false
+        const settling = table.connectsSettled(backend).then(() => (settled = true))
+        await new Promise((resolve) => setImmediate(resolve))
+        expect(settled, 'settled while a connect is in flight').to.equal(false)
+        for (const release of held) release()
+        await settling
+        expect(await client.request('x')).to.equal('a')
       } finally {
         listener.close()
         table.destroy()
