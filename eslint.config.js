@@ -7,15 +7,7 @@ import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
   {
-    ignores: [
-      'dist/',
-      '.dist-tmp/',
-      'build/',
-      'node_modules/',
-      'examples/**/node_modules/',
-      'wip/',
-      '**/*.generated.ts',
-    ],
+    ignores: ['dist/', '.dist-tmp/', 'build/', 'node_modules/', 'examples/**/node_modules/', '**/*.generated.ts'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
