@@ -8,14 +8,12 @@ import {spawn} from 'node:child_process'
 import {once} from 'node:events'
 import {readFileSync} from 'node:fs'
 import {type AddressInfo, connect, createServer, type Socket} from 'node:net'
-import {dirname, join} from 'node:path'
 import {createInterface} from 'node:readline'
-import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
 
+import {gatewayCommand} from './gateway-command.js'
 import {listen, pongServer} from './loadgen.js'
 
-const ROOT = dirname(dirname(fileURLToPath(import.meta.url)))
 const HOST = '127.0.0.1'
 const MB = 1024 * 1024
 
@@ -43,17 +41,9 @@ async function freePort(): Promise<number> {
 
 async function startGateway(backendPort: number) {
   const port = await freePort()
-  const command = (
-    process.env.BENCH_GATEWAY_CMD?.split(' ').filter(Boolean) ?? [
-      process.execPath,
-      join(ROOT, 'bin', 'run.js'),
-      'tcp:proxy',
-      '--upstream',
-      '{BACKEND}',
-      '--port',
-      '{PORT}',
-    ]
-  ).map((arg) => arg.replaceAll('{BACKEND}', `${HOST}:${backendPort}`).replaceAll('{PORT}', String(port)))
+  const command = gatewayCommand().map((arg) =>
+    arg.replaceAll('{BACKEND}', `${HOST}:${backendPort}`).replaceAll('{PORT}', String(port)),
+  )
   const child = spawn(command[0], command.slice(1), {stdio: ['ignore', 'pipe', 'inherit']})
   await once(createInterface({input: child.stdout!}), 'line')
   child.stdout!.resume()

@@ -14,6 +14,7 @@ import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
 
 import type {Job} from './child.js'
+import {gatewayCommand} from './gateway-command.js'
 import type {BulkResult, RateResult, Target} from './loadgen.js'
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
@@ -108,15 +109,7 @@ function parseSettings(): Settings {
     configs: configs.filter((config) => config !== 'haproxy' || which('haproxy')),
     clients,
     pin: !values['no-pin'] && cpus().length >= 2 && which('taskset'),
-    gatewayCommand: env.BENCH_GATEWAY_CMD?.split(' ').filter(Boolean) ?? [
-      process.execPath,
-      join(ROOT, 'bin', 'run.js'),
-      'tcp:proxy',
-      '--upstream',
-      '{BACKEND}',
-      '--port',
-      '{PORT}',
-    ],
+    gatewayCommand: gatewayCommand(),
   }
 }
 
@@ -356,54 +349,20 @@ async function measure(
   cpu: string | undefined,
 ): Promise<Measurement> {
   const seconds = settings.durationMs / 1000
+  // redis-benchmark's PING (bulk reply) against the target: keep-alive, or one connection per request (-k 0).
+  const redisBenchmark = async (requests: number, clients: number, extra: string[]) => {
+    const args = ['-h', target.host, '-p', String(target.port), '-t', 'ping_mbulk', '-n', String(requests)]
+    return parseRedisCsv(await runTool('redis-benchmark', [...args, '-c', String(clients), ...extra, '--csv'], cpu))
+  }
+
   if (workload === 'keepalive' && tool.keepalive) {
     const requests = Math.max(10_000, Math.round(120_000 * seconds))
-    const m = parseRedisCsv(
-      await runTool(
-        'redis-benchmark',
-        [
-          '-h',
-          target.host,
-          '-p',
-          String(target.port),
-          '-t',
-          'ping_mbulk',
-          '-n',
-          String(requests),
-          '-c',
-          String(settings.connections),
-          '--csv',
-        ],
-        cpu,
-      ),
-    )
-    return {...m, units: requests}
+    return {...(await redisBenchmark(requests, settings.connections, [])), units: requests}
   }
 
   if (workload === 'connections' && tool.keepalive) {
     const count = Math.max(2000, Math.round(15_000 * seconds))
-    const m = parseRedisCsv(
-      await runTool(
-        'redis-benchmark',
-        [
-          '-h',
-          target.host,
-          '-p',
-          String(target.port),
-          '-t',
-          'ping_mbulk',
-          '-n',
-          String(count),
-          '-c',
-          String(settings.concurrency),
-          '-k',
-          '0',
-          '--csv',
-        ],
-        cpu,
-      ),
-    )
-    return {...m, units: count}
+    return {...(await redisBenchmark(count, settings.concurrency, ['-k', '0'])), units: count}
   }
 
   if (workload === 'bulk' && tool.bulk) {
